@@ -1,0 +1,98 @@
+package ipctest
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	setVal = 16
+	msgSnd = unix.SYS_MSGSND
+)
+
+// SemGet creates a semaphore array (semget with IPC_CREAT|IPC_EXCL).
+func SemGet(key int32, nsems int, mode uint32) (int32, error) {
+	r, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), uintptr(nsems), uintptr(unix.IPC_CREAT|unix.IPC_EXCL|mode))
+	if errno != 0 {
+		return 0, fmt.Errorf("semget key %d nsems %d: %w", key, nsems, errno)
+	}
+	return int32(r), nil
+}
+
+// SemSetVal sets semaphore num (SETVAL), which records the caller as the
+// last pid, as Apache's APR does right after semget.
+func SemSetVal(id int32, num, val int) error {
+	_, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), setVal, uintptr(val), 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("semctl SETVAL semid %d: %w", id, errno)
+	}
+	return nil
+}
+
+type sembuf struct {
+	Num uint16
+	Op  int16
+	Flg int16
+}
+
+// SemOp applies one operation to semaphore num, with SEM_UNDO as APR uses.
+func SemOp(id int32, num int, op int16) error {
+	b := sembuf{Num: uint16(num), Op: op, Flg: 0x1000}
+	_, _, errno := unix.Syscall(unix.SYS_SEMOP, uintptr(id), uintptr(unsafe.Pointer(&b)), 1)
+	if errno != 0 {
+		return fmt.Errorf("semop semid %d op %d: %w", id, op, errno)
+	}
+	return nil
+}
+
+// SemRemove removes an array.
+func SemRemove(id int32) error {
+	_, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID, 0, 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("semctl IPC_RMID semid %d: %w", id, errno)
+	}
+	return nil
+}
+
+// ShmGet creates a segment of size bytes.
+func ShmGet(key int32, size int, mode uint32) (int32, error) {
+	id, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|int(mode))
+	if err != nil {
+		return 0, fmt.Errorf("shmget key %d size %d: %w", key, size, err)
+	}
+	return int32(id), nil
+}
+
+// MsgGet creates a message queue.
+func MsgGet(key int32, mode uint32) (int32, error) {
+	r, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), uintptr(unix.IPC_CREAT|unix.IPC_EXCL|mode), 0)
+	if errno != 0 {
+		return 0, fmt.Errorf("msgget key %d: %w", key, errno)
+	}
+	return int32(r), nil
+}
+
+// MsgSend queues one message of type 1 with the given text.
+func MsgSend(id int32, text string) error {
+	buf := make([]byte, 8+len(text))
+	*(*int64)(unsafe.Pointer(&buf[0])) = 1
+	copy(buf[8:], text)
+	_, _, errno := unix.Syscall6(msgSnd, uintptr(id), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(text)), unix.IPC_NOWAIT, 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("msgsnd msqid %d: %w", id, errno)
+	}
+	return nil
+}
+
+// SetSemLimits writes kernel.sem for the current IPC namespace, so a test
+// can reach exhaustion with a few arrays.
+func SetSemLimits(msl, mns, opm, mni int) error {
+	v := fmt.Sprintf("%d %d %d %d\n", msl, mns, opm, mni)
+	if err := os.WriteFile("/proc/sys/kernel/sem", []byte(v), 0o644); err != nil {
+		return fmt.Errorf("set kernel.sem to %q: %w", v, err)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package sysvipc
+
+import (
+	"errors"
+	"time"
+)
+
+// DefaultMinAge keeps arrays younger than this out of the stale set: a
+// server that is starting up creates its mutexes before its master
+// process is visible as running for long.
+const DefaultMinAge = 5 * time.Minute
+
+// clockSlack absorbs the granularity of the times compared: IPC times are
+// whole seconds, process start times are ticks added to a boot time that
+// /proc/stat rounds to the second.
+const clockSlack = 2 * time.Second
+
+// Policy is what the classifier needs besides the arrays and processes.
+type Policy struct {
+	ApacheUIDs map[uint32]bool
+	MinAge     time.Duration
+	Now        time.Time
+}
+
+// Classification is one array's verdict with the evidence behind it.
+type Classification struct {
+	Array     SemArray
+	Detail    *SemDetail // nil when the array is no candidate or could not be read
+	DetailErr error
+	PIDState  PIDState
+	Verdict   Verdict
+	Reasons   []Reason
+	Age       time.Duration // since the last operation or change
+}
+
+// Candidate reports whether the array carries the signature of an Apache
+// mutex: IPC_PRIVATE, one semaphore, owned by an Apache user.
+func (p Policy) Candidate(a SemArray) (bool, Reason) {
+	switch {
+	case a.Key != 0:
+		return false, ReasonKeyed
+	case a.NSems != 1:
+		return false, ReasonNotSingle
+	case !p.ApacheUIDs[a.UID]:
+		return false, ReasonNotApacheUser
+	}
+	return true, ""
+}
+
+// Classify gives every array a verdict. Only candidates are probed; the
+// census must have had AssignRoles called with the same Apache users.
+func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []Classification {
+	out := make([]Classification, len(arrays))
+	masters := census.WithRole(RoleMaster)
+	orphans := census.WithRole(RoleOrphan)
+	anyApache := len(masters) > 0 || len(orphans) > 0 || len(census.WithRole(RoleWorker)) > 0
+	for i, a := range arrays {
+		out[i] = classifyOne(a, census, masters, orphans, anyApache, prober, pol)
+	}
+	return out
+}
+
+func classifyOne(a SemArray, census Census, masters, orphans []*Process, anyApache bool, prober SemProber, pol Policy) Classification {
+	c := Classification{Array: a, PIDState: PIDUnknown}
+	verdict := func(v Verdict, r ...Reason) Classification {
+		c.Verdict, c.Reasons = v, r
+		return c
+	}
+	if ok, why := pol.Candidate(a); !ok {
+		return verdict(Live, why)
+	}
+	d, err := prober.ProbeSem(a.SemID)
+	if err != nil {
+		c.DetailErr = err
+		if errors.Is(err, ErrGone) {
+			return verdict(Unknown, ReasonGone)
+		}
+		return verdict(Unknown, ReasonUnreadable)
+	}
+	c.Detail = &d
+	// The listing may be older than the probe: the id may have been
+	// reused by a new array. Judge only what both agree on.
+	if d.Key != a.Key || d.UID != a.UID || d.NSems != a.NSems || d.CTime != a.CTime {
+		return verdict(Unknown, ReasonChanged)
+	}
+
+	lastOp := time.Unix(max(d.OTime, d.CTime), 0)
+	created := time.Unix(d.CTime, 0)
+	c.Age = pol.Now.Sub(lastOp)
+	c.PIDState = lastPIDState(d.PID, lastOp, census)
+
+	switch {
+	case d.NCnt > 0 || d.ZCnt > 0:
+		return verdict(Live, ReasonWaiters)
+	case d.Value() == 0:
+		return verdict(Live, ReasonHeld)
+	case c.Age < pol.MinAge:
+		return verdict(Live, ReasonTooYoung)
+	case c.PIDState == PIDAlive:
+		return verdict(Live, ReasonLastPIDAlive)
+	}
+	for _, m := range masters {
+		if !created.Before(m.Start.Add(-clockSlack)) {
+			return verdict(Live, ReasonAfterMasterStart)
+		}
+	}
+	for _, o := range orphans {
+		if !o.Start.Add(clockSlack).Before(created) {
+			return verdict(Unknown, ReasonOrphanAlive)
+		}
+	}
+	for _, p := range census.Procs {
+		if p.Role == RoleNone && (p.RUID == a.UID || p.EUID == a.UID) && !p.Start.After(created.Add(clockSlack)) {
+			return verdict(Unknown, ReasonOwnerProcess)
+		}
+	}
+	var pidReason Reason
+	switch c.PIDState {
+	case PIDDead:
+		pidReason = ReasonLastPIDDead
+	case PIDReused:
+		pidReason = ReasonLastPIDReused
+	default:
+		return verdict(Unknown, ReasonLastPIDUnknown)
+	}
+	if !anyApache {
+		return verdict(Stale, ReasonNoApache, pidReason)
+	}
+	return verdict(Stale, ReasonPredatesMasters, pidReason)
+}
+
+// lastPIDState judges GETPID: a live process that started after the last
+// operation is a reused pid, not the one that touched the array.
+func lastPIDState(pid int, lastOp time.Time, census Census) PIDState {
+	if pid <= 0 {
+		return PIDUnknown
+	}
+	p := census.Procs[pid]
+	switch {
+	case p == nil:
+		return PIDDead
+	case p.Start.After(lastOp.Add(clockSlack)):
+		return PIDReused
+	}
+	return PIDAlive
+}
+
+// Count returns how many classifications have the verdict.
+func Count(cs []Classification, v Verdict) int {
+	n := 0
+	for _, c := range cs {
+		if c.Verdict == v {
+			n++
+		}
+	}
+	return n
+}

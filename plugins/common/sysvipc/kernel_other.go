@@ -1,0 +1,25 @@
+//go:build !(linux && (amd64 || arm64 || riscv64 || loong64))
+
+package sysvipc
+
+import (
+	"errors"
+	"fmt"
+)
+
+var errUnsupported = fmt.Errorf("%w: semctl on this platform", errors.ErrUnsupported)
+
+// KernelUsage is unavailable here; the files are counted instead.
+func KernelUsage() (Usage, error) { return Usage{}, errUnsupported }
+
+// KernelLimits is unavailable here.
+func KernelLimits() (Limits, error) { return Limits{}, errUnsupported }
+
+// Kernel is unavailable here.
+type Kernel struct{}
+
+// ProbeSem is unavailable here.
+func (Kernel) ProbeSem(int32) (SemDetail, error) { return SemDetail{}, errUnsupported }
+
+// RemoveSem is unavailable here.
+func (Kernel) RemoveSem(int32) error { return errUnsupported }

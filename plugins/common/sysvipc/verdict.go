@@ -1,0 +1,52 @@
+package sysvipc
+
+// Verdict is the classifier's answer for one semaphore array.
+type Verdict string
+
+// The verdicts. Stale needs positive evidence; anything in doubt is Unknown.
+const (
+	Live    Verdict = "live"
+	Stale   Verdict = "stale"
+	Unknown Verdict = "unknown"
+)
+
+// Reason is one machine-readable piece of evidence behind a verdict.
+type Reason string
+
+// Reasons that keep an array from being stale.
+const (
+	ReasonKeyed            Reason = "keyed"                // non-zero key: made to be found again
+	ReasonNotApacheUser    Reason = "not_apache_user"      // owner is not an Apache user
+	ReasonNotSingle        Reason = "not_single_semaphore" // Apache's mutexes have one semaphore
+	ReasonUnreadable       Reason = "detail_unreadable"    // semctl refused (EACCES)
+	ReasonGone             Reason = "gone"                 // removed while we looked
+	ReasonChanged          Reason = "changed_while_read"   // IPC_STAT disagrees with the listing
+	ReasonWaiters          Reason = "waiters"              // ncnt or zcnt > 0
+	ReasonHeld             Reason = "held"                 // value 0: locked, and SEM_UNDO would have released a dead holder
+	ReasonTooYoung         Reason = "younger_than_min_age" // last change or operation within min age
+	ReasonLastPIDAlive     Reason = "last_pid_alive"       // the last process to touch it still runs
+	ReasonLastPIDUnknown   Reason = "last_pid_unknown"     // GETPID 0: never operated on, or outside our PID namespace
+	ReasonAfterMasterStart Reason = "changed_after_master_start"
+	ReasonOrphanAlive      Reason = "orphan_worker_may_use" // an orphaned worker started after it was made
+	ReasonOwnerProcess     Reason = "owner_process_predates"
+)
+
+// Reasons that make an array stale; a stale verdict carries two: why no
+// server can own it, and what happened to its last user.
+const (
+	ReasonNoApache        Reason = "no_apache_running"
+	ReasonPredatesMasters Reason = "predates_every_master"
+	ReasonLastPIDDead     Reason = "last_pid_dead"
+	ReasonLastPIDReused   Reason = "last_pid_reused" // the pid now names a process started after the last operation
+)
+
+// PIDState is what became of an array's last-op pid.
+type PIDState string
+
+// The PID states.
+const (
+	PIDAlive   PIDState = "alive"
+	PIDDead    PIDState = "dead"
+	PIDReused  PIDState = "reused"
+	PIDUnknown PIDState = "unknown"
+)
