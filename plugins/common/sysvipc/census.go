@@ -80,7 +80,9 @@ func (fs FS) Census() (Census, error) {
 	c := Census{Procs: make(map[int]*Process, len(procs)), Taken: time.Now()}
 	for _, p := range procs {
 		st, err := p.Stat()
-		if err != nil {
+		if err != nil || st.State == "Z" {
+			// A zombie holds nothing: its semaphore undo has run and it
+			// only waits for its parent to reap it.
 			continue
 		}
 		status, err := p.NewStatus()

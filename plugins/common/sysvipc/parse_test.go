@@ -208,3 +208,23 @@ func TestNewFSNotDir(t *testing.T) {
 func readFixture(name string) ([]byte, error) {
 	return os.ReadFile(filepath.Join("testdata", name))
 }
+
+// TestSemArraysLeaked reads a capture of Apache's mutexes: created by the
+// root master (cuid 0), handed to www-data by IPC_SET (uid 33).
+func TestSemArraysLeaked(t *testing.T) {
+	got, err := fixtureFS(t, "leaked").SemArrays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 9 {
+		t.Fatalf("%d arrays, want 9", len(got))
+	}
+	for _, a := range got {
+		if a.Key != 0 || a.NSems != 1 || a.UID != 33 || a.CUID != 0 || a.Perms != 0o600 || a.CTime == 0 {
+			t.Errorf("not an Apache mutex: %+v", a)
+		}
+	}
+	if got[1].OTime != 1795789473 {
+		t.Errorf("semid 3 otime = %d, want 1795789473", got[1].OTime)
+	}
+}

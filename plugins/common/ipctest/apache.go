@@ -1,0 +1,194 @@
+package ipctest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ApacheBinary is Debian's Apache 2.4 server.
+const ApacheBinary = "/usr/sbin/apache2"
+
+// apacheConf makes Apache create three System V semaphore arrays at start:
+// prefork's accept mutex (two listeners), mod_rewrite's rewrite-map mutex
+// (a prg: map) and mod_ssl's session-cache mutex. The rewrite-map one is
+// never locked unless a request uses the map.
+const apacheConf = `ServerRoot {{dir}}
+ServerName localhost
+PidFile {{dir}}/httpd.pid
+ErrorLog {{dir}}/error.log
+LogLevel info
+Listen 127.0.0.1:{{port1}}
+Listen 127.0.0.1:{{port2}}
+User www-data
+Group www-data
+LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so
+LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+StartServers 2
+MinSpareServers 1
+MaxSpareServers 3
+Mutex sysvsem default
+DocumentRoot {{dir}}
+RewriteEngine on
+RewriteMap upper prg:/bin/cat
+SSLSessionCache shmcb:{{dir}}/ssl_scache(512000)
+`
+
+// ArraysPerApacheStart is how many semaphore arrays one start leaves.
+const ArraysPerApacheStart = 3
+
+// Apache is a real apache2 started with its own config in a temp dir.
+// Start it only inside Enter's private namespaces: it listens on
+// loopback and its mutexes are kernel objects.
+type Apache struct {
+	Dir string
+}
+
+// NewApache writes the config; it skips (fails under CI) without apache2.
+func NewApache(t testing.TB) *Apache {
+	t.Helper()
+	_, err := os.Stat(ApacheBinary)
+	Require(t, err == nil, "needs Debian's apache2 (make deps)")
+	dir := t.TempDir()
+	// www-data must reach its own files (the shmcb cache) under the dir.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("{{dir}}", dir, "{{port1}}", freePort(t), "{{port2}}", freePort(t)).Replace(apacheConf)
+	if err := os.WriteFile(filepath.Join(dir, "httpd.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &Apache{Dir: dir}
+}
+
+// Start runs `apache2 -k start`, which daemonizes, and waits for the pid
+// file. It returns the error log's new lines when Apache fails.
+func (a *Apache) Start() error {
+	_ = os.Remove(a.pidFile())
+	before := a.logSize()
+	out, err := exec.Command(ApacheBinary, "-f", filepath.Join(a.Dir, "httpd.conf"), "-k", "start").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("apache2 -k start: %w: %s%s", err, out, a.logSince(before))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid, err := a.MasterPID(); err == nil && syscall.Kill(pid, 0) == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("apache2 wrote no pid file in 10s: %s", a.logSince(before))
+}
+
+// MasterPID reads the pid file.
+func (a *Apache) MasterPID() (int, error) {
+	b, err := os.ReadFile(a.pidFile())
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(bytes.TrimSpace(b)))
+}
+
+// Log returns the whole error log.
+func (a *Apache) Log() string { return a.logSince(0) }
+
+func (a *Apache) pidFile() string { return filepath.Join(a.Dir, "httpd.pid") }
+
+func (a *Apache) logSize() int64 {
+	st, err := os.Stat(filepath.Join(a.Dir, "error.log"))
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func (a *Apache) logSince(off int64) string {
+	b, _ := os.ReadFile(filepath.Join(a.Dir, "error.log"))
+	if off > int64(len(b)) {
+		off = 0
+	}
+	return string(b[off:])
+}
+
+// KillAll SIGKILLs every apache2 process of this PID namespace, master
+// and workers, the way an OOM kill or a systemd stop timeout leaves the
+// mutexes behind, and waits until they are gone.
+func KillAll() error {
+	return killMatching(func(comm string, _ int) bool { return comm == "apache2" })
+}
+
+// KillMaster SIGKILLs only the master, leaving its workers orphaned.
+func (a *Apache) KillMaster() error {
+	pid, err := a.MasterPID()
+	if err != nil {
+		return err
+	}
+	return killMatching(func(_ string, p int) bool { return p == pid })
+}
+
+func killMatching(match func(comm string, pid int) bool) error {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil || !match(strings.TrimSpace(string(comm)), pid) {
+			continue
+		}
+		pids = append(pids, pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for processAlive(pid) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("pid %d survived SIGKILL for 5s", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// processAlive is true until the process is reaped; a zombie counts as
+// gone, because the namespace's init (unshare) reaps it on its own time.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) {
+		return b[i+2] != 'Z'
+	}
+	return true
+}
+
+// freePort asks the kernel for a free loopback port. Tests in other
+// packages run at the same time, all as pid 1 of their namespaces, so no
+// fixed or pid-derived port would do.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}

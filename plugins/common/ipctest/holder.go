@@ -1,0 +1,139 @@
+package ipctest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// envHolder makes the test binary act as a holder process (see HelperMain).
+const envHolder = "IPCWATCH_TEST_HOLDER"
+
+// HelperMain must be the first call of TestMain in packages that use
+// StartHolder: in a holder process it does the holder's work and exits.
+func HelperMain() {
+	mode := os.Getenv(envHolder)
+	if mode == "" {
+		return
+	}
+	if err := hold(mode == "lock"); err != nil {
+		fmt.Fprintln(os.Stderr, "holder:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// hold creates an Apache-style mutex (IPC_PRIVATE, one semaphore, SETVAL
+// 1), locks it when asked, prints its id and waits for stdin to close. It
+// leaves the array behind, as a crashed program would.
+func hold(lock bool) error {
+	id, err := SemGet(0, 1, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := SemSetVal(id, 0, 1); err != nil {
+		return err
+	}
+	if lock {
+		if err := SemOp(id, 0, -1); err != nil {
+			return err
+		}
+	}
+	fmt.Println(id)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// Holder is a live process, running as some user, that made one array.
+type Holder struct {
+	ID    int32
+	PID   int
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// StartHolder starts a holder as uid; with lock it keeps the array locked
+// (value 0), else it only set it up (value 1, last pid its own).
+func StartHolder(t testing.TB, uid uint32, lock bool) *Holder {
+	t.Helper()
+	mode := "setup"
+	if lock {
+		mode = "lock"
+	}
+	exe, err := WorldExecutable(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), envHolder+"="+mode)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start holder as uid %d: %v", uid, err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("holder as uid %d printed no id: %v", uid, err)
+	}
+	id, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("holder as uid %d printed %q", uid, line)
+	}
+	h := &Holder{ID: int32(id), PID: cmd.Process.Pid, cmd: cmd, stdin: stdin}
+	t.Cleanup(h.Stop)
+	return h
+}
+
+// Stop ends the holder; its array stays.
+func (h *Holder) Stop() {
+	if h.stdin != nil {
+		_ = h.stdin.Close()
+		_ = h.cmd.Wait()
+		h.stdin = nil
+	}
+}
+
+// WorldExecutable copies the test binary where any user may run it: go
+// test builds it in a root-only directory, and holders run as other users.
+func WorldExecutable(t testing.TB) (string, error) {
+	t.Helper()
+	// Not t.TempDir: its parent directory is private to root.
+	dir, err := os.MkdirTemp("", "ipcwatch-exe-")
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	src, err := os.Open(os.Args[0])
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	dst := filepath.Join(dir, filepath.Base(os.Args[0]))
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return "", err
+	}
+	return dst, f.Close()
+}

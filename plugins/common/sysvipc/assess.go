@@ -1,0 +1,29 @@
+package sysvipc
+
+// Assessment is the classifier's answer for one namespace, with the
+// process census it was judged against (the faces report its orphans).
+type Assessment struct {
+	Arrays []Classification
+	Census Census
+}
+
+// Stale returns the stale arrays.
+func (a Assessment) Stale() []Classification {
+	var out []Classification
+	for _, c := range a.Arrays {
+		if c.Verdict == Stale {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Assess takes a census under the FS and classifies the arrays.
+func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment, error) {
+	census, err := fs.Census()
+	if err != nil {
+		return Assessment{}, err
+	}
+	census.AssignRoles(pol.ApacheUIDs)
+	return Assessment{Arrays: Classify(arrays, census, prober, pol), Census: census}, nil
+}

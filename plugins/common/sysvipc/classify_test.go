@@ -1,0 +1,138 @@
+package sysvipc
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+type fakeProber map[int32]SemDetail
+
+func (f fakeProber) ProbeSem(id int32) (SemDetail, error) {
+	d, ok := f[id]
+	if !ok {
+		return SemDetail{}, fmt.Errorf("%w: semctl IPC_STAT semid %d: permission denied", ErrPermission, id)
+	}
+	return d, nil
+}
+
+func TestClassify(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	hour := int64(3600)
+	const www = 33
+	old := now.Unix() - 2*hour // the leak happened two hours ago
+	array := func(id int32, key int32, nsems uint64, uid uint32) SemArray {
+		return SemArray{Key: key, SemID: id, Perms: 0o600, NSems: nsems, UID: uid, CTime: old}
+	}
+	detail := func(a SemArray, value uint16, pid int) SemDetail {
+		return SemDetail{SemID: a.SemID, Key: a.Key, UID: a.UID, NSems: a.NSems, CTime: a.CTime, OTime: a.OTime, Values: []uint16{value}, PID: pid}
+	}
+	master := &Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
+	worker := &Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour)}
+	pol := Policy{ApacheUIDs: map[uint32]bool{www: true}, MinAge: DefaultMinAge, Now: now}
+
+	tests := []struct {
+		name     string
+		array    SemArray
+		detail   *SemDetail // nil: unreadable
+		procs    []*Process
+		verdict  Verdict
+		reasons  []Reason
+		pidState PIDState
+	}{
+		{name: "keyed", array: array(1, 0x1234, 1, www), verdict: Live, reasons: []Reason{ReasonKeyed}, pidState: PIDUnknown},
+		{name: "other user", array: array(1, 0, 1, 1000), verdict: Live, reasons: []Reason{ReasonNotApacheUser}, pidState: PIDUnknown},
+		{name: "two semaphores", array: array(1, 0, 2, www), verdict: Live, reasons: []Reason{ReasonNotSingle}, pidState: PIDUnknown},
+		{name: "unreadable", array: array(1, 0, 1, www), verdict: Unknown, reasons: []Reason{ReasonUnreadable}, pidState: PIDUnknown},
+		{name: "no apache, dead pid", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
+		{name: "waiter", array: array(1, 0, 1, www), detail: func() *SemDetail { d := detail(array(1, 0, 1, www), 1, 4242); d.NCnt = 1; return &d }(),
+			verdict: Live, reasons: []Reason{ReasonWaiters}, pidState: PIDDead},
+		{name: "held", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 0, 4242)),
+			verdict: Live, reasons: []Reason{ReasonHeld}, pidState: PIDDead},
+		{name: "too young", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = now.Unix() - 60; return a }(),
+			detail:  func() *SemDetail { a := array(1, 0, 1, www); a.CTime = now.Unix() - 60; return ptr(detail(a, 1, 4242)) }(),
+			verdict: Live, reasons: []Reason{ReasonTooYoung}, pidState: PIDDead},
+		{name: "last pid alive", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
+			procs:   []*Process{{PID: 7, Comm: "php", Start: now.Add(-3 * time.Hour)}},
+			verdict: Live, reasons: []Reason{ReasonLastPIDAlive}, pidState: PIDAlive},
+		{name: "last pid reused", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
+			procs:   []*Process{{PID: 7, Comm: "bash", Start: now.Add(-time.Minute)}},
+			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDReused}, pidState: PIDReused},
+		{name: "pid outside namespace", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 0)),
+			verdict: Unknown, reasons: []Reason{ReasonLastPIDUnknown}, pidState: PIDUnknown},
+		{name: "predates the running master", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{master, worker},
+			verdict: Stale, reasons: []Reason{ReasonPredatesMasters, ReasonLastPIDDead}, pidState: PIDDead},
+		{name: "never locked mutex of the running master", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix(); return a }(),
+			detail: func() *SemDetail {
+				a := array(1, 0, 1, www)
+				a.CTime = master.Start.Unix()
+				return ptr(detail(a, 1, 4242))
+			}(),
+			procs: []*Process{master, worker}, verdict: Live, reasons: []Reason{ReasonAfterMasterStart}, pidState: PIDDead},
+		{name: "orphan worker may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 300, PPID: 1, PGRP: 299, Exe: "apache2", EUID: www, RUID: www, Start: time.Unix(old+5, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
+		{name: "owner process predates it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old-10, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerProcess}, pidState: PIDDead},
+		{name: "owner process started later is no evidence", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
+			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
+		{name: "changed between listing and probe", array: array(1, 0, 1, www),
+			detail:  func() *SemDetail { d := detail(array(1, 0, 1, www), 1, 4242); d.CTime++; return &d }(),
+			verdict: Unknown, reasons: []Reason{ReasonChanged}, pidState: PIDUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			census := Census{Procs: map[int]*Process{}}
+			for _, p := range tt.procs {
+				cp := *p
+				census.Procs[p.PID] = &cp
+			}
+			census.AssignRoles(pol.ApacheUIDs)
+			prober := fakeProber{}
+			if tt.detail != nil {
+				prober[tt.array.SemID] = *tt.detail
+			}
+			got := Classify([]SemArray{tt.array}, census, prober, pol)[0]
+			if got.Verdict != tt.verdict || got.PIDState != tt.pidState || !cmp.Equal(got.Reasons, tt.reasons) {
+				t.Errorf("got %s %v pid %s, want %s %v pid %s", got.Verdict, got.Reasons, got.PIDState, tt.verdict, tt.reasons, tt.pidState)
+			}
+		})
+	}
+}
+
+func TestAssignRoles(t *testing.T) {
+	const www = 33
+	procs := []*Process{
+		{PID: 1, Comm: "init", PGRP: 1},
+		{PID: 10, PPID: 1, PGRP: 10, Exe: "apache2"},                    // root master
+		{PID: 11, PPID: 10, PGRP: 10, Exe: "apache2", EUID: www},        // its worker
+		{PID: 20, PPID: 1, PGRP: 19, Exe: "apache2", EUID: www},         // worker of a dead master 19
+		{PID: 30, PPID: 1, PGRP: 29, Comm: "httpd", EUID: 1000},         // not an apache user: no orphan
+		{PID: 40, PPID: 41, PGRP: 41, Exe: "httpd", EUID: www},          // started by a live shell 41
+		{PID: 41, PPID: 1, PGRP: 41, Comm: "bash", EUID: www},           // that shell
+		{PID: 50, PPID: 11, PGRP: 10, Comm: "php-cgi", EUID: www},       // not apache at all
+		{PID: 60, PPID: 1, PGRP: 60, Exe: "httpd2-prefork", EUID: www},  // non-root master, group leader
+		{PID: 61, PPID: 60, PGRP: 60, Exe: "httpd2-prefork", EUID: www}, // its worker
+	}
+	c := Census{Procs: map[int]*Process{}}
+	for _, p := range procs {
+		c.Procs[p.PID] = p
+	}
+	c.AssignRoles(map[uint32]bool{www: true})
+	got := map[int]Role{}
+	for pid, p := range c.Procs {
+		got[pid] = p.Role
+	}
+	want := map[int]Role{1: RoleNone, 10: RoleMaster, 11: RoleWorker, 20: RoleOrphan, 30: RoleMaster, 40: RoleMaster, 41: RoleNone, 50: RoleNone, 60: RoleMaster, 61: RoleWorker}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("roles (-want +got):\n%s", diff)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

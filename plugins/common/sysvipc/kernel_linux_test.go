@@ -1,0 +1,137 @@
+//go:build linux && (amd64 || arm64 || riscv64 || loong64)
+
+package sysvipc
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+)
+
+// TestKernelInventory creates real objects in a private IPC namespace and
+// checks that the files, the O(1) counts and IPC_INFO agree with what was
+// made.
+func TestKernelInventory(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(ipctest.SetSemLimits(64, 1000, 32, 50))
+	var semIDs []int32
+	for i, nsems := range []int{1, 1, 3, 64} {
+		id, err := ipctest.SemGet(int32(i*-1000), nsems, 0o600)
+		must(err)
+		must(ipctest.SemSetVal(id, 0, 1))
+		semIDs = append(semIDs, id)
+	}
+	_, err := ipctest.ShmGet(0, 10000, 0o600)
+	must(err)
+	_, err = ipctest.ShmGet(42, 1, 0o644)
+	must(err)
+	q, err := ipctest.MsgGet(7, 0o600)
+	must(err)
+	must(ipctest.MsgSend(q, "hello"))
+	must(ipctest.MsgSend(q, "world!"))
+
+	fs, err := NewDefaultFS()
+	must(err)
+	if !fs.Live() {
+		t.Fatal("/proc is not seen as a live procfs")
+	}
+	snap, err := fs.Snapshot()
+	must(err)
+	if len(snap.Sem) != 4 || len(snap.Shm) != 2 || len(snap.Msg) != 1 {
+		t.Fatalf("inventory has %d sem, %d shm, %d msg; want 4, 2, 1", len(snap.Sem), len(snap.Shm), len(snap.Msg))
+	}
+	if got := snap.Sem[3]; got.NSems != 64 || got.Key != -3000 || got.SemID != semIDs[3] || got.Perms != 0o600 {
+		t.Errorf("array 3 = %+v", got)
+	}
+	if got := snap.Msg[0]; got.QNum != 2 || got.CBytes != 11 || got.LSPID != int32(os.Getpid()) {
+		t.Errorf("queue = %+v", got)
+	}
+
+	kernel, err := KernelUsage()
+	must(err)
+	want := snap.Usage()
+	want.Source = "kernel"
+	if diff := cmp.Diff(want, kernel); diff != "" {
+		t.Errorf("SEM/SHM/MSG_INFO disagree with the files (-files +kernel):\n%s", diff)
+	}
+	fromFS, err := fs.Usage()
+	must(err)
+	if fromFS.Source != "kernel" {
+		t.Errorf("live FS counted from %q, want the kernel", fromFS.Source)
+	}
+
+	if l := snap.Limits; l.SEMMSL != 64 || l.SEMMNS != 1000 || l.SEMOPM != 32 || l.SEMMNI != 50 {
+		t.Errorf("limits from files = %+v, want kernel.sem 64 1000 32 50", l)
+	}
+	ipcInfo, err := KernelLimits()
+	must(err)
+	if diff := cmp.Diff(snap.Limits, ipcInfo, cmpopts.IgnoreFields(Limits{}, "Source")); diff != "" {
+		t.Errorf("IPC_INFO disagrees with /proc/sys/kernel (-files +ipc_info):\n%s", diff)
+	}
+}
+
+// TestKernelProbe checks semctl detail against known operations, a
+// blocked waiter and a removed array.
+func TestKernelProbe(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	id, err := ipctest.SemGet(0, 1, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ipctest.SemSetVal(id, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Kernel{}.ProbeSem(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Value() != 1 || d.PID != os.Getpid() || d.NCnt != 0 || d.ZCnt != 0 || d.NSems != 1 || d.Key != 0 || d.Mode != 0o600 {
+		t.Errorf("after SETVAL 1: %+v", d)
+	}
+	if d.OTime != 0 || time.Since(time.Unix(d.CTime, 0)) > time.Minute {
+		t.Errorf("times after SETVAL: otime %d ctime %d", d.OTime, d.CTime)
+	}
+
+	// Lock it, then block a second locker: one waiter on an increase.
+	if err := ipctest.SemOp(id, 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = ipctest.SemOp(id, 0, -1) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d, err = Kernel{}.ProbeSem(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.NCnt == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d.NCnt != 1 || d.Value() != 0 || d.OTime == 0 {
+		t.Errorf("locked with one waiter: %+v", d)
+	}
+
+	if err := (Kernel{}).RemoveSem(id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Kernel{}).ProbeSem(id); !errors.Is(err, ErrGone) {
+		t.Errorf("probe of a removed array: %v, want ErrGone", err)
+	}
+}
