@@ -20,13 +20,7 @@ const (
 // status mirrors get_status in utils_base.c: critical is checked first, and
 // an absent (zero) range never alerts.
 func status(warn, crit Range, v float64) int {
-	switch {
-	case crit.Alert(v):
-		return stateCritical
-	case warn.Alert(v):
-		return stateWarning
-	}
-	return stateOK
+	return int(Status(v, warn, crit))
 }
 
 type alertCheck struct {

@@ -72,10 +72,13 @@ func classifyOne(a SemArray, census Census, masters, orphans []*Process, anyApac
 	d, err := prober.ProbeSem(a.SemID)
 	if err != nil {
 		c.DetailErr = err
-		if errors.Is(err, ErrGone) {
+		switch {
+		case errors.Is(err, ErrGone):
 			return verdict(Unknown, ReasonGone)
+		case errors.Is(err, ErrPermission):
+			return verdict(Unknown, ReasonUnreadable)
 		}
-		return verdict(Unknown, ReasonUnreadable)
+		return verdict(Unknown, ReasonNoDetail)
 	}
 	c.Detail = &d
 	// The listing may be older than the probe: the id may have been

@@ -1,5 +1,10 @@
 package sysvipc
 
+import (
+	"errors"
+	"fmt"
+)
+
 // SemDetail is what semctl tells about one array beyond /proc/sysvipc/sem.
 type SemDetail struct {
 	SemID  int32
@@ -30,4 +35,24 @@ func (d SemDetail) Value() int {
 // classifier use a fake.
 type SemProber interface {
 	ProbeSem(id int32) (SemDetail, error)
+}
+
+// ErrNotLive means semctl detail was asked of a fixture tree: the kernel's
+// arrays are not the ones its files list.
+var ErrNotLive = errors.New("semctl detail needs a live procfs")
+
+type fixtureProber struct{ root string }
+
+func (p fixtureProber) ProbeSem(id int32) (SemDetail, error) {
+	return SemDetail{}, fmt.Errorf("%w: semid %d of %s", ErrNotLive, id, p.root)
+}
+
+// Prober returns the kernel on a live procfs; on a fixture tree every probe
+// fails with ErrNotLive, so its arrays classify unknown instead of being
+// judged by the host's unrelated arrays of the same id.
+func (fs FS) Prober() SemProber {
+	if fs.live {
+		return Kernel{}
+	}
+	return fixtureProber{root: fs.proc}
 }

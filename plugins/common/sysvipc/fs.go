@@ -61,10 +61,21 @@ func (fs FS) openSysvipc(name string) (*os.File, error) {
 	if err == nil {
 		return f, nil
 	}
-	if errors.Is(err, os.ErrNotExist) {
-		if _, derr := os.Stat(fs.Path("sysvipc")); errors.Is(derr, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s is missing (kernel without CONFIG_SYSVIPC or a sandbox hiding it)", ErrNoSysVIPC, fs.Path("sysvipc"))
-		}
+	if aerr := fs.Available(); aerr != nil {
+		return nil, aerr
 	}
 	return nil, fmt.Errorf("could not open %s: %w", path, err)
+}
+
+// Available reports ErrNoSysVIPC when /proc/sysvipc is missing, so a face
+// can say that before it reads anything else.
+func (fs FS) Available() error {
+	path := fs.Path("sysvipc")
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: %s is missing (kernel without CONFIG_SYSVIPC or a sandbox hiding it)", ErrNoSysVIPC, path)
+		}
+		return fmt.Errorf("could not read %s: %w", path, err)
+	}
+	return nil
 }

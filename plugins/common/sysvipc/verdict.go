@@ -19,6 +19,7 @@ const (
 	ReasonNotApacheUser    Reason = "not_apache_user"      // owner is not an Apache user
 	ReasonNotSingle        Reason = "not_single_semaphore" // Apache's mutexes have one semaphore
 	ReasonUnreadable       Reason = "detail_unreadable"    // semctl refused (EACCES)
+	ReasonNoDetail         Reason = "detail_unavailable"   // semctl failed otherwise, or a fixture tree
 	ReasonGone             Reason = "gone"                 // removed while we looked
 	ReasonChanged          Reason = "changed_while_read"   // IPC_STAT disagrees with the listing
 	ReasonWaiters          Reason = "waiters"              // ncnt or zcnt > 0

@@ -1,0 +1,64 @@
+# ipcwatch: `make run` shows this host's System V IPC usage; `make test`
+# runs every test, end-to-end included, installing what they need first.
+
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+FUZZTIME ?= 5s
+# Debian packages the end-to-end tests run for real.
+DEB_PKGS := apache2 monitoring-plugins-basic util-linux procps
+BINARIES := check_sysvipc
+
+.PHONY: all build run test unit fuzz deps lint bench fixtures clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
+
+run: build
+	@echo '== check_sysvipc -v (this host, default thresholds)'
+	-@$(BIN)/check_sysvipc -v
+
+# deps installs what the tests need on a fresh Debian machine: apt-get as
+# root for missing packages only (so a warm machine pays nothing).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing Debian packages:$$missing (run make deps as root)"; fi; \
+	fi
+	$(GO) mod download
+
+test: deps lint build unit fuzz
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+# A short run of every fuzz target; the seed corpora under testdata/fuzz
+# already run as ordinary tests in `unit`.
+fuzz:
+	@set -e; for t in FuzzParseSem FuzzParseShm FuzzParseMsg FuzzParseKernelSem; do \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./plugins/common/sysvipc; done
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./nagios/nagrange
+
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	bash scripts/bench.sh
+
+# fixtures re-captures the parser fixtures in a private IPC namespace.
+fixtures:
+	$(GO) build -o $(BIN)/capture ./plugins/common/sysvipc/testdata/capture
+	cd plugins/common/sysvipc && for c in idle objects; do \
+	  unshare --ipc ../../../$(BIN)/capture -case $$c -out testdata/$$c; done
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,99 @@
+package check
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+)
+
+var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
+
+// TestLevels drives the built check from OK to WARNING to CRITICAL by
+// creating arrays in a private IPC namespace with SEMMNI lowered to 10.
+func TestLevels(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	if err := ipctest.SetSemLimits(250, 32000, 32, 10); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		arrays int
+		code   int
+		first  string
+	}{
+		{0, 0, "SYSVIPC OK - 0/10 semaphore arrays (0.0%) | sem_arrays=0;8;9;0;10 "},
+		{8, 0, "SYSVIPC OK - 8/10 semaphore arrays (80.0%) | sem_arrays=8;8;9;0;10 "},
+		{9, 1, "SYSVIPC WARNING - 9/10 semaphore arrays (90.0%) | sem_arrays=9;8;9;0;10 "},
+		{10, 2, "SYSVIPC CRITICAL - 10/10 semaphore arrays (100.0%) | sem_arrays=10;8;9;0;10 "},
+	}
+	made := 0
+	for _, s := range steps {
+		for ; made < s.arrays; made++ {
+			if _, err := ipctest.SemGet(0, 1, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, who := range []*syscall.Credential{nil, nobody} {
+			out, code := runCheckAs(t, who, "")
+			if code != s.code || !strings.HasPrefix(out, s.first) {
+				t.Errorf("%d arrays, as %v: exit %d, %q; want %d, %q...", s.arrays, who, code, out, s.code, s.first)
+			}
+		}
+	}
+	if _, err := ipctest.SemGet(0, 1, 0o600); err == nil {
+		t.Error("an eleventh array was allowed past SEMMNI 10")
+	}
+}
+
+// TestStaleApache counts a real Apache's leaked arrays: two SIGKILLed
+// servers leak six, a third runs.
+func TestStaleApache(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	if err := ipctest.SetSemLimits(250, 32000, 32, 3*ipctest.ArraysPerApacheStart); err != nil {
+		t.Fatal(err)
+	}
+	ap := ipctest.NewApache(t)
+	for range 2 {
+		if err := ap.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ipctest.KillAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sleepPastSlack()
+	if err := ap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ipctest.KillAll()
+
+	out, code := runCheck(t, "", "--stale-warning", "0", "--stale-critical", "5", "--min-age", "0s", "-vv")
+	first := "SYSVIPC CRITICAL - 9/9 semaphore arrays (100.0%), 6 stale apache arrays | sem_arrays=9;7.2;8.1;0;9 "
+	if code != 2 || !strings.HasPrefix(out, first) || !strings.Contains(out, " stale_arrays=6;0;5;0;\n") {
+		t.Errorf("exit %d:\n%s\nwant 2 and first line %q... stale_arrays=6;0;5;0;", code, out, first)
+	}
+	stale := regexp.MustCompile(`(?m)^stale semid \d+: owner www-data, idle \S+, last pid \d+ dead \(predates_every_master, last_pid_dead\)$`)
+	if n := len(stale.FindAllString(out, -1)); n != 6 {
+		t.Errorf("%d stale lines at -vv, want 6:\n%s", n, out)
+	}
+
+	// The default min age (5m) keeps fresh leaks out: reported 0, OK on stale.
+	out, _ = runCheck(t, "", "--stale-warning", "0", "-c", "101%", "-w", "101%")
+	if !strings.HasPrefix(out, "SYSVIPC OK - 9/9 semaphore arrays (100.0%), 0 stale apache arrays |") {
+		t.Errorf("with the default min age: %s", out)
+	}
+
+	// As nobody the counts hold, and what it cannot read it says at -v.
+	out, code = runCheckAs(t, nobody, "", "--stale-warning", "0", "--min-age", "0s", "-v", "-c", "101%", "-w", "101%")
+	if code != 0 || !strings.HasPrefix(out, "SYSVIPC OK - 9/9 semaphore arrays (100.0%), 0 stale apache arrays |") ||
+		!strings.Contains(out, fmt.Sprintf("not proven stale or live: %d detail_unreadable; semctl needs read permission", 9)) {
+		t.Errorf("as nobody: exit %d:\n%s", code, out)
+	}
+}

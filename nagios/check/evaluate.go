@@ -1,0 +1,88 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ipcwatch/ipcwatch/nagios/nagrange"
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+// resource is one counted thing with its limit and resolved thresholds.
+type resource struct {
+	label      string // perfdata label
+	noun       string // in the summary
+	used       int64
+	limit      int64 // -1: no kernel limit (stale arrays)
+	warn, crit nagrange.Range
+	state      nagrange.State
+}
+
+func (r resource) percent() float64 {
+	if r.limit <= 0 {
+		return 0
+	}
+	return 100 * float64(r.used) / float64(r.limit)
+}
+
+// summary is the resource's part of the first line.
+func (r resource) summary() string {
+	if r.limit < 0 {
+		return fmt.Sprintf("%d %s", r.used, r.noun)
+	}
+	return fmt.Sprintf("%d/%d %s (%.1f%%)", r.used, r.limit, r.noun, r.percent())
+}
+
+// perfdata is 'label'=value;warn;crit;min;max with percent resolved.
+func (r resource) perfdata() string {
+	max := ""
+	if r.limit >= 0 {
+		max = fmt.Sprint(r.limit)
+	}
+	return fmt.Sprintf("%s=%d;%s;%s;0;%s", r.label, r.used, r.warn, r.crit, max)
+}
+
+// evaluate builds the resources from the counts and judges each. stale is
+// nil when the classifier did not run: then there is no stale resource,
+// rather than a made-up zero.
+func evaluate(o options, u sysvipc.Usage, l sysvipc.Limits, stale *int) []resource {
+	mk := func(label, noun string, used, limit int64, t thresholds) resource {
+		r := resource{label: label, noun: noun, used: used, limit: limit,
+			warn: t.warn.Resolve(float64(limit)), crit: t.crit.Resolve(float64(limit))}
+		r.state = nagrange.Status(float64(used), r.warn, r.crit)
+		return r
+	}
+	rs := []resource{
+		mk("sem_arrays", "semaphore arrays", u.SemArrays, l.SEMMNI, o.arrays),
+		mk("semaphores", "semaphores", u.Semaphores, l.SEMMNS, o.sems),
+		mk("shm_segments", "shared memory segments", u.ShmSegments, l.SHMMNI, o.shm),
+		mk("msg_queues", "message queues", u.MsgQueues, l.MSGMNI, o.queues),
+	}
+	if stale != nil {
+		rs = append(rs, mk("stale_arrays", "stale apache arrays", int64(*stale), -1, o.stale))
+	}
+	return rs
+}
+
+// worst is the state of the check: the worst resource wins.
+func worst(rs []resource) nagrange.State {
+	s := nagrange.OK
+	for _, r := range rs {
+		s = nagrange.Worse(s, r.state)
+	}
+	return s
+}
+
+// headline orders what the first line names: every resource not OK, worst
+// first; the semaphore arrays always (the limit Apache runs into); the
+// stale count whenever it was taken.
+func headline(rs []resource) []resource {
+	var shown []resource
+	for i, r := range rs {
+		if r.state != nagrange.OK || i == 0 || r.label == "stale_arrays" {
+			shown = append(shown, r)
+		}
+	}
+	slices.SortStableFunc(shown, func(a, b resource) int { return int(b.state) - int(a.state) })
+	return shown
+}

@@ -1,0 +1,115 @@
+package check
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ipcwatch/ipcwatch/nagios/nagrange"
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+// report formats the output: the first line with perfdata, then the long
+// text that -v asks for.
+func report(o options, f facts, now time.Time) (string, nagrange.State) {
+	var stale *int
+	if f.assessment != nil {
+		n := len(f.assessment.Stale())
+		stale = &n
+	}
+	rs := evaluate(o, f.usage, f.limits, stale)
+	state := worst(rs)
+
+	var parts, perf []string
+	for _, r := range headline(rs) {
+		parts = append(parts, r.summary())
+	}
+	for _, r := range rs {
+		perf = append(perf, r.perfdata())
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s - %s | %s\n", serviceName, state, clean(strings.Join(parts, ", ")), strings.Join(perf, " "))
+
+	long := func(format string, args ...any) { b.WriteString(clean(fmt.Sprintf(format, args...)) + "\n") }
+	if o.verbose >= 1 {
+		for _, r := range rs {
+			if r.limit < 0 {
+				long("%s: %d (%s)", r.noun, r.used, r.state)
+				continue
+			}
+			long("%s: %d used of %d (%.1f%%, %s)", r.noun, r.used, r.limit, r.percent(), r.state)
+		}
+		if a := f.assessment; a != nil {
+			writeDoubts(long, *a)
+		}
+	}
+	if a := f.assessment; a != nil && o.verbose >= 2 {
+		for _, c := range a.Stale() {
+			long("stale semid %d: owner %s, idle %s, last pid %d %s (%s)", c.Array.SemID, sysvipc.UserName(c.Array.UID),
+				c.Age.Round(time.Second), pidOf(c), c.PIDState, joinReasons(c.Reasons))
+		}
+	}
+	if a := f.assessment; a != nil && o.verbose >= 3 {
+		pol := sysvipc.Policy{ApacheUIDs: sysvipc.UIDSet(f.apacheUIDs)}
+		for _, c := range a.Arrays {
+			if ok, _ := pol.Candidate(c.Array); !ok {
+				continue
+			}
+			long("%s", evidence(c))
+		}
+	}
+	return b.String(), state
+}
+
+// writeDoubts says what the classifier could not prove, and why, so a
+// non-root check tells its operator what it did not see.
+func writeDoubts(long func(string, ...any), a sysvipc.Assessment) {
+	why := map[sysvipc.Reason]int{}
+	for _, c := range a.Arrays {
+		if c.Verdict == sysvipc.Unknown {
+			why[c.Reasons[0]]++
+		}
+	}
+	if len(why) > 0 {
+		var parts []string
+		for r, n := range why {
+			parts = append(parts, fmt.Sprintf("%d %s", n, r))
+		}
+		sort.Strings(parts)
+		hint := ""
+		if why[sysvipc.ReasonUnreadable] > 0 {
+			hint = "; semctl needs read permission on the array (run as root or the owner)"
+		}
+		long("not proven stale or live: %s%s", strings.Join(parts, ", "), hint)
+	}
+	for _, p := range a.Census.WithRole(sysvipc.RoleOrphan) {
+		long("orphaned apache worker: pid %d (%s), started %s", p.PID, sysvipc.UserName(p.EUID), p.Start.UTC().Format(time.RFC3339))
+	}
+}
+
+// evidence is one candidate's line at -vvv.
+func evidence(c sysvipc.Classification) string {
+	s := fmt.Sprintf("semid %d key 0x%08x owner %s nsems %d", c.Array.SemID, uint32(c.Array.Key), sysvipc.UserName(c.Array.UID), c.Array.NSems)
+	if d := c.Detail; d != nil {
+		s += fmt.Sprintf(" value %d ncnt %d zcnt %d pid %d (%s) otime %d ctime %d", d.Value(), d.NCnt, d.ZCnt, d.PID, c.PIDState, d.OTime, d.CTime)
+	} else if c.DetailErr != nil {
+		s += fmt.Sprintf(" detail: %v", c.DetailErr)
+	}
+	return s + fmt.Sprintf(": %s (%s)", c.Verdict, joinReasons(c.Reasons))
+}
+
+func pidOf(c sysvipc.Classification) int {
+	if c.Detail == nil {
+		return 0
+	}
+	return c.Detail.PID
+}
+
+func joinReasons(rs []sysvipc.Reason) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
