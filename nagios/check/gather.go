@@ -37,7 +37,7 @@ func gather(o options, now time.Time) (facts, error) {
 	if f.apacheUIDs, err = sysvipc.LookupUsers(o.apacheUsers, o.apacheUsersGiven); err != nil {
 		return facts{}, err
 	}
-	arrays, err := fs.SemArrays()
+	arrays, err := fs.LiveSemArrays()
 	if err != nil {
 		return facts{}, err
 	}

@@ -23,11 +23,36 @@ func HelperMain() {
 	if mode == "" {
 		return
 	}
-	if err := hold(mode == "lock"); err != nil {
+	var err error
+	if n, ok := strings.CutPrefix(mode, "fill:"); ok {
+		err = fill(n)
+	} else {
+		err = hold(mode == "lock")
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "holder:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// fill creates n Apache-style mutexes and exits, leaving them as a crashed
+// server would: the benchmarks' 32,000 leaked arrays.
+func fill(n string) error {
+	count, err := strconv.Atoi(n)
+	if err != nil {
+		return fmt.Errorf("fill count %q: %w", n, err)
+	}
+	for range count {
+		id, err := SemGet(0, 1, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := SemSetVal(id, 0, 1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hold creates an Apache-style mutex (IPC_PRIVATE, one semaphore, SETVAL

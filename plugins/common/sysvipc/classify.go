@@ -2,6 +2,8 @@ package sysvipc
 
 import (
 	"errors"
+	"runtime"
+	"sync"
 	"time"
 )
 
@@ -50,17 +52,51 @@ func (p Policy) Candidate(a SemArray) (bool, Reason) {
 // Classify gives every array a verdict. Only candidates are probed; the
 // census must have had AssignRoles called with the same Apache users.
 func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []Classification {
+	probes := probeCandidates(arrays, prober, pol)
 	out := make([]Classification, len(arrays))
 	masters := census.WithRole(RoleMaster)
 	orphans := census.WithRole(RoleOrphan)
 	anyApache := len(masters) > 0 || len(orphans) > 0 || len(census.WithRole(RoleWorker)) > 0
 	for i, a := range arrays {
-		out[i] = classifyOne(a, census, masters, orphans, anyApache, prober, pol)
+		out[i] = classifyOne(a, probes[i], census, masters, orphans, anyApache, pol)
 	}
 	return out
 }
 
-func classifyOne(a SemArray, census Census, masters, orphans []*Process, anyApache bool, prober SemProber, pol Policy) Classification {
+// probe is one candidate's semctl answer; nil detail for non-candidates.
+type probe struct {
+	detail *SemDetail
+	err    error
+}
+
+// probeCandidates probes the candidates on every core: at 32,000 leaked
+// arrays the semctl calls are nearly all of a classification's time, and
+// they do not contend (each array has its own lock).
+func probeCandidates(arrays []SemArray, prober SemProber, pol Policy) []probe {
+	probes := make([]probe, len(arrays))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(arrays)/256))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			lo, hi := w*len(arrays)/workers, (w+1)*len(arrays)/workers
+			for i := lo; i < hi; i++ {
+				if ok, _ := pol.Candidate(arrays[i]); !ok {
+					continue
+				}
+				d, err := prober.ProbeSem(arrays[i])
+				if err != nil {
+					probes[i].err = err
+					continue
+				}
+				probes[i].detail = &d
+			}
+		})
+	}
+	wg.Wait()
+	return probes
+}
+
+func classifyOne(a SemArray, p probe, census Census, masters, orphans []*Process, anyApache bool, pol Policy) Classification {
 	c := Classification{Array: a, PIDState: PIDUnknown}
 	verdict := func(v Verdict, r ...Reason) Classification {
 		c.Verdict, c.Reasons = v, r
@@ -69,7 +105,7 @@ func classifyOne(a SemArray, census Census, masters, orphans []*Process, anyApac
 	if ok, why := pol.Candidate(a); !ok {
 		return verdict(Live, why)
 	}
-	d, err := prober.ProbeSem(a.SemID)
+	d, err := p.detail, p.err
 	if err != nil {
 		c.DetailErr = err
 		switch {
@@ -80,12 +116,7 @@ func classifyOne(a SemArray, census Census, masters, orphans []*Process, anyApac
 		}
 		return verdict(Unknown, ReasonNoDetail)
 	}
-	c.Detail = &d
-	// The listing may be older than the probe: the id may have been
-	// reused by a new array. Judge only what both agree on.
-	if d.Key != a.Key || d.UID != a.UID || d.NSems != a.NSems || d.CTime != a.CTime {
-		return verdict(Unknown, ReasonChanged)
-	}
+	c.Detail = d
 
 	lastOp := time.Unix(max(d.OTime, d.CTime), 0)
 	created := time.Unix(d.CTime, 0)

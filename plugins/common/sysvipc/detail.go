@@ -34,7 +34,7 @@ func (d SemDetail) Value() int {
 // SemProber reads one array's detail; Kernel is the real one, tests of the
 // classifier use a fake.
 type SemProber interface {
-	ProbeSem(id int32) (SemDetail, error)
+	ProbeSem(a SemArray) (SemDetail, error)
 }
 
 // ErrNotLive means semctl detail was asked of a fixture tree: the kernel's
@@ -43,8 +43,8 @@ var ErrNotLive = errors.New("semctl detail needs a live procfs")
 
 type fixtureProber struct{ root string }
 
-func (p fixtureProber) ProbeSem(id int32) (SemDetail, error) {
-	return SemDetail{}, fmt.Errorf("%w: semid %d of %s", ErrNotLive, id, p.root)
+func (p fixtureProber) ProbeSem(a SemArray) (SemDetail, error) {
+	return SemDetail{}, fmt.Errorf("%w: semid %d of %s", ErrNotLive, a.SemID, p.root)
 }
 
 // Prober returns the kernel on a live procfs; on a fixture tree every probe

@@ -61,6 +61,12 @@ func TestKernelInventory(t *testing.T) {
 		t.Errorf("queue = %+v", got)
 	}
 
+	listed, err := KernelSemArrays()
+	must(err)
+	if diff := cmp.Diff(snap.Sem, listed); diff != "" {
+		t.Errorf("SEM_STAT_ANY disagrees with /proc/sysvipc/sem (-file +kernel):\n%s", diff)
+	}
+
 	kernel, err := KernelUsage()
 	must(err)
 	want := snap.Usage()
@@ -97,15 +103,22 @@ func TestKernelProbe(t *testing.T) {
 	if err := ipctest.SemSetVal(id, 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Kernel{}.ProbeSem(id)
+	row, err := Kernel{}.StatSem(id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Value() != 1 || d.PID != os.Getpid() || d.NCnt != 0 || d.ZCnt != 0 || d.NSems != 1 || d.Key != 0 || d.Mode != 0o600 {
-		t.Errorf("after SETVAL 1: %+v", d)
+	if row.NSems != 1 || row.Key != 0 || row.Perms != 0o600 || row.UID != 0 || row.SemID != id {
+		t.Errorf("IPC_STAT after SETVAL: %+v", row)
 	}
-	if d.OTime != 0 || time.Since(time.Unix(d.CTime, 0)) > time.Minute {
-		t.Errorf("times after SETVAL: otime %d ctime %d", d.OTime, d.CTime)
+	if row.OTime != 0 || time.Since(time.Unix(row.CTime, 0)) > time.Minute {
+		t.Errorf("times after SETVAL: otime %d ctime %d", row.OTime, row.CTime)
+	}
+	d, err := Kernel{}.ProbeSem(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Value() != 1 || d.PID != os.Getpid() || d.NCnt != 0 || d.ZCnt != 0 {
+		t.Errorf("after SETVAL 1: %+v", d)
 	}
 
 	// Lock it, then block a second locker: one waiter on an increase.
@@ -115,7 +128,7 @@ func TestKernelProbe(t *testing.T) {
 	go func() { _ = ipctest.SemOp(id, 0, -1) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		d, err = Kernel{}.ProbeSem(id)
+		d, err = Kernel{}.ProbeSem(row)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,14 +137,20 @@ func TestKernelProbe(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if d.NCnt != 1 || d.Value() != 0 || d.OTime == 0 {
+	if d.NCnt != 1 || d.Value() != 0 {
 		t.Errorf("locked with one waiter: %+v", d)
+	}
+	if row, err = (Kernel{}).StatSem(id); err != nil || row.OTime == 0 {
+		t.Errorf("IPC_STAT after semop: otime %d, %v", row.OTime, err)
 	}
 
 	if err := (Kernel{}).RemoveSem(id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (Kernel{}).ProbeSem(id); !errors.Is(err, ErrGone) {
+	if _, err := (Kernel{}).ProbeSem(row); !errors.Is(err, ErrGone) {
 		t.Errorf("probe of a removed array: %v, want ErrGone", err)
+	}
+	if _, err := (Kernel{}).StatSem(id); !errors.Is(err, ErrGone) {
+		t.Errorf("IPC_STAT of a removed array: %v, want ErrGone", err)
 	}
 }

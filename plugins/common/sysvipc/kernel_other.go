@@ -19,7 +19,13 @@ func KernelLimits() (Limits, error) { return Limits{}, errUnsupported }
 type Kernel struct{}
 
 // ProbeSem is unavailable here.
-func (Kernel) ProbeSem(int32) (SemDetail, error) { return SemDetail{}, errUnsupported }
+func (Kernel) ProbeSem(SemArray) (SemDetail, error) { return SemDetail{}, errUnsupported }
+
+// StatSem is unavailable here.
+func (Kernel) StatSem(int32) (SemArray, error) { return SemArray{}, errUnsupported }
+
+// KernelSemArrays is unavailable here.
+func KernelSemArrays() ([]SemArray, error) { return nil, errUnsupported }
 
 // RemoveSem is unavailable here.
 func (Kernel) RemoveSem(int32) error { return errUnsupported }

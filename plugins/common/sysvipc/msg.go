@@ -41,12 +41,7 @@ var msgColumns = []column[MsgQueue]{
 
 // MsgQueues lists the message queues of the reader's namespace.
 func (fs FS) MsgQueues() ([]MsgQueue, error) {
-	f, err := fs.openSysvipc("msg")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseMsg(f, f.Name())
+	return readSysvipc(fs, "msg", parseMsg)
 }
 
 func parseMsg(r io.Reader, file string) ([]MsgQueue, error) {

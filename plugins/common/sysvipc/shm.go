@@ -46,12 +46,7 @@ var shmColumns = []column[ShmSegment]{
 
 // ShmSegments lists the shared memory segments of the reader's namespace.
 func (fs FS) ShmSegments() ([]ShmSegment, error) {
-	f, err := fs.openSysvipc("shm")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseShm(f, f.Name())
+	return readSysvipc(fs, "shm", parseShm)
 }
 
 func parseShm(r io.Reader, file string) ([]ShmSegment, error) {

@@ -11,11 +11,12 @@ type Snapshot struct {
 	Taken  time.Time
 }
 
-// Snapshot reads the three tables and the limits.
+// Snapshot reads the three tables and the limits; the semaphore arrays
+// come from LiveSemArrays.
 func (fs FS) Snapshot() (Snapshot, error) {
 	var s Snapshot
 	var err error
-	if s.Sem, err = fs.SemArrays(); err != nil {
+	if s.Sem, err = fs.LiveSemArrays(); err != nil {
 		return Snapshot{}, err
 	}
 	if s.Shm, err = fs.ShmSegments(); err != nil {

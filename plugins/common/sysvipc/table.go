@@ -2,9 +2,9 @@ package sysvipc
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -60,6 +60,11 @@ func parseTable[T any](r io.Reader, file string, cols []column[T], required ...s
 		if len(got) != len(header) {
 			return nil, fmt.Errorf("%w: %s line %d: %d fields, header has %d", ErrFileParse, file, line, len(got), len(header))
 		}
+		if len(rows) == cap(rows) {
+			// Double, not append's 1.25x: at 32,000 rows the copies of
+			// a slower growth cost more than the parsing.
+			rows = slices.Grow(rows, max(64, len(rows)))
+		}
 		rows = append(rows, *new(T))
 		row := &rows[len(rows)-1]
 		for i, f := range got {
@@ -87,44 +92,89 @@ func hasColumn(header [][]byte, name string) bool {
 }
 
 // splitFields splits on runs of spaces and tabs into the caller's array,
-// so a row costs no allocation.
+// so a row costs no allocation. A byte loop: bytes.IndexAny and TrimLeft
+// cost half the parse time at 32,000 rows.
 func splitFields(line []byte, out *[maxColumns][]byte) [][]byte {
-	n := 0
-	for len(line) > 0 && n < maxColumns {
-		line = bytes.TrimLeft(line, " \t")
-		if len(line) == 0 {
+	n, i := 0, 0
+	for n < maxColumns {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i == len(line) {
 			break
 		}
-		end := bytes.IndexAny(line, " \t")
-		if end < 0 {
-			end = len(line)
+		j := i + 1
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' {
+			j++
 		}
-		out[n] = line[:end]
-		n++
-		line = line[end:]
+		out[n] = line[i:j]
+		n, i = n+1, j
 	}
 	return out[:n]
 }
 
-// The field parsers convert with string(b): the compiler keeps such a
-// short, non-escaping conversion on the stack, so parsing stays
-// allocation-free (BenchmarkParseSem reports it).
+// The field parsers take the fast path of a plain decimal (what the kernel
+// prints) without converting to a string, and fall back to strconv for
+// anything else, so errors and edge cases are strconv's own. At 32,000
+// rows the fast path halves the parse time.
+
+// fastUint parses an unsigned decimal of at most 19 digits (no overflow
+// possible); ok is false for anything else.
+func fastUint(b []byte) (v uint64, ok bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+func fastInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	v, ok := fastUint(b)
+	if !ok || v > 1<<63-1 {
+		return 0, false // strconv decides, and words the error
+	}
+	if neg {
+		return -int64(v), true
+	}
+	return int64(v), true
+}
 
 func parseInt32(b []byte) (int32, error) {
+	if v, ok := fastInt(b); ok && v >= -1<<31 && v < 1<<31 {
+		return int32(v), nil
+	}
 	v, err := strconv.ParseInt(string(b), 10, 32)
 	return int32(v), err
 }
 
 func parseUint32(b []byte) (uint32, error) {
+	if v, ok := fastUint(b); ok && v < 1<<32 {
+		return uint32(v), nil
+	}
 	v, err := strconv.ParseUint(string(b), 10, 32)
 	return uint32(v), err
 }
 
 func parseUint64(b []byte) (uint64, error) {
+	if v, ok := fastUint(b); ok {
+		return v, nil
+	}
 	return strconv.ParseUint(string(b), 10, 64)
 }
 
 func parseInt64(b []byte) (int64, error) {
+	if v, ok := fastInt(b); ok {
+		return v, nil
+	}
 	return strconv.ParseInt(string(b), 10, 64)
 }
 

@@ -21,7 +21,6 @@ const (
 	ReasonUnreadable       Reason = "detail_unreadable"    // semctl refused (EACCES)
 	ReasonNoDetail         Reason = "detail_unavailable"   // semctl failed otherwise, or a fixture tree
 	ReasonGone             Reason = "gone"                 // removed while we looked
-	ReasonChanged          Reason = "changed_while_read"   // IPC_STAT disagrees with the listing
 	ReasonWaiters          Reason = "waiters"              // ncnt or zcnt > 0
 	ReasonHeld             Reason = "held"                 // value 0: locked, and SEM_UNDO would have released a dead holder
 	ReasonTooYoung         Reason = "younger_than_min_age" // last change or operation within min age
