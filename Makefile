@@ -2,11 +2,15 @@
 # runs every test, end-to-end included, installing what they need first.
 
 GO       ?= go
+# Static binaries: no dynamic loader at every start (check_sysvipc runs
+# every minute on every host), and they run in any container.
+export CGO_ENABLED ?= 0
 BIN      := bin
 PKGS     := ./...
 FUZZTIME ?= 5s
 # Debian packages the end-to-end tests run for real.
 DEB_PKGS := apache2 monitoring-plugins-basic util-linux procps
+BENCH_PKGS := hyperfine
 BINARIES := check_sysvipc
 
 .PHONY: all build run test unit fuzz deps lint bench fixtures clean
@@ -24,7 +28,7 @@ run: build
 # deps installs what the tests need on a fresh Debian machine: apt-get as
 # root for missing packages only (so a warm machine pays nothing).
 deps:
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEB_PKGS) $(EXTRA_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
@@ -50,9 +54,10 @@ lint:
 	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	bash scripts/bench.sh
+bench: build
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
+	$(GO) test -run '^$$' -bench 'ParseSem' -benchmem ./plugins/common/sysvipc
+	bash .ci/bench.sh
 
 # fixtures re-captures the parser fixtures in a private IPC namespace.
 fixtures:

@@ -2,12 +2,11 @@ package check
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/ipcwatch/ipcwatch/nagios/nagrange"
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
@@ -48,37 +47,53 @@ type rangeFlag struct {
 	dst  *nagrange.Range
 }
 
+// parseArgs takes monitoring-plugins style arguments with the standard
+// flag package, which accepts -w and --warning alike. (spf13/pflag would
+// do -vvv itself, but it links net and a megabyte more into a binary that
+// starts every minute on every host; expanding -vv and -vvv is all it
+// would add here.)
 func parseArgs(args []string) (options, error) {
 	var o options
-	fs := pflag.NewFlagSet("check_sysvipc", pflag.ContinueOnError)
+	fs := flag.NewFlagSet("check_sysvipc", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
 	var ranges []rangeFlag
-	rng := func(name, short, def, usage string, dst *nagrange.Range) {
+	rng := func(name, short, def string, dst *nagrange.Range) {
 		text := new(string)
-		fs.StringVarP(text, name, short, def, usage)
+		fs.StringVar(text, name, def, "")
+		if short != "" {
+			fs.StringVar(text, short, def, "")
+		}
 		ranges = append(ranges, rangeFlag{name, text, dst})
 	}
-	rng("warning", "w", "80%", "semaphore arrays in use, against SEMMNI", &o.arrays.warn)
-	rng("critical", "c", "90%", "semaphore arrays in use, against SEMMNI", &o.arrays.crit)
-	rng("sems-warning", "", "80%", "semaphores allocated, against SEMMNS", &o.sems.warn)
-	rng("sems-critical", "", "90%", "semaphores allocated, against SEMMNS", &o.sems.crit)
-	rng("shm-warning", "", "80%", "shared memory segments, against SHMMNI", &o.shm.warn)
-	rng("shm-critical", "", "90%", "shared memory segments, against SHMMNI", &o.shm.crit)
-	rng("queues-warning", "", "80%", "message queues, against MSGMNI", &o.queues.warn)
-	rng("queues-critical", "", "90%", "message queues, against MSGMNI", &o.queues.crit)
-	rng("stale-warning", "", "", "stale Apache arrays (no default: reported, not alerted)", &o.stale.warn)
-	rng("stale-critical", "", "", "stale Apache arrays", &o.stale.crit)
-	users := fs.String("apache-user", strings.Join(sysvipc.DefaultApacheUsers, ","), "users Apache's mutexes belong to")
-	fs.DurationVar(&o.minAge, "min-age", sysvipc.DefaultMinAge, "arrays younger than this are never stale")
-	timeout := fs.IntP("timeout", "t", 10, "seconds before the check gives up")
-	timeoutState := fs.String("timeout-state", "UNKNOWN", "state on timeout: OK, WARNING, CRITICAL or UNKNOWN")
-	fs.CountVarP(&o.verbose, "verbose", "v", "more detail; repeat up to three times")
-	fs.BoolVarP(&o.help, "help", "h", false, "print this help")
-	fs.BoolVarP(&o.version, "version", "V", false, "print the version")
+	rng("warning", "w", "80%", &o.arrays.warn)
+	rng("critical", "c", "90%", &o.arrays.crit)
+	rng("sems-warning", "", "80%", &o.sems.warn)
+	rng("sems-critical", "", "90%", &o.sems.crit)
+	rng("shm-warning", "", "80%", &o.shm.warn)
+	rng("shm-critical", "", "90%", &o.shm.crit)
+	rng("queues-warning", "", "80%", &o.queues.warn)
+	rng("queues-critical", "", "90%", &o.queues.crit)
+	rng("stale-warning", "", "", &o.stale.warn)
+	rng("stale-critical", "", "", &o.stale.crit)
+	users := fs.String("apache-user", strings.Join(sysvipc.DefaultApacheUsers, ","), "")
+	o.minAge = sysvipc.DefaultMinAge
+	fs.Var((*duration)(&o.minAge), "min-age", "")
+	timeout := 10
+	fs.IntVar(&timeout, "timeout", 10, "")
+	fs.IntVar(&timeout, "t", 10, "")
+	timeoutState := fs.String("timeout-state", "UNKNOWN", "")
+	fs.Var((*counter)(&o.verbose), "verbose", "")
+	fs.Var((*counter)(&o.verbose), "v", "")
+	for _, name := range []string{"help", "h"} {
+		fs.BoolVar(&o.help, name, false, "")
+	}
+	for _, name := range []string{"version", "V"} {
+		fs.BoolVar(&o.version, name, false, "")
+	}
 
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("%w: %w", errUsage, err)
+	if err := fs.Parse(expandVerbose(args)); err != nil {
+		msg := strings.Replace(err.Error(), "flag provided but not defined: ", "unknown option ", 1)
+		return o, fmt.Errorf("%w: %s", errUsage, msg)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
@@ -99,7 +114,7 @@ func parseArgs(args []string) (options, error) {
 	if o.stale.warn.StartPercent || o.stale.warn.EndPercent || o.stale.crit.StartPercent || o.stale.crit.EndPercent {
 		return o, fmt.Errorf("%w: --stale-warning/--stale-critical: stale arrays have no kernel limit, so %% has no meaning", errUsage)
 	}
-	o.apacheUsersGiven = fs.Changed("apache-user")
+	fs.Visit(func(f *flag.Flag) { o.apacheUsersGiven = o.apacheUsersGiven || f.Name == "apache-user" })
 	for _, u := range strings.Split(*users, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			o.apacheUsers = append(o.apacheUsers, u)
@@ -111,16 +126,54 @@ func parseArgs(args []string) (options, error) {
 	if o.minAge < 0 {
 		return o, fmt.Errorf("%w: --min-age: %s is negative", errUsage, o.minAge)
 	}
-	if *timeout <= 0 {
-		return o, fmt.Errorf("%w: --timeout: %d is not a positive number of seconds", errUsage, *timeout)
+	if timeout <= 0 {
+		return o, fmt.Errorf("%w: --timeout: %d is not a positive number of seconds", errUsage, timeout)
 	}
-	o.timeout = time.Duration(*timeout) * time.Second
+	o.timeout = time.Duration(timeout) * time.Second
 	st, ok := parseState(*timeoutState)
 	if !ok {
 		return o, fmt.Errorf("%w: --timeout-state: %q is not OK, WARNING, CRITICAL or UNKNOWN", errUsage, *timeoutState)
 	}
 	o.timeoutState = st
 	return o, nil
+}
+
+// counter is a repeatable boolean flag: -v -v counts 2.
+type counter int
+
+func (c *counter) String() string   { return fmt.Sprint(int(*c)) }
+func (c *counter) Set(string) error { *c++; return nil }
+func (c *counter) IsBoolFlag() bool { return true }
+
+// duration is a flag.Value that keeps time.ParseDuration's error, where
+// flag.DurationVar says only "parse error".
+type duration time.Duration
+
+func (d *duration) String() string { return time.Duration(*d).String() }
+func (d *duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	*d = duration(v)
+	return err
+}
+
+// expandVerbose turns -vv and -vvv into repeated -v, the one bundling of
+// short options monitoring-plugins users write. Arguments after "--" and
+// option values are left alone.
+func expandVerbose(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && strings.Trim(a[1:], "v") == "" {
+			for range len(a) - 1 {
+				out = append(out, "-v")
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // parseState takes a state by name or exit code, as monitoring-plugins'

@@ -18,9 +18,10 @@ func TestBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown long option", []string{"--nope"}, "SYSVIPC UNKNOWN - unknown flag: --nope (see check_sysvipc --help)"},
-		{"unknown short option", []string{"-x"}, "SYSVIPC UNKNOWN - unknown shorthand flag: 'x' in -x (see check_sysvipc --help)"},
-		{"missing value", []string{"-w"}, "SYSVIPC UNKNOWN - flag needs an argument: 'w' in -w (see check_sysvipc --help)"},
+		{"unknown long option", []string{"--nope"}, "SYSVIPC UNKNOWN - unknown option -nope (see check_sysvipc --help)"},
+		{"unknown short option", []string{"-x"}, "SYSVIPC UNKNOWN - unknown option -x (see check_sysvipc --help)"},
+		{"missing value", []string{"-w"}, "SYSVIPC UNKNOWN - flag needs an argument: -w (see check_sysvipc --help)"},
+		{"bundled verbose then junk", []string{"-vvx"}, "SYSVIPC UNKNOWN - unknown option -vvx (see check_sysvipc --help)"},
 		{"stray argument", []string{"extra"}, `SYSVIPC UNKNOWN - unexpected argument "extra" (see check_sysvipc --help)`},
 		{"warning not a number", []string{"-w", "lots"}, `SYSVIPC UNKNOWN - --warning: Range format incorrect: "lots": end "lots" is not a number (see check_sysvipc --help)`},
 		{"critical reversed", []string{"-c", "9:3"}, `SYSVIPC UNKNOWN - --critical: Range format incorrect: "9:3": start 9 is greater than end 3 (see check_sysvipc --help)`},
@@ -30,7 +31,7 @@ func TestBadInput(t *testing.T) {
 		{"stale percent", []string{"--stale-critical", "10%"}, "SYSVIPC UNKNOWN - --stale-warning/--stale-critical: stale arrays have no kernel limit, so % has no meaning (see check_sysvipc --help)"},
 		{"no apache user", []string{"--apache-user", " , "}, "SYSVIPC UNKNOWN - --apache-user: no user given (see check_sysvipc --help)"},
 		{"negative min age", []string{"--min-age", "-1m"}, "SYSVIPC UNKNOWN - --min-age: -1m0s is negative (see check_sysvipc --help)"},
-		{"bad min age", []string{"--min-age", "soon"}, `SYSVIPC UNKNOWN - invalid argument "soon" for "--min-age" flag: time: invalid duration "soon" (see check_sysvipc --help)`},
+		{"bad min age", []string{"--min-age", "soon"}, `SYSVIPC UNKNOWN - invalid value "soon" for flag -min-age: time: invalid duration "soon" (see check_sysvipc --help)`},
 		{"zero timeout", []string{"-t", "0"}, "SYSVIPC UNKNOWN - --timeout: 0 is not a positive number of seconds (see check_sysvipc --help)"},
 		{"timeout state", []string{"--timeout-state", "MAYBE"}, `SYSVIPC UNKNOWN - --timeout-state: "MAYBE" is not OK, WARNING, CRITICAL or UNKNOWN (see check_sysvipc --help)`},
 	}

@@ -92,7 +92,7 @@ func writeDoubts(long func(string, ...any), a sysvipc.Assessment) {
 func evidence(c sysvipc.Classification) string {
 	s := fmt.Sprintf("semid %d key 0x%08x owner %s nsems %d", c.Array.SemID, uint32(c.Array.Key), sysvipc.UserName(c.Array.UID), c.Array.NSems)
 	if d := c.Detail; d != nil {
-		s += fmt.Sprintf(" value %d ncnt %d zcnt %d pid %d (%s) otime %d ctime %d", d.Value(), d.NCnt, d.ZCnt, d.PID, c.PIDState, d.OTime, d.CTime)
+		s += fmt.Sprintf(" value %d ncnt %d zcnt %d pid %d (%s) otime %d ctime %d", d.Value, d.NCnt, d.ZCnt, d.PID, c.PIDState, d.OTime, d.CTime)
 	} else if c.DetailErr != nil {
 		s += fmt.Sprintf(" detail: %v", c.DetailErr)
 	}

@@ -1,19 +1,22 @@
 package sysvipc
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/prometheus/procfs"
 )
 
 // userHZ is the clock tick /proc/<pid>/stat counts start times in. Linux
-// fixes USER_HZ at 100 for userspace on every architecture Go supports;
-// prometheus/procfs makes the same assumption.
+// fixes USER_HZ at 100 for userspace on every architecture Go supports
+// (prometheus/procfs makes the same assumption).
 const userHZ = 100
 
 // Process is one entry of the process census.
@@ -63,47 +66,165 @@ type Census struct {
 
 // Census reads every process under the mount point. Processes that exit
 // while it reads are left out: they are gone either way.
+//
+// It reads /proc/<pid>/stat, the Uid line of status and the exe link
+// itself rather than through prometheus/procfs: procfs's package init
+// compiles regular expressions and pulls in net, 0.25 ms of every
+// check_sysvipc run (a tenth of it), and its status parser reads every
+// field where the census needs one.
 func (fs FS) Census() (Census, error) {
-	pfs, err := procfs.NewFS(fs.proc)
+	boot, err := fs.bootTime()
 	if err != nil {
-		return Census{}, fmt.Errorf("could not read processes under %s: %w", fs.proc, err)
+		return Census{}, err
 	}
-	stat, err := pfs.Stat()
-	if err != nil {
-		return Census{}, fmt.Errorf("could not read boot time from %s: %w", fs.Path("stat"), err)
-	}
-	boot := time.Unix(int64(stat.BootTime), 0)
-	procs, err := pfs.AllProcs()
+	dir, err := os.Open(fs.proc)
 	if err != nil {
 		return Census{}, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
 	}
-	c := Census{Procs: make(map[int]*Process, len(procs)), Taken: time.Now()}
-	for _, p := range procs {
-		st, err := p.Stat()
-		if err != nil || st.State == "Z" {
-			// A zombie holds nothing: its semaphore undo has run and it
-			// only waits for its parent to reap it.
+	names, err := dir.Readdirnames(-1)
+	dir.Close()
+	if err != nil {
+		return Census{}, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
+	}
+	c := Census{Procs: make(map[int]*Process, len(names)), Taken: time.Now()}
+	buf := make([]byte, 4096)
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid <= 0 {
 			continue
 		}
-		status, err := p.NewStatus()
-		if err != nil {
-			continue
-		}
-		exe, err := p.Executable()
-		if err != nil && !errors.Is(err, os.ErrPermission) && !errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		c.Procs[p.PID] = &Process{
-			PID: p.PID, PPID: st.PPID, PGRP: st.PGRP,
-			Comm: st.Comm, Exe: filepath.Base(exe),
-			RUID: uint32(status.UIDs[0]), EUID: uint32(status.UIDs[1]),
-			Start: boot.Add(time.Duration(st.Starttime) * time.Second / userHZ),
-		}
-		if exe == "" {
-			c.Procs[p.PID].Exe = ""
+		p, ok := fs.readProcess(pid, boot, buf)
+		if ok {
+			c.Procs[pid] = p
 		}
 	}
 	return c, nil
+}
+
+// readProcess reads one process; ok is false for a zombie or a process
+// that exited meanwhile. A zombie holds nothing: its semaphore undo has
+// run and it only waits for its parent to reap it.
+func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
+	dir := fs.Path(strconv.Itoa(pid))
+	stat, err := readSmall(filepath.Join(dir, "stat"), buf)
+	if err != nil {
+		return nil, false
+	}
+	p, state, ticks, err := parseProcStat(stat)
+	if err != nil || state == 'Z' {
+		return nil, false
+	}
+	status, err := readSmall(filepath.Join(dir, "status"), buf)
+	if err != nil {
+		return nil, false
+	}
+	if p.RUID, p.EUID, err = parseStatusUIDs(status); err != nil {
+		return nil, false
+	}
+	p.PID = pid
+	p.Start = boot.Add(time.Duration(ticks) * time.Second / userHZ)
+	// exe is unreadable for other users' processes unless root; the
+	// comm name is the fallback.
+	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+		p.Exe = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	}
+	return p, true
+}
+
+// readSmall reads a small /proc file into buf with one read; procfs
+// files report a size of 0, so nothing is gained by a stat first.
+func readSmall(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// bootTime reads btime from /proc/stat: process start times count clock
+// ticks from boot.
+func (fs FS) bootTime() (time.Time, error) {
+	path := fs.Path("stat")
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("could not read boot time: %w", err)
+	}
+	defer f.Close()
+	return parseBootTime(f, path)
+}
+
+func parseBootTime(r io.Reader, file string) (time.Time, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("btime ")); ok {
+			secs, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("%w: %s: invalid btime %q: %w", ErrFileParse, file, v, err)
+			}
+			return time.Unix(secs, 0), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("%w: %s: %w", ErrFileParse, file, err)
+	}
+	return time.Time{}, fmt.Errorf("%w: %s: no btime line", ErrFileParse, file)
+}
+
+// parseProcStat parses /proc/<pid>/stat. comm is between the first '('
+// and the last ')': it may hold spaces and parentheses itself.
+func parseProcStat(b []byte) (p *Process, state byte, startTicks uint64, err error) {
+	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open {
+		return nil, 0, 0, fmt.Errorf("%w: stat: no (comm)", ErrFileParse)
+	}
+	var fields [maxColumns][]byte
+	rest := splitFields(b[closing+1:], &fields)
+	// After comm: state ppid pgrp session tty tpgid flags minflt cminflt
+	// majflt cmajflt utime stime cutime cstime priority nice threads
+	// itrealvalue starttime (field 22 of proc(5) is rest[19]).
+	if len(rest) < 20 || len(rest[0]) != 1 {
+		return nil, 0, 0, fmt.Errorf("%w: stat: %d fields after comm", ErrFileParse, len(rest))
+	}
+	p = &Process{Comm: string(b[open+1 : closing])}
+	if p.PPID, err = strconv.Atoi(string(rest[1])); err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: stat: invalid ppid %q: %w", ErrFileParse, rest[1], err)
+	}
+	if p.PGRP, err = strconv.Atoi(string(rest[2])); err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: stat: invalid pgrp %q: %w", ErrFileParse, rest[2], err)
+	}
+	if startTicks, err = parseUint64(rest[19]); err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: stat: invalid starttime %q: %w", ErrFileParse, rest[19], err)
+	}
+	return p, rest[0][0], startTicks, nil
+}
+
+// parseStatusUIDs finds "Uid:\treal\teffective\tsaved\tfs" in
+// /proc/<pid>/status.
+func parseStatusUIDs(b []byte) (real, effective uint32, err error) {
+	for line := range bytes.Lines(b) {
+		v, ok := bytes.CutPrefix(line, []byte("Uid:"))
+		if !ok {
+			continue
+		}
+		var fields [maxColumns][]byte
+		f := splitFields(bytes.TrimSpace(v), &fields)
+		if len(f) < 2 {
+			return 0, 0, fmt.Errorf("%w: status: Uid line has %d fields", ErrFileParse, len(f))
+		}
+		if real, err = parseUint32(f[0]); err != nil {
+			return 0, 0, fmt.Errorf("%w: status: invalid real uid %q: %w", ErrFileParse, f[0], err)
+		}
+		if effective, err = parseUint32(f[1]); err != nil {
+			return 0, 0, fmt.Errorf("%w: status: invalid effective uid %q: %w", ErrFileParse, f[1], err)
+		}
+		return real, effective, nil
+	}
+	return 0, 0, fmt.Errorf("%w: status: no Uid line", ErrFileParse)
 }
 
 // AssignRoles marks Apache's masters, workers and orphans. A master runs as

@@ -58,14 +58,16 @@ func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []
 	orphans := census.WithRole(RoleOrphan)
 	anyApache := len(masters) > 0 || len(orphans) > 0 || len(census.WithRole(RoleWorker)) > 0
 	for i, a := range arrays {
-		out[i] = classifyOne(a, probes[i], census, masters, orphans, anyApache, pol)
+		out[i] = classifyOne(a, &probes[i], census, masters, orphans, anyApache, pol)
 	}
 	return out
 }
 
-// probe is one candidate's semctl answer; nil detail for non-candidates.
+// probe is one candidate's semctl answer; ok is false for non-candidates
+// and failed probes.
 type probe struct {
-	detail *SemDetail
+	detail SemDetail
+	ok     bool
 	err    error
 }
 
@@ -84,11 +86,7 @@ func probeCandidates(arrays []SemArray, prober SemProber, pol Policy) []probe {
 					continue
 				}
 				d, err := prober.ProbeSem(arrays[i])
-				if err != nil {
-					probes[i].err = err
-					continue
-				}
-				probes[i].detail = &d
+				probes[i] = probe{detail: d, ok: err == nil, err: err}
 			}
 		})
 	}
@@ -96,17 +94,16 @@ func probeCandidates(arrays []SemArray, prober SemProber, pol Policy) []probe {
 	return probes
 }
 
-func classifyOne(a SemArray, p probe, census Census, masters, orphans []*Process, anyApache bool, pol Policy) Classification {
+func classifyOne(a SemArray, p *probe, census Census, masters, orphans []*Process, anyApache bool, pol Policy) Classification {
 	c := Classification{Array: a, PIDState: PIDUnknown}
 	verdict := func(v Verdict, r ...Reason) Classification {
-		c.Verdict, c.Reasons = v, r
+		c.Verdict, c.Reasons = v, interned(r)
 		return c
 	}
 	if ok, why := pol.Candidate(a); !ok {
 		return verdict(Live, why)
 	}
-	d, err := p.detail, p.err
-	if err != nil {
+	if err := p.err; err != nil {
 		c.DetailErr = err
 		switch {
 		case errors.Is(err, ErrGone):
@@ -116,6 +113,9 @@ func classifyOne(a SemArray, p probe, census Census, masters, orphans []*Process
 		}
 		return verdict(Unknown, ReasonNoDetail)
 	}
+	// Detail points into the probes, which live as long as the result:
+	// one allocation for all arrays instead of one each.
+	d := &p.detail
 	c.Detail = d
 
 	lastOp := time.Unix(max(d.OTime, d.CTime), 0)
@@ -126,7 +126,7 @@ func classifyOne(a SemArray, p probe, census Census, masters, orphans []*Process
 	switch {
 	case d.NCnt > 0 || d.ZCnt > 0:
 		return verdict(Live, ReasonWaiters)
-	case d.Value() == 0:
+	case d.Value == 0:
 		return verdict(Live, ReasonHeld)
 	case c.Age < pol.MinAge:
 		return verdict(Live, ReasonTooYoung)

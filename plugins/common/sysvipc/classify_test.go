@@ -27,7 +27,7 @@ func TestClassify(t *testing.T) {
 		return SemArray{Key: key, SemID: id, Perms: 0o600, NSems: nsems, UID: uid, CTime: old}
 	}
 	detail := func(a SemArray, value uint16, pid int) SemDetail {
-		return SemDetail{SemID: a.SemID, Key: a.Key, UID: a.UID, NSems: a.NSems, CTime: a.CTime, OTime: a.OTime, Values: []uint16{value}, PID: pid}
+		return SemDetail{SemID: a.SemID, Key: a.Key, UID: a.UID, NSems: a.NSems, CTime: a.CTime, OTime: a.OTime, Value: int(value), PID: pid}
 	}
 	master := &Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
 	worker := &Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour)}

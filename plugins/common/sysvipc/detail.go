@@ -7,28 +7,20 @@ import (
 
 // SemDetail is what semctl tells about one array beyond /proc/sysvipc/sem.
 type SemDetail struct {
-	SemID  int32
-	Key    int32
-	UID    uint32
-	Mode   uint32
-	NSems  uint64
-	OTime  int64
-	CTime  int64
-	Values []uint16 // GETALL
-	NCnt   int      // processes waiting for an increase, over all semaphores
-	ZCnt   int      // processes waiting for zero, over all semaphores
+	SemID int32
+	Key   int32
+	UID   uint32
+	Mode  uint32
+	NSems uint64
+	OTime int64
+	CTime int64
+	Value int // GETVAL of semaphore 0, the one Apache's mutexes use
+	NCnt  int // processes waiting for an increase, over all semaphores
+	ZCnt  int // processes waiting for zero, over all semaphores
 	// PID is GETPID of semaphore 0: the last process to semop or SETVAL
 	// it, as numbered in the reader's PID namespace; 0 when the array was
 	// never operated on or the process is outside that namespace.
 	PID int
-}
-
-// Value is semaphore 0's value, the one Apache's mutexes use.
-func (d SemDetail) Value() int {
-	if len(d.Values) == 0 {
-		return -1
-	}
-	return int(d.Values[0])
 }
 
 // SemProber reads one array's detail; Kernel is the real one, tests of the

@@ -117,7 +117,7 @@ func TestKernelProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Value() != 1 || d.PID != os.Getpid() || d.NCnt != 0 || d.ZCnt != 0 {
+	if d.Value != 1 || d.PID != os.Getpid() || d.NCnt != 0 || d.ZCnt != 0 {
 		t.Errorf("after SETVAL 1: %+v", d)
 	}
 
@@ -137,7 +137,7 @@ func TestKernelProbe(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if d.NCnt != 1 || d.Value() != 0 {
+	if d.NCnt != 1 || d.Value != 0 {
 		t.Errorf("locked with one waiter: %+v", d)
 	}
 	if row, err = (Kernel{}).StatSem(id); err != nil || row.OTime == 0 {

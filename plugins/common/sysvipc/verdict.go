@@ -1,5 +1,7 @@
 package sysvipc
 
+import "slices"
+
 // Verdict is the classifier's answer for one semaphore array.
 type Verdict string
 
@@ -50,3 +52,33 @@ const (
 	PIDReused  PIDState = "reused"
 	PIDUnknown PIDState = "unknown"
 )
+
+// internedReasons holds one shared slice per reason list the classifier
+// gives, so 32,000 verdicts do not allocate 32,000 small slices.
+var internedReasons = map[[2]Reason][]Reason{}
+
+func init() {
+	single := []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
+		ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
+		ReasonAfterMasterStart, ReasonOrphanAlive, ReasonOwnerProcess}
+	for _, r := range single {
+		internedReasons[[2]Reason{r}] = []Reason{r}
+	}
+	for _, why := range []Reason{ReasonNoApache, ReasonPredatesMasters} {
+		for _, pid := range []Reason{ReasonLastPIDDead, ReasonLastPIDReused} {
+			internedReasons[[2]Reason{why, pid}] = []Reason{why, pid}
+		}
+	}
+}
+
+// interned returns the shared copy of rs (callers never modify Reasons).
+func interned(rs []Reason) []Reason {
+	if len(rs) <= 2 {
+		var key [2]Reason
+		copy(key[:], rs)
+		if shared, ok := internedReasons[key]; ok {
+			return shared
+		}
+	}
+	return slices.Clone(rs)
+}

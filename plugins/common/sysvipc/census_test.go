@@ -1,0 +1,73 @@
+package sysvipc
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseProcStat(t *testing.T) {
+	// comm with spaces and parentheses: only the last ')' ends it.
+	line := "4242 (apache2 (x) y) S 1 4242 4242 0 -1 4194624 2 0 0 0 0 0 0 0 20 0 1 0 123456 10592256 1200 18446744073709551615\n"
+	p, state, ticks, err := parseProcStat([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Comm != "apache2 (x) y" || state != 'S' || p.PPID != 1 || p.PGRP != 4242 || ticks != 123456 {
+		t.Errorf("got %+v state %c ticks %d", p, state, ticks)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"1 comm S 0 1", "error parsing file: stat: no (comm)"},
+		{"1 (c) S 0 1 1", "error parsing file: stat: 4 fields after comm"},
+		{"1 (c) S x 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5", `error parsing file: stat: invalid ppid "x": strconv.Atoi: parsing "x": invalid syntax`},
+		{"1 (c) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -5", `error parsing file: stat: invalid starttime "-5": strconv.ParseUint: parsing "-5": invalid syntax`},
+	} {
+		if _, _, _, err := parseProcStat([]byte(tt.in)); err == nil || err.Error() != tt.want {
+			t.Errorf("parseProcStat(%q) error %v, want %s", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestParseStatusUIDs(t *testing.T) {
+	status := "Name:\tapache2\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t33\t33\t33\t33\nGid:\t33\t33\t33\t33\n"
+	r, e, err := parseStatusUIDs([]byte(status))
+	if err != nil || r != 33 || e != 33 {
+		t.Errorf("got %d %d %v", r, e, err)
+	}
+	if _, _, err := parseStatusUIDs([]byte("Name:\tx\n")); err == nil || err.Error() != "error parsing file: status: no Uid line" {
+		t.Errorf("no Uid line: %v", err)
+	}
+	if _, _, err := parseStatusUIDs([]byte("Uid:\t0\n")); err == nil || err.Error() != "error parsing file: status: Uid line has 1 fields" {
+		t.Errorf("short Uid line: %v", err)
+	}
+}
+
+func TestParseBootTime(t *testing.T) {
+	got, err := parseBootTime(strings.NewReader("cpu  1 2 3\nbtime 1795788847\nprocesses 5\n"), "stat")
+	if err != nil || !got.Equal(time.Unix(1795788847, 0)) {
+		t.Errorf("got %v %v", got, err)
+	}
+	if _, err := parseBootTime(strings.NewReader("cpu 1\n"), "stat"); err == nil || err.Error() != "error parsing file: stat: no btime line" {
+		t.Errorf("no btime: %v", err)
+	}
+}
+
+// TestCensusLive reads this test's own process from the real /proc.
+func TestCensusLive(t *testing.T) {
+	fs, err := NewFS("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := fs.Census()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := c.Procs[os.Getpid()]
+	if self == nil {
+		t.Fatal("own process missing from the census")
+	}
+	if self.Exe != "sysvipc.test" || self.RUID != uint32(os.Getuid()) || time.Since(self.Start) > time.Hour || time.Since(self.Start) < 0 {
+		t.Errorf("own process: %+v", self)
+	}
+}
