@@ -37,7 +37,7 @@ deps:
 	fi
 	$(GO) mod download
 
-test: deps lint build unit fuzz
+test: deps lint build fuzz unit
 
 unit:
 	$(GO) test -count=1 $(PKGS)
