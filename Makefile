@@ -11,19 +11,36 @@ FUZZTIME ?= 5s
 # Debian packages the end-to-end tests run for real.
 DEB_PKGS := apache2 monitoring-plugins-basic util-linux procps
 BENCH_PKGS := hyperfine
-BINARIES := check_sysvipc
+# Telegraf for the end-to-end test, built from the module proxy at the
+# version go.mod requires, with only what the test runs.
+TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf)
+TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
+TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
-.PHONY: all build run test unit fuzz deps lint bench fixtures clean
+.PHONY: all build run test unit fuzz deps lint bench fixtures clean telegraf
 
 all: build
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
+	$(GO) build -o $(BIN)/ipcwatch-telegraf ./shim
 
+# run: this host, with the embedded defaults: the check, then one gather
+# of the Telegraf input as line protocol. A newline on stdin is one gather
+# (what inputs.execd's signal = "STDIN" sends); stdin stays open a moment,
+# because the shim stops at end of input even before a pending gather.
 run: build
-	@echo '== check_sysvipc -v (this host, default thresholds)'
+	@echo '== check_sysvipc -v'
 	-@$(BIN)/check_sysvipc -v
+	@echo '== ipcwatch-telegraf (one gather, line protocol)'
+	@(echo; sleep 1) | $(BIN)/ipcwatch-telegraf -poll_interval_disabled 2>/dev/null
+
+telegraf: $(TELEGRAF)
+
+$(TELEGRAF):
+	GOBIN=$(TELEGRAF_DIR) $(GO) install -tags custom,inputs.execd,outputs.file \
+	  github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
 
 # deps installs what the tests need on a fresh Debian machine: apt-get as
 # root for missing packages only (so a warm machine pays nothing).
@@ -37,10 +54,10 @@ deps:
 	fi
 	$(GO) mod download
 
-test: deps lint build fuzz unit
+test: deps lint build telegraf fuzz unit
 
 unit:
-	$(GO) test -count=1 $(PKGS)
+	IPCWATCH_TELEGRAF=$(TELEGRAF) $(GO) test -count=1 $(PKGS)
 
 # A short run of every fuzz target; the seed corpora under testdata/fuzz
 # already run as ordinary tests in `unit`.
@@ -66,4 +83,4 @@ fixtures:
 	  unshare --ipc ../../../$(BIN)/capture -case $$c -out testdata/$$c; done
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) .cache

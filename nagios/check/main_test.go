@@ -14,7 +14,7 @@ var checkBin string
 
 func TestMain(m *testing.M) {
 	ipctest.HelperMain()
-	path, cleanup, err := ipctest.BuildBinary("nagios/check_sysvipc")
+	path, cleanup, err := ipctest.BuildBinary("nagios/check_sysvipc", "check_sysvipc")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -13,8 +13,7 @@ import (
 // the environment, so a test running inside Enter's namespaces uses the
 // binary its parent built instead of building again. The directory is
 // world-readable: tests also run the binary as unprivileged users.
-func BuildBinary(pkg string) (path string, cleanup func(), err error) {
-	name := filepath.Base(pkg)
+func BuildBinary(pkg, name string) (path string, cleanup func(), err error) {
 	env := "IPCWATCH_TEST_BIN_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(name))
 	if p := os.Getenv(env); p != "" {
 		return p, func() {}, nil

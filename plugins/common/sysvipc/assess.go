@@ -1,5 +1,7 @@
 package sysvipc
 
+import "slices"
+
 // Assessment is the classifier's answer for one namespace, with the
 // process census it was judged against (the faces report its orphans).
 type Assessment struct {
@@ -18,8 +20,14 @@ func (a Assessment) Stale() []Classification {
 	return out
 }
 
-// Assess takes a census under the FS and classifies the arrays.
+// Assess takes a census under the FS and classifies the arrays. Without a
+// single candidate it skips the census: most hosts have no Apache arrays,
+// and a collector gathering every ten seconds should not read every
+// process for nothing.
 func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment, error) {
+	if !slices.ContainsFunc(arrays, func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }) {
+		return Assessment{Arrays: Classify(arrays, Census{}, prober, pol)}, nil
+	}
 	census, err := fs.Census()
 	if err != nil {
 		return Assessment{}, err

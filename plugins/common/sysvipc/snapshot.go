@@ -14,6 +14,9 @@ type Snapshot struct {
 // Snapshot reads the three tables and the limits; the semaphore arrays
 // come from LiveSemArrays.
 func (fs FS) Snapshot() (Snapshot, error) {
+	if err := fs.Available(); err != nil {
+		return Snapshot{}, err
+	}
 	var s Snapshot
 	var err error
 	if s.Sem, err = fs.LiveSemArrays(); err != nil {

@@ -1,0 +1,172 @@
+//go:build linux
+
+package sysvipc
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	ipc "github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+// Gather reports one snapshot. A missing /proc/sysvipc or an unreadable
+// limit fails the gather (Telegraf logs it with E!), never silent zeros;
+// an array whose detail cannot be read only makes that array unknown.
+func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
+	snap, err := s.fs.Snapshot()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	names := owners{}
+	if s.collect["sem"] {
+		uids, err := ipc.LookupUsers(s.ApacheUsers, false)
+		if err != nil {
+			return err
+		}
+		pol := ipc.Policy{ApacheUIDs: ipc.UIDSet(uids), MinAge: time.Duration(s.MinAge), Now: now}
+		a, err := s.fs.Assess(snap.Sem, s.fs.Prober(), pol)
+		if err != nil {
+			return err
+		}
+		s.gatherSem(acc, snap, a, names, now)
+	}
+	if s.collect["shm"] {
+		gatherShm(acc, snap, names, now)
+	}
+	if s.collect["msg"] {
+		gatherMsg(acc, snap, names, now)
+	}
+	return nil
+}
+
+func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.Assessment, names owners, now time.Time) {
+	l := snap.Limits
+	var semaphores int64
+	type ownerSem struct{ objects, semaphores, stale int64 }
+	per := map[uint32]*ownerSem{}
+	for _, c := range a.Arrays {
+		o := per[c.Array.UID]
+		if o == nil {
+			o = &ownerSem{}
+			per[c.Array.UID] = o
+		}
+		o.objects++
+		o.semaphores += int64(c.Array.NSems)
+		semaphores += int64(c.Array.NSems)
+		if c.Verdict == ipc.Stale {
+			o.stale++
+		}
+	}
+	arrays := int64(len(snap.Sem))
+	pct := 0.0
+	if l.SEMMNI > 0 {
+		pct = 100 * float64(arrays) / float64(l.SEMMNI)
+	}
+	acc.AddFields("sysvipc_sem", map[string]any{
+		"arrays": arrays, "arrays_max": l.SEMMNI,
+		"semaphores": semaphores, "semaphores_max": l.SEMMNS,
+		"semmsl": l.SEMMSL, "semopm": l.SEMOPM, "semvmx": l.SEMVMX,
+		"arrays_used_percent": pct,
+		"stale_arrays":        int64(len(a.Stale())),
+	}, nil, now)
+	for uid, o := range per {
+		acc.AddFields("sysvipc_owner", map[string]any{
+			"objects": o.objects, "semaphores": o.semaphores, "stale_arrays": o.stale,
+		}, map[string]string{"kind": "sem", "owner": names.name(uid)}, now)
+	}
+	if !s.IncludeArrays {
+		return
+	}
+	if len(a.Arrays) > s.MaxArrays {
+		s.Log.Warnf("%d semaphore arrays, reporting the first %d as sysvipc_sem_array (max_arrays)", len(a.Arrays), s.MaxArrays)
+	}
+	for _, c := range a.Arrays[:min(len(a.Arrays), s.MaxArrays)] {
+		last := time.Unix(max(c.Array.OTime, c.Array.CTime), 0)
+		acc.AddFields("sysvipc_sem_array", map[string]any{
+			"nsems": int64(c.Array.NSems), "otime": c.Array.OTime, "ctime": c.Array.CTime,
+			"age_seconds": int64(now.Sub(last) / time.Second),
+		}, map[string]string{
+			"id": strconv.Itoa(int(c.Array.SemID)), "key": fmt.Sprintf("0x%08x", uint32(c.Array.Key)),
+			"owner": names.name(c.Array.UID), "verdict": string(c.Verdict),
+		}, now)
+	}
+}
+
+func gatherShm(acc telegraf.Accumulator, snap ipc.Snapshot, names owners, now time.Time) {
+	var bytes, rss, swap, unattached int64
+	per := map[uint32]int64{}
+	for _, s := range snap.Shm {
+		bytes += clampInt64(s.Size)
+		rss += clampInt64(s.RSS)
+		swap += clampInt64(s.Swap)
+		if s.NAttch == 0 {
+			unattached++
+		}
+		per[s.UID]++
+	}
+	l := snap.Limits
+	acc.AddFields("sysvipc_shm", map[string]any{
+		"segments": int64(len(snap.Shm)), "segments_max": l.SHMMNI,
+		"bytes": bytes, "bytes_max": mulClamp(l.SHMALL, uint64(os.Getpagesize())),
+		"segment_bytes_max": clampInt64(l.SHMMAX),
+		"rss_bytes":         rss, "swap_bytes": swap, "unattached_segments": unattached,
+	}, nil, now)
+	for uid, n := range per {
+		acc.AddFields("sysvipc_owner", map[string]any{"objects": n},
+			map[string]string{"kind": "shm", "owner": names.name(uid)}, now)
+	}
+}
+
+func gatherMsg(acc telegraf.Accumulator, snap ipc.Snapshot, names owners, now time.Time) {
+	var messages, bytes int64
+	per := map[uint32]int64{}
+	for _, q := range snap.Msg {
+		messages += clampInt64(q.QNum)
+		bytes += clampInt64(q.CBytes)
+		per[q.UID]++
+	}
+	l := snap.Limits
+	acc.AddFields("sysvipc_msg", map[string]any{
+		"queues": int64(len(snap.Msg)), "queues_max": l.MSGMNI,
+		"messages": messages, "bytes": bytes, "msgmax": l.MSGMAX, "msgmnb": l.MSGMNB,
+	}, nil, now)
+	for uid, n := range per {
+		acc.AddFields("sysvipc_owner", map[string]any{"objects": n},
+			map[string]string{"kind": "msg", "owner": names.name(uid)}, now)
+	}
+}
+
+// owners caches uid -> name for one gather: os/user reads /etc/passwd on
+// every lookup.
+type owners map[uint32]string
+
+func (o owners) name(uid uint32) string {
+	if n, ok := o[uid]; ok {
+		return n
+	}
+	n := ipc.UserName(uid)
+	o[uid] = n
+	return n
+}
+
+// clampInt64 keeps a kernel's unsigned value in Telegraf's int64 fields:
+// SHMMAX and SHMALL default to nearly 2^64 ("no limit").
+func clampInt64(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+func mulClamp(a, b uint64) int64 {
+	if b != 0 && a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return int64(a * b)
+}

@@ -1,0 +1,92 @@
+//go:build linux
+
+// Package sysvipc is a Telegraf input reporting System V IPC usage against
+// the kernel's limits, per owner, and Apache's leaked semaphore arrays.
+package sysvipc
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
+
+	ipc "github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// errConfig marks a bad option; Init fails with the option named.
+var errConfig = errors.New("invalid configuration")
+
+// SysVIPC is the input.
+type SysVIPC struct {
+	Collect       []string        `toml:"collect"`
+	ApacheUsers   []string        `toml:"apache_users"`
+	MinAge        config.Duration `toml:"min_age"`
+	IncludeArrays bool            `toml:"include_arrays"`
+	MaxArrays     int             `toml:"max_arrays"`
+	Log           telegraf.Logger `toml:"-"`
+
+	fs      ipc.FS
+	collect map[string]bool
+	now     func() time.Time
+}
+
+// SampleConfig returns the embedded sample.conf.
+func (*SysVIPC) SampleConfig() string { return sampleConfig }
+
+// Init validates the options and opens the proc tree (HOST_PROC, else
+// /proc).
+func (s *SysVIPC) Init() error {
+	s.collect = map[string]bool{}
+	for _, kind := range s.Collect {
+		if !slices.Contains([]string{"sem", "shm", "msg"}, kind) {
+			return fmt.Errorf("%w: collect: unknown kind %q (want sem, shm or msg)", errConfig, kind)
+		}
+		s.collect[kind] = true
+	}
+	if len(s.ApacheUsers) == 0 {
+		return fmt.Errorf("%w: apache_users: empty list (leave it out for the defaults)", errConfig)
+	}
+	for _, u := range s.ApacheUsers {
+		if u == "" {
+			return fmt.Errorf("%w: apache_users: empty user name", errConfig)
+		}
+	}
+	if s.MinAge < 0 {
+		return fmt.Errorf("%w: min_age: %s is negative", errConfig, time.Duration(s.MinAge))
+	}
+	if s.MaxArrays < 1 {
+		return fmt.Errorf("%w: max_arrays: %d, want at least 1", errConfig, s.MaxArrays)
+	}
+	fs, err := ipc.NewDefaultFS()
+	if err != nil {
+		return err
+	}
+	s.fs = fs
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return nil
+}
+
+// inputsCreator returns the input with its defaults, the values
+// sample.conf shows commented out.
+func inputsCreator() *SysVIPC {
+	return &SysVIPC{
+		Collect:     []string{"sem", "shm", "msg"},
+		ApacheUsers: slices.Clone(ipc.DefaultApacheUsers),
+		MinAge:      config.Duration(ipc.DefaultMinAge),
+		MaxArrays:   1000,
+	}
+}
+
+func init() {
+	inputs.Add("sysvipc", func() telegraf.Input { return inputsCreator() })
+}

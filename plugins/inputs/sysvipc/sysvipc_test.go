@@ -1,0 +1,180 @@
+//go:build linux
+
+package sysvipc
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/common/shim"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/influxdata/telegraf/testutil"
+
+	ipc "github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+var update = flag.Bool("update", false, "rewrite testcases/*/expected.out")
+
+// fixedNow is the time of every golden gather: ages in expected.out are
+// counted from it.
+var fixedNow = time.Unix(1795790000, 0)
+
+// load reads a testcase's telegraf.conf the way the shim does.
+func load(t *testing.T, conf string) *SysVIPC {
+	t.Helper()
+	loaded, err := shim.LoadConfig(&conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin, ok := loaded.Input.(*SysVIPC)
+	if !ok {
+		t.Fatalf("%s loaded %T", conf, loaded.Input)
+	}
+	plugin.Log = testutil.Logger{}
+	return plugin
+}
+
+// TestCases gathers over the fixture proc trees of testcases/<case>/ and
+// compares with expected.out (line protocol), as Telegraf's zfs input
+// does. go test ./plugins/inputs/sysvipc -update rewrites them.
+func TestCases(t *testing.T) {
+	folders, err := os.ReadDir("testcases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range folders {
+		t.Run(f.Name(), func(t *testing.T) {
+			dir := filepath.Join("testcases", f.Name())
+			t.Setenv("HOST_PROC", filepath.Join(dir, "proc"))
+			plugin := load(t, filepath.Join(dir, "telegraf.conf"))
+			plugin.now = func() time.Time { return fixedNow }
+			if err := plugin.Init(); err != nil {
+				t.Fatal(err)
+			}
+			var acc testutil.Accumulator
+			if err := plugin.Gather(&acc); err != nil {
+				t.Fatal(err)
+			}
+			actual := acc.GetTelegrafMetrics()
+			sortMetrics(actual)
+			expectedFile := filepath.Join(dir, "expected.out")
+			if *update {
+				writeLineProtocol(t, expectedFile, actual)
+			}
+			parser := &influx.Parser{}
+			if err := parser.Init(); err != nil {
+				t.Fatal(err)
+			}
+			expected, err := testutil.ParseMetricsFromFile(expectedFile, parser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testutil.RequireMetricsEqual(t, expected, actual, testutil.SortMetrics())
+		})
+	}
+}
+
+func sortMetrics(ms []telegraf.Metric) {
+	slices.SortStableFunc(ms, func(a, b telegraf.Metric) int {
+		return strings.Compare(a.Name()+tagString(a), b.Name()+tagString(b))
+	})
+}
+
+func tagString(m telegraf.Metric) string {
+	var b strings.Builder
+	for _, tag := range m.TagList() {
+		b.WriteString("," + tag.Key + "=" + tag.Value)
+	}
+	return b.String()
+}
+
+func writeLineProtocol(t *testing.T, path string, ms []telegraf.Metric) {
+	t.Helper()
+	s := &serializers_influx.Serializer{SortFields: true}
+	if err := s.Init(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.SerializeBatch(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInitErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*SysVIPC)
+		want   string
+	}{
+		{"unknown collect", func(s *SysVIPC) { s.Collect = []string{"sem", "shared"} }, `invalid configuration: collect: unknown kind "shared" (want sem, shm or msg)`},
+		{"empty users", func(s *SysVIPC) { s.ApacheUsers = nil }, "invalid configuration: apache_users: empty list (leave it out for the defaults)"},
+		{"blank user", func(s *SysVIPC) { s.ApacheUsers = []string{"www-data", ""} }, "invalid configuration: apache_users: empty user name"},
+		{"negative min age", func(s *SysVIPC) { s.MinAge = -1 }, "invalid configuration: min_age: -1ns is negative"},
+		{"max arrays zero", func(s *SysVIPC) { s.MaxArrays = 0 }, "invalid configuration: max_arrays: 0, want at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newDefault()
+			tt.modify(s)
+			err := s.Init()
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Init() = %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestMissingSysvipc: a kernel without System V IPC is an error, not zeros.
+func TestMissingSysvipc(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("HOST_PROC", root)
+	s := newDefault()
+	if err := s.Init(); err != nil {
+		t.Fatal(err)
+	}
+	var acc testutil.Accumulator
+	err := s.Gather(&acc)
+	want := "system v ipc not available: " + filepath.Join(root, "sysvipc") + " is missing (kernel without CONFIG_SYSVIPC or a sandbox hiding it)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Gather() = %v, want %s", err, want)
+	}
+	if acc.NMetrics() != 0 {
+		t.Errorf("%d metrics from a missing /proc/sysvipc", acc.NMetrics())
+	}
+}
+
+// TestSampleConfig: the shim's sample.conf at the top level is the
+// plugin's embedded one, and it loads.
+func TestSampleConfig(t *testing.T) {
+	top, err := os.ReadFile(filepath.Join("..", "..", "..", "sample.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(top) != sampleConfig {
+		t.Error("sample.conf at the top level differs from plugins/inputs/sysvipc/sample.conf")
+	}
+	s := load(t, filepath.Join("..", "..", "..", "sample.conf"))
+	if err := s.Init(); err != nil {
+		t.Fatal(err)
+	}
+	def := newDefault()
+	if !slices.Equal(s.Collect, def.Collect) || !slices.Equal(s.ApacheUsers, ipc.DefaultApacheUsers) || s.MaxArrays != 1000 || time.Duration(s.MinAge) != 5*time.Minute || s.IncludeArrays {
+		t.Errorf("sample.conf loads %+v, want the defaults", s)
+	}
+}
+
+func newDefault() *SysVIPC {
+	s := inputsCreator()
+	s.Log = testutil.Logger{}
+	return s
+}
