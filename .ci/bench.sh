@@ -10,7 +10,8 @@ if [ "${1:-}" != "--inside" ]; then
   chmod 755 "$work"
   trap 'rm -rf "$work"' EXIT
   go test -c -o "$work/sysvipc.test" ./plugins/common/sysvipc
-  cp bin/check_sysvipc "$work/"
+  go test -c -o "$work/input.test" ./plugins/inputs/sysvipc
+  cp bin/check_sysvipc bin/ipcwatch-telegraf "$work/"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')"
   exec unshare --ipc --pid --fork --mount-proc env BENCH_WORK="$work" bash "$0" --inside
 fi
@@ -50,3 +51,18 @@ IPCWATCH_TEST_INSIDE_NS=bench "$w/sysvipc.test" -test.run '^$' -test.bench 'Snap
 med() { grep "^Benchmark$1-" "$w/go.txt" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "  snapshot / raw read of the three files: $(ratio "$(med Snapshot)" "$(med RawRead)")x (target <= 1.5x)"
 echo "  file-parse path / raw read:             $(ratio "$(med SemFile)" "$(med RawRead)")x"
+
+echo "telegraf input at 32,000 arrays:"
+IPCWATCH_TEST_INSIDE_NS=bench "$w/input.test" -test.run '^$' -test.bench 'Gather' -test.benchmem -test.count 5 | tee "$w/in.txt" | grep ^Benchmark
+gather=$(grep "^BenchmarkGather-" "$w/in.txt" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "  gather (min_age 0, every array probed) / raw read: $(ratio "$gather" "$(med RawRead)")x (target <= 2x)"
+# The shim's peak resident memory over ten gathers (VmHWM), as execd runs it.
+coproc SHIM { exec "$w/ipcwatch-telegraf" -poll_interval_disabled 2>/dev/null; }
+for _ in $(seq 10); do
+  echo >&"${SHIM[1]}"
+  while read -r -u "${SHIM[0]}" line && [[ $line != sysvipc_msg* ]]; do :; done
+done
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SHIM_PID/status")
+exec {SHIM[1]}>&-
+wait "$SHIM_PID" || true
+echo "  shim peak resident memory: $((hwm / 1024)) MiB (target <= 40 MiB)"

@@ -15,7 +15,7 @@ import (
 func report(o options, f facts, now time.Time) (string, nagrange.State) {
 	var stale *int
 	if f.assessment != nil {
-		n := len(f.assessment.Stale())
+		n := sysvipc.Count(f.assessment.Arrays, sysvipc.Stale)
 		stale = &n
 	}
 	rs := evaluate(o, f.usage, f.limits, stale)

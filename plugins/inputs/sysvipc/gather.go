@@ -73,7 +73,7 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 		"semaphores": semaphores, "semaphores_max": l.SEMMNS,
 		"semmsl": l.SEMMSL, "semopm": l.SEMOPM, "semvmx": l.SEMVMX,
 		"arrays_used_percent": pct,
-		"stale_arrays":        int64(len(a.Stale())),
+		"stale_arrays":        int64(ipc.Count(a.Arrays, ipc.Stale)),
 	}, nil, now)
 	for uid, o := range per {
 		acc.AddFields("sysvipc_owner", map[string]any{
