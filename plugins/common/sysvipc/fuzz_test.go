@@ -62,12 +62,13 @@ func checkRows(t *testing.T, in []byte, rows int, err error) {
 	lines := 0
 	var fields [maxColumns][]byte
 	for i, line := range bytes.Split(in, []byte("\n")) {
+		// bufio.ScanLines drops one carriage return before the newline.
+		line = bytes.TrimSuffix(line, []byte("\r"))
 		if i > 0 && len(splitFields(line, &fields)) > 0 {
 			lines++
 		}
 	}
-	// A scanner stops at a carriage-return-free final line the same way;
-	// only count rows when no line is longer than the scanner buffer.
+	// Lines longer than the scanner's buffer fail the parse instead.
 	if len(in) < readBufferSize && rows != lines {
 		t.Errorf("%d rows from %d data lines", rows, lines)
 	}
