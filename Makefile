@@ -17,7 +17,7 @@ TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdat
 TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
 TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
-.PHONY: all build run test unit fuzz deps lint bench fixtures clean telegraf
+.PHONY: all build run test unit fuzz deps lint bench fixtures clean telegraf generate
 
 all: build
 
@@ -25,6 +25,10 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
 	$(GO) build -o $(BIN)/ipcwatch-telegraf ./shim
+	$(GO) build -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
+	$(GO) build -o $(BIN)/ipcwatch-plugin-apache ./plugins/remediate/apache
+	@# The manifest the remediation host trusts plugins by (sha256sum format).
+	cd $(BIN) && sha256sum ipcwatch-plugin-apache > SHA256SUMS
 
 # run: this host, with the embedded defaults: the check, then one gather
 # of the Telegraf input as line protocol. A newline on stdin is one gather
@@ -75,6 +79,16 @@ bench: build
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
 	$(GO) test -run '^$$' -bench 'ParseSem' -benchmem ./plugins/common/sysvipc
 	bash .ci/bench.sh
+
+# generate rebuilds the committed gRPC stubs of plugins/remediate/proto with
+# Debian's protoc and the Go generators from the module proxy.
+GOBIN_TOOLS := $(CURDIR)/.cache/gobin
+generate:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS=protobuf-compiler
+	GOBIN=$(GOBIN_TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	GOBIN=$(GOBIN_TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	PATH=$(GOBIN_TOOLS):$$PATH protoc --go_out=. --go_opt=module=github.com/ipcwatch/ipcwatch \
+	  --go-grpc_out=. --go-grpc_opt=module=github.com/ipcwatch/ipcwatch plugins/remediate/proto/remediate.proto
 
 # fixtures re-captures the parser fixtures in a private IPC namespace.
 fixtures:

@@ -276,3 +276,14 @@ func (c Census) WithRole(r Role) []*Process {
 	slices.SortFunc(out, func(a, b *Process) int { return a.PID - b.PID })
 	return out
 }
+
+// Process reads one process, for re-checking a pid right before acting on
+// it; ok is false when it is gone (or a zombie).
+func (fs FS) Process(pid int) (*Process, bool, error) {
+	boot, err := fs.bootTime()
+	if err != nil {
+		return nil, false, err
+	}
+	p, ok := fs.readProcess(pid, boot, make([]byte, 4096))
+	return p, ok, nil
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
+)
+
+// record is one audit line: everything needed to answer "why did it
+// remove that array?" a month later.
+type record struct {
+	Time         time.Time                `json:"time"`
+	Host         string                   `json:"host"`
+	Trigger      trigger                  `json:"trigger"`
+	Policy       policyRecord             `json:"policy"`
+	DryRun       bool                     `json:"dry_run"`
+	Plugin       string                   `json:"plugin,omitempty"`
+	ArraysBefore int64                    `json:"arrays_before"`
+	ArraysAfter  int64                    `json:"arrays_after"`
+	Evidence     []remediate.Evidence     `json:"evidence"`
+	Orphans      []remediate.Orphan       `json:"orphans"`
+	Actions      []remediate.Action       `json:"actions"`
+	OrphanActs   []remediate.OrphanAction `json:"orphan_actions"`
+	Error        string                   `json:"error,omitempty"`
+}
+
+type trigger struct {
+	Manual    bool   `json:"manual"`
+	State     string `json:"state,omitempty"`
+	StateType string `json:"state_type,omitempty"`
+	Attempt   int    `json:"attempt,omitempty"`
+	Decision  string `json:"decision"`
+}
+
+type policyRecord struct {
+	ApacheUsers []string `json:"apache_users"`
+	MinAge      string   `json:"min_age"`
+	MaxRemovals int      `json:"max_removals"`
+	KillOrphans bool     `json:"kill_orphans"`
+}
+
+// appendAudit appends one JSON line. The log is created 0640 (its
+// directory 0750) and only ever appended to.
+func appendAudit(path string, r record) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("audit log %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,25 @@
+// Command ipcwatch-remediate is a Nagios/Icinga event handler: when the
+// check_sysvipc service goes CRITICAL (HARD, or SOFT at a late enough
+// attempt) it starts the remediation plugins, which remove semaphore
+// arrays leaked by a dead Apache and never a live one. Run by hand with no
+// state flags it acts at once; --dry-run only prints the plan.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+func main() {
+	err := run(os.Args[1:], os.Stdout)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stdout, "ipcwatch-remediate: %v\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stdout, "ipcwatch-remediate: FAILED: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+// errUsage marks a bad command line (exit 2).
+var errUsage = errors.New("usage")
+
+type options struct {
+	state, stateType string
+	attempt          int
+	actOnAttempt     int
+	plugins          []string
+	manifest         string
+	dryRun           bool
+	minAge           time.Duration
+	maxRemovals      int
+	killOrphans      bool
+	orphanGrace      time.Duration
+	apacheUsers      []string
+	auditLog         string
+	lockFile         string
+	manual           bool // no state flags: run by hand
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func parseArgs(args []string) (options, error) {
+	o := options{}
+	fs := flag.NewFlagSet("ipcwatch-remediate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.state, "state", "", "service state ($SERVICESTATE$): OK, WARNING, CRITICAL, UNKNOWN")
+	fs.StringVar(&o.stateType, "state-type", "", "SOFT or HARD ($SERVICESTATETYPE$)")
+	fs.IntVar(&o.attempt, "attempt", 0, "check attempt ($SERVICEATTEMPT$)")
+	fs.IntVar(&o.actOnAttempt, "act-on-attempt", 3, "act on a SOFT CRITICAL from this attempt on")
+	var plugins listFlag
+	fs.Var(&plugins, "plugin", "remediation plugin to run (repeatable); default: ipcwatch-plugin-apache beside this program")
+	fs.StringVar(&o.manifest, "manifest", "", "sha256 manifest of trusted plugins; default: SHA256SUMS beside this program")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	fs.DurationVar(&o.minAge, "min-age", sysvipc.DefaultMinAge, "arrays changed more recently are never stale")
+	fs.IntVar(&o.maxRemovals, "max-removals", 0, "remove at most this many arrays in one run (0: no limit)")
+	fs.BoolVar(&o.killOrphans, "kill-orphans", false, "SIGTERM, then SIGKILL, Apache workers whose master died")
+	fs.DurationVar(&o.orphanGrace, "orphan-grace", 5*time.Second, "time between SIGTERM and SIGKILL for orphans")
+	users := fs.String("apache-user", strings.Join(sysvipc.DefaultApacheUsers, ","), "users Apache's mutexes belong to")
+	fs.StringVar(&o.auditLog, "audit-log", "/var/log/ipcwatch/remediate.jsonl", "JSON lines audit log, appended")
+	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
+	if err := fs.Parse(args); err != nil {
+		return o, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	o.plugins = plugins
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.manual = !set["state"] && !set["state-type"] && !set["attempt"]
+	if !o.manual {
+		o.state = strings.ToUpper(o.state)
+		o.stateType = strings.ToUpper(o.stateType)
+		if !set["state"] || !set["state-type"] || !set["attempt"] {
+			return o, fmt.Errorf("%w: --state, --state-type and --attempt go together (Nagios: $SERVICESTATE$ $SERVICESTATETYPE$ $SERVICEATTEMPT$)", errUsage)
+		}
+		if o.stateType != "SOFT" && o.stateType != "HARD" {
+			return o, fmt.Errorf("%w: --state-type: %q is not SOFT or HARD", errUsage, o.stateType)
+		}
+		if o.attempt < 1 {
+			return o, fmt.Errorf("%w: --attempt: %d is not a positive attempt number", errUsage, o.attempt)
+		}
+	}
+	if o.actOnAttempt < 1 {
+		return o, fmt.Errorf("%w: --act-on-attempt: %d is not a positive attempt number", errUsage, o.actOnAttempt)
+	}
+	if o.minAge < 0 {
+		return o, fmt.Errorf("%w: --min-age: %s is negative", errUsage, o.minAge)
+	}
+	if o.maxRemovals < 0 {
+		return o, fmt.Errorf("%w: --max-removals: %d is negative", errUsage, o.maxRemovals)
+	}
+	if o.orphanGrace < 0 {
+		return o, fmt.Errorf("%w: --orphan-grace: %s is negative", errUsage, o.orphanGrace)
+	}
+	for _, u := range strings.Split(*users, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.apacheUsers = append(o.apacheUsers, u)
+		}
+	}
+	if len(o.apacheUsers) == 0 {
+		return o, fmt.Errorf("%w: --apache-user: no user given", errUsage)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return o, err
+	}
+	if len(o.plugins) == 0 {
+		o.plugins = []string{filepath.Join(filepath.Dir(self), "ipcwatch-plugin-apache")}
+	}
+	if o.manifest == "" {
+		o.manifest = filepath.Join(filepath.Dir(self), "SHA256SUMS")
+	}
+	return o, nil
+}
+
+// gate decides whether this event calls for action. Nagios calls event
+// handlers on every state change and on each SOFT retry; removing arrays
+// on the first SOFT CRITICAL would act on a blip.
+func gate(o options) (act bool, why string) {
+	switch {
+	case o.manual:
+		return true, "manual run"
+	case o.state != "CRITICAL":
+		return false, fmt.Sprintf("state %s", o.state)
+	case o.stateType == "HARD":
+		return true, "CRITICAL HARD"
+	case o.attempt >= o.actOnAttempt:
+		return true, fmt.Sprintf("CRITICAL SOFT at attempt %d (acting from %d)", o.attempt, o.actOnAttempt)
+	}
+	return false, fmt.Sprintf("CRITICAL SOFT at attempt %d (acting from %d)", o.attempt, o.actOnAttempt)
+}
