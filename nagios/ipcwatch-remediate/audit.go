@@ -21,6 +21,7 @@ type record struct {
 	Plugin       string                   `json:"plugin,omitempty"`
 	ArraysBefore int64                    `json:"arrays_before"`
 	ArraysAfter  int64                    `json:"arrays_after"`
+	Rounds       int                      `json:"rounds"` // 2 when orphans were killed and the arrays judged again
 	Evidence     []remediate.Evidence     `json:"evidence"`
 	Orphans      []remediate.Orphan       `json:"orphans"`
 	Actions      []remediate.Action       `json:"actions"`

@@ -98,14 +98,15 @@ func remediateWith(o options, path string, rec *record, out io.Writer) error {
 	r := raw.(remediate.Remediator)
 
 	rec.ArraysBefore = countArrays()
-	plan, err := r.Plan(remediate.Policy{
+	policy := remediate.Policy{
 		ApacheUsers: o.apacheUsers, MinAge: o.minAge, KillOrphans: o.killOrphans,
 		MaxRemovals: o.maxRemovals, OrphanGrace: o.orphanGrace,
-	})
+	}
+	plan, err := r.Plan(policy)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	rec.Evidence, rec.Orphans = plan.Arrays, plan.Orphans
+	rec.Evidence, rec.Orphans, rec.Rounds = plan.Arrays, plan.Orphans, 1
 	if o.dryRun {
 		rec.ArraysAfter = rec.ArraysBefore
 		printPlan(out, plan, o)
@@ -114,6 +115,27 @@ func remediateWith(o options, path string, rec *record, out io.Writer) error {
 	res, err := r.Apply(plan)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
+	}
+	// An orphan that held a mutex or waited on one kept that array live in
+	// the plan; only now that it is gone can the array be judged. One more
+	// round, planned afresh, so nothing is removed on the first plan's word.
+	if killedAny(res) {
+		policy.MaxRemovals = max(0, o.maxRemovals-res.Count(remediate.Removed))
+		if o.maxRemovals == 0 || policy.MaxRemovals > 0 {
+			again, err := r.Plan(policy)
+			if err != nil {
+				return fmt.Errorf("plan after killing orphans: %w", err)
+			}
+			more, err := r.Apply(again)
+			if err != nil {
+				return fmt.Errorf("apply after killing orphans: %w", err)
+			}
+			rec.Rounds++
+			rec.Evidence = append(rec.Evidence, again.Arrays...)
+			plan.Arrays = append(plan.Arrays, again.Arrays...)
+			res.Actions = append(res.Actions, more.Actions...)
+			res.Orphans = append(res.Orphans, more.Orphans...)
+		}
 	}
 	rec.Actions, rec.OrphanActs = res.Actions, res.Orphans
 	rec.ArraysAfter = countArrays()
@@ -127,6 +149,15 @@ func remediateWith(o options, path string, rec *record, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+func killedAny(res remediate.Result) bool {
+	for _, a := range res.Orphans {
+		if a.Outcome == remediate.Killed {
+			return true
+		}
+	}
+	return false
 }
 
 // countArrays is the O(1) count for the audit's before and after; -1 when

@@ -111,7 +111,9 @@ func (r *Remediator) killOrphan(o remediate.Orphan, grace time.Duration) remedia
 		if err := r.Sys.Signal(o.PID, step.sig); err != nil {
 			return result(remediate.Failed, fmt.Sprintf("%s: %v", step.sig, err))
 		}
-		for deadline := r.Now().Add(step.wait); r.Now().Before(deadline); time.Sleep(r.poll()) {
+		// Wall-clock waiting, not r.Now: that is the plan's clock, which
+		// tests freeze.
+		for deadline := time.Now().Add(step.wait); time.Now().Before(deadline); time.Sleep(r.poll()) {
 			if alive, _ := same(); !alive {
 				return result(remediate.Killed, step.sig.String())
 			}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+// handler runs the built ipcwatch-remediate the way Nagios runs an event
+// handler, with a private audit log and lock.
+type handler struct {
+	t          *testing.T
+	audit, dir string
+}
+
+func newHandler(t *testing.T) handler {
+	dir := t.TempDir()
+	return handler{t: t, dir: dir, audit: filepath.Join(dir, "audit", "remediate.jsonl")}
+}
+
+func (h handler) run(args ...string) (string, int) {
+	h.t.Helper()
+	args = append(args, "--audit-log", h.audit, "--lock", filepath.Join(h.dir, "lock"))
+	cmd := exec.Command(filepath.Join(binDir, "ipcwatch-remediate"), args...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Logf("ipcwatch-remediate %s -> %d\n%s", strings.Join(args, " "), code, out)
+	return string(out), code
+}
+
+func (h handler) records() []record {
+	h.t.Helper()
+	f, err := os.Open(h.audit)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	if st.Mode().Perm() != 0o640 {
+		h.t.Errorf("audit log mode %04o, want 0640", st.Mode().Perm())
+	}
+	var recs []record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			h.t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func semIDs(t *testing.T) []int32 {
+	t.Helper()
+	arrays, err := sysvipc.KernelSemArrays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int32
+	for _, a := range arrays {
+		ids = append(ids, a.SemID)
+	}
+	return ids
+}
+
+// TestRemediateApache leaks a real Apache's mutexes until Apache cannot
+// start, then runs the handler as Nagios would: a SOFT attempt does
+// nothing, a dry run only plans, a HARD CRITICAL removes exactly the
+// leaked arrays, and Apache starts again.
+func TestRemediateApache(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(ipctest.SetSemLimits(250, 32000, 32, 3*ipctest.ArraysPerApacheStart+4))
+	ap := ipctest.NewApache(t)
+	for range 2 {
+		must(ap.Start())
+		must(ipctest.KillAll())
+	}
+	leaked := semIDs(t)
+	time.Sleep(3 * time.Second)
+	must(ap.Start())
+	defer ipctest.KillAll()
+	time.Sleep(3 * time.Second)
+	other := ipctest.StartHolder(t, 1000, false)
+	held := ipctest.StartHolder(t, 33, true)
+	touched := ipctest.StartHolder(t, 33, false)
+	keyed, err := ipctest.SemGet(0x4000, 1, 0o600)
+	must(err)
+	keep := slices.DeleteFunc(semIDs(t), func(id int32) bool { return slices.Contains(leaked, id) })
+	second := ipctest.NewApache(t)
+	if err := second.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
+		t.Fatalf("apache at the limit: %v, want (28)No space left on device", err)
+	}
+
+	h := newHandler(t)
+	out, code := h.run("--state", "CRITICAL", "--state-type", "SOFT", "--attempt", "1")
+	if code != 0 || !strings.Contains(out, "nothing to do (CRITICAL SOFT at attempt 1 (acting from 3))") {
+		t.Errorf("SOFT attempt 1: exit %d, %s", code, out)
+	}
+	out, code = h.run("--dry-run", "--min-age", "0s")
+	if code != 0 || !strings.Contains(out, "dry run: 6 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 6 {
+		t.Errorf("dry run: exit %d, %s", code, out)
+	}
+	if got := semIDs(t); len(got) != len(leaked)+len(keep) {
+		t.Fatalf("a dry run changed the arrays: %v", got)
+	}
+	out, code = h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
+	if code != 0 || !strings.Contains(out, "removed 6 of 6 stale arrays, 0 skipped, 0 failed; semaphore arrays 13 -> 7") {
+		t.Errorf("HARD CRITICAL: exit %d, %s", code, out)
+	}
+	if got := semIDs(t); !slices.Equal(got, keep) {
+		t.Errorf("arrays after remediation %v, want exactly the kept ones %v", got, keep)
+	}
+	for _, id := range []int32{other.ID, held.ID, touched.ID, keyed} {
+		if !slices.Contains(semIDs(t), id) {
+			t.Errorf("semid %d of a live process was removed", id)
+		}
+	}
+	if err := second.Start(); err != nil {
+		t.Errorf("apache after remediation: %v", err)
+	}
+
+	recs := h.records()
+	if len(recs) != 3 {
+		t.Fatalf("%d audit lines, want 3 (gated, dry run, act)", len(recs))
+	}
+	if r := recs[2]; r.DryRun || r.ArraysBefore != 13 || r.ArraysAfter != 7 || len(r.Actions) != 6 || r.Trigger.StateType != "HARD" || len(r.Evidence) != 11 {
+		t.Errorf("audit of the acting run: %+v", r)
+	}
+	if !recs[1].DryRun || len(recs[1].Actions) != 0 || !strings.HasPrefix(recs[0].Trigger.Decision, "nothing to do") {
+		t.Errorf("audit of the gated and dry runs: %+v %+v", recs[0], recs[1])
+	}
+}
+
+// TestRemediateOrphans: workers of a SIGKILLed master live on. Without
+// --kill-orphans their arrays stay; with it they are ended and the arrays
+// removed, and Apache starts.
+func TestRemediateOrphans(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	if err := ipctest.SetSemLimits(250, 32000, 32, ipctest.ArraysPerApacheStart); err != nil {
+		t.Fatal(err)
+	}
+	ap := ipctest.NewApache(t)
+	if err := ap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ipctest.KillAll()
+	if err := ap.KillMaster(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := ap.Start(); err == nil {
+		t.Fatal("apache started with SEMMNI taken by the dead master's arrays")
+	}
+	h := newHandler(t)
+	out, code := h.run("--min-age", "0s")
+	if code != 0 || !strings.Contains(out, "removed 0 of 0 stale arrays") || !strings.Contains(out, "orphaned workers left running (--kill-orphans to end them)") {
+		t.Errorf("without --kill-orphans: exit %d, %s", code, out)
+	}
+	if n := len(semIDs(t)); n != ipctest.ArraysPerApacheStart {
+		t.Fatalf("%d arrays left, want %d", n, ipctest.ArraysPerApacheStart)
+	}
+	out, code = h.run("--min-age", "0s", "--kill-orphans", "--orphan-grace", "2s")
+	if code != 0 || !strings.Contains(out, "removed 3 of 3 stale arrays") || !strings.Contains(out, ": killed (") {
+		t.Errorf("with --kill-orphans: exit %d, %s", code, out)
+	}
+	if ids := semIDs(t); len(ids) != 0 {
+		t.Errorf("arrays left after killing the orphans: %v", ids)
+	}
+	if err := ap.Start(); err != nil {
+		t.Errorf("apache after remediation: %v", err)
+	}
+}

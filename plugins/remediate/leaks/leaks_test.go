@@ -1,0 +1,327 @@
+package leaks
+
+import (
+	"fmt"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
+)
+
+// fakeSystem is an IPC namespace and process table in memory.
+type fakeSystem struct {
+	arrays  map[int32]sysvipc.SemArray
+	details map[int32]sysvipc.SemDetail
+	procs   map[int]*sysvipc.Process
+	removed []int32
+	signals []string
+	// onStat runs before StatSem answers: a test changes the world between
+	// plan and removal there.
+	onStat func(id int32)
+	// dieOn lists signals a process exits on.
+	dieOn map[int]syscall.Signal
+}
+
+func (f *fakeSystem) SemArrays() ([]sysvipc.SemArray, error) {
+	var out []sysvipc.SemArray
+	for _, a := range f.arrays {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b sysvipc.SemArray) int { return int(a.SemID - b.SemID) })
+	return out, nil
+}
+
+func (f *fakeSystem) Census() (sysvipc.Census, error) {
+	c := sysvipc.Census{Procs: map[int]*sysvipc.Process{}}
+	for pid, p := range f.procs {
+		cp := *p
+		c.Procs[pid] = &cp
+	}
+	return c, nil
+}
+
+func (f *fakeSystem) ProbeSem(a sysvipc.SemArray) (sysvipc.SemDetail, error) {
+	d, ok := f.details[a.SemID]
+	if !ok {
+		return d, fmt.Errorf("%w: semid %d", sysvipc.ErrGone, a.SemID)
+	}
+	return d, nil
+}
+
+func (f *fakeSystem) StatSem(id int32) (sysvipc.SemArray, error) {
+	if f.onStat != nil {
+		f.onStat(id)
+	}
+	a, ok := f.arrays[id]
+	if !ok {
+		return a, fmt.Errorf("%w: semid %d", sysvipc.ErrGone, id)
+	}
+	return a, nil
+}
+
+func (f *fakeSystem) RemoveSem(id int32) error {
+	if _, ok := f.arrays[id]; !ok {
+		return fmt.Errorf("%w: semid %d", sysvipc.ErrGone, id)
+	}
+	delete(f.arrays, id)
+	f.removed = append(f.removed, id)
+	return nil
+}
+
+func (f *fakeSystem) Process(pid int) (*sysvipc.Process, bool, error) {
+	p, ok := f.procs[pid]
+	return p, ok, nil
+}
+
+func (f *fakeSystem) Signal(pid int, sig syscall.Signal) error {
+	f.signals = append(f.signals, fmt.Sprintf("%d:%s", pid, sig))
+	if f.dieOn[pid] == sig || sig == syscall.SIGKILL {
+		delete(f.procs, pid)
+	}
+	return nil
+}
+
+const www = 33
+
+var now = time.Unix(1_800_000_000, 0)
+
+// world: three arrays leaked two hours ago by a dead server, one array of
+// the running server, one of another user, one keyed www-data array.
+func world() *fakeSystem {
+	f := &fakeSystem{arrays: map[int32]sysvipc.SemArray{}, details: map[int32]sysvipc.SemDetail{}, procs: map[int]*sysvipc.Process{}}
+	old := now.Add(-2 * time.Hour).Unix()
+	add := func(id, key int32, uid uint32, ctime int64, value, pid int) {
+		f.arrays[id] = sysvipc.SemArray{Key: key, SemID: id, Perms: 0o600, NSems: 1, UID: uid, CTime: ctime}
+		f.details[id] = sysvipc.SemDetail{SemID: id, Key: key, UID: uid, NSems: 1, CTime: ctime, Value: value, PID: pid}
+	}
+	add(1, 0, www, old, 1, 900)
+	add(2, 0, www, old, 1, 901)
+	add(3, 0, www, old, 1, 902)
+	add(10, 0, www, now.Add(-time.Hour).Unix(), 1, 100) // the running server's, never locked
+	add(20, 0, 1000, old, 1, 903)                      // another user's
+	add(30, 0x1234, www, old, 1, 904)                  // keyed
+	f.procs[100] = &sysvipc.Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
+	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour)}
+	return f
+}
+
+// client runs the remediator behind go-plugin's in-process gRPC
+// connection: the same adapters the real plugin and host use.
+func client(t *testing.T, sys *fakeSystem) remediate.Remediator {
+	t.Helper()
+	impl := &Remediator{Sys: sys, Now: func() time.Time { return now }, Poll: time.Millisecond}
+	c, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{remediate.PluginName: &remediate.GRPCPlugin{Impl: impl}})
+	t.Cleanup(func() { c.Close() })
+	raw, err := c.Dispense(remediate.PluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw.(remediate.Remediator)
+}
+
+var policy = remediate.Policy{ApacheUsers: []string{"33"}, MinAge: 5 * time.Minute}
+
+func TestDescribe(t *testing.T) {
+	d, err := client(t, world()).Describe()
+	if err != nil || d.Name != "apache-sysvsem" || !slices.Contains(d.Capabilities, "kill-orphans") {
+		t.Errorf("Describe() = %+v, %v", d, err)
+	}
+}
+
+func TestPlanApply(t *testing.T) {
+	sys := world()
+	r := client(t, sys)
+	plan, err := r.Plan(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[int32]string{}
+	for _, e := range plan.Arrays {
+		verdicts[e.SemID] = e.Verdict
+	}
+	want := map[int32]string{1: "stale", 2: "stale", 3: "stale", 10: "live"}
+	if fmt.Sprint(verdicts) != fmt.Sprint(want) {
+		t.Errorf("plan verdicts %v, want %v (only Apache-shaped arrays are candidates)", verdicts, want)
+	}
+	if e := plan.Arrays[0]; e.Value != 1 || e.LastPID != 900 || e.PIDState != "dead" || e.Owner != "www-data" ||
+		!slices.Equal(e.Reasons, []string{"predates_every_master", "last_pid_dead"}) {
+		t.Errorf("evidence of semid 1 = %+v", e)
+	}
+	if len(sys.removed) != 0 {
+		t.Fatalf("Plan removed %v", sys.removed)
+	}
+
+	res, err := r.Apply(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sys.removed, []int32{1, 2, 3}) || res.Count(remediate.Removed) != 3 {
+		t.Errorf("removed %v (result %+v), want 1 2 3", sys.removed, res)
+	}
+}
+
+// TestApplyReverifies: an array that changed between plan and removal is
+// skipped, whatever the plan said.
+func TestApplyReverifies(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(f *fakeSystem)
+		why    string
+	}{
+		{"locked since", func(f *fakeSystem) {
+			a := f.arrays[2]
+			a.OTime = now.Unix()
+			f.arrays[2] = a
+		}, "changed since the plan (key 0 uid 33 ctime 1799992800 otime 1800000000)"},
+		{"held, same times", func(f *fakeSystem) {
+			d := f.details[2]
+			d.Value = 0
+			f.details[2] = d
+		}, "held now (value 0)"},
+		{"waiter", func(f *fakeSystem) {
+			d := f.details[2]
+			d.ZCnt = 1
+			f.details[2] = d
+		}, "waiters now (ncnt 0 zcnt 1)"},
+		{"removed and id reused", func(f *fakeSystem) {
+			f.arrays[2] = sysvipc.SemArray{Key: 0, SemID: 2, NSems: 1, UID: www, CTime: now.Unix()}
+		}, "changed since the plan (key 0 uid 33 ctime 1800000000 otime 0)"},
+		{"gone", func(f *fakeSystem) { delete(f.arrays, 2) }, "gone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := world()
+			r := client(t, sys)
+			plan, err := r.Plan(policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys.onStat = func(id int32) {
+				if id == 2 {
+					tt.change(sys)
+				}
+			}
+			res, err := r.Apply(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(sys.removed, 2) {
+				t.Fatal("semid 2 was removed after it changed")
+			}
+			i := slices.IndexFunc(res.Actions, func(a remediate.Action) bool { return a.SemID == 2 })
+			if i < 0 || res.Actions[i].Outcome != remediate.Skipped || res.Actions[i].Why != tt.why {
+				t.Errorf("action for semid 2: %+v, want skipped %q", res.Actions, tt.why)
+			}
+			if !slices.Equal(sys.removed, []int32{1, 3}) {
+				t.Errorf("removed %v, want 1 3", sys.removed)
+			}
+		})
+	}
+}
+
+func TestMaxRemovals(t *testing.T) {
+	sys := world()
+	r := client(t, sys)
+	p := policy
+	p.MaxRemovals = 2
+	plan, err := r.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Apply(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sys.removed) != 2 || res.Count(remediate.Skipped) != 1 || res.Actions[2].Why != "max removals (2) reached" {
+		t.Errorf("removed %v, result %+v", sys.removed, res)
+	}
+}
+
+// TestOrphans: a worker whose master died may use the arrays made before
+// it started. Without KillOrphans they stay; with it the worker gets
+// SIGTERM (and SIGKILL if it lingers), then the arrays go.
+func TestOrphans(t *testing.T) {
+	orphaned := func() *fakeSystem {
+		sys := world()
+		delete(sys.procs, 100) // the master died; its worker lives on
+		sys.procs[101].PPID = 1
+		return sys
+	}
+	t.Run("left alone", func(t *testing.T) {
+		sys := orphaned()
+		r := client(t, sys)
+		plan, err := r.Plan(policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Orphans) != 1 || plan.Orphans[0].PID != 101 || plan.Stale() != 0 {
+			t.Fatalf("plan: %d stale, orphans %+v", plan.Stale(), plan.Orphans)
+		}
+		if _, err := r.Apply(plan); err != nil {
+			t.Fatal(err)
+		}
+		if len(sys.removed)+len(sys.signals) != 0 {
+			t.Errorf("removed %v, signalled %v without KillOrphans", sys.removed, sys.signals)
+		}
+	})
+	for _, tt := range []struct {
+		name    string
+		dieOn   syscall.Signal
+		signals []string
+	}{
+		{"exits on SIGTERM", syscall.SIGTERM, []string{"101:terminated"}},
+		{"needs SIGKILL", 0, []string{"101:terminated", "101:killed"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := orphaned()
+			sys.dieOn = map[int]syscall.Signal{101: tt.dieOn}
+			r := client(t, sys)
+			p := policy
+			p.KillOrphans = true
+			p.OrphanGrace = 20 * time.Millisecond
+			plan, err := r.Plan(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.Stale() != 4 {
+				t.Fatalf("%d stale with orphans to be killed, want 4: %+v", plan.Stale(), plan.Arrays)
+			}
+			res, err := r.Apply(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(sys.signals, tt.signals) || res.Orphans[0].Outcome != remediate.Killed {
+				t.Errorf("signals %v, orphan result %+v", sys.signals, res.Orphans)
+			}
+			if !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) {
+				t.Errorf("removed %v, want 1 2 3 10", sys.removed)
+			}
+		})
+	}
+	t.Run("pid reused before the signal", func(t *testing.T) {
+		sys := orphaned()
+		r := client(t, sys)
+		p := policy
+		p.KillOrphans = true
+		plan, err := r.Plan(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys.procs[101] = &sysvipc.Process{PID: 101, Comm: "bash", Start: now} // another process now
+		res, err := r.Apply(plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sys.signals) != 0 {
+			t.Errorf("signalled a reused pid: %v", sys.signals)
+		}
+		if res.Orphans[0].Outcome != remediate.Killed || res.Orphans[0].Why != "exited before terminated" {
+			t.Errorf("orphan result %+v", res.Orphans)
+		}
+	})
+}
