@@ -103,8 +103,8 @@ func world() *fakeSystem {
 	add(2, 0, www, old, 1, 901)
 	add(3, 0, www, old, 1, 902)
 	add(10, 0, www, now.Add(-time.Hour).Unix(), 1, 100) // the running server's, never locked
-	add(20, 0, 1000, old, 1, 903)                      // another user's
-	add(30, 0x1234, www, old, 1, 904)                  // keyed
+	add(20, 0, 1000, old, 1, 903)                       // another user's
+	add(30, 0x1234, www, old, 1, 904)                   // keyed
 	f.procs[100] = &sysvipc.Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
 	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour)}
 	return f
