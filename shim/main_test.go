@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
@@ -13,15 +14,13 @@ var shimBin string
 
 func TestMain(m *testing.M) {
 	ipctest.HelperMain()
-	path, cleanup, err := ipctest.BuildBinary("shim", "ipcwatch-telegraf")
+	dir, cleanup, err := ipctest.BuildBin()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	shimBin = path
+	shimBin = filepath.Join(dir, "ipcwatch-telegraf")
 	code := m.Run()
-	if !ipctest.Inside() {
-		cleanup()
-	}
+	cleanup()
 	os.Exit(code)
 }

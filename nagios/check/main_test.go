@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
@@ -14,15 +15,13 @@ var checkBin string
 
 func TestMain(m *testing.M) {
 	ipctest.HelperMain()
-	path, cleanup, err := ipctest.BuildBinary("nagios/check_sysvipc", "check_sysvipc")
+	dir, cleanup, err := ipctest.BuildBin()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	checkBin = path
+	checkBin = filepath.Join(dir, "check_sysvipc")
 	code := m.Run()
-	if !ipctest.Inside() {
-		cleanup()
-	}
+	cleanup()
 	os.Exit(code)
 }

@@ -35,7 +35,7 @@ LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so
 LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
 LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
-StartServers 2
+StartServers {{start}}
 MinSpareServers 1
 MaxSpareServers 3
 Mutex sysvsem default
@@ -65,7 +65,7 @@ func NewApache(t testing.TB) *Apache {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conf := strings.NewReplacer("{{dir}}", dir, "{{port1}}", freePort(t), "{{port2}}", freePort(t)).Replace(apacheConf)
+	conf := strings.NewReplacer("{{dir}}", dir, "{{port1}}", freePort(t), "{{port2}}", freePort(t), "{{start}}", strconv.Itoa(startServers)).Replace(apacheConf)
 	if err := os.WriteFile(filepath.Join(dir, "httpd.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +81,45 @@ func (a *Apache) Start() error {
 	if err != nil {
 		return fmt.Errorf("apache2 -k start: %w: %s%s", err, out, a.logSince(before))
 	}
+	// Ready means the master and its StartServers workers run: a test
+	// that kills the master right after must leave orphans behind, and
+	// on a loaded machine the workers come a while after the pid file.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if pid, err := a.MasterPID(); err == nil && syscall.Kill(pid, 0) == nil {
+		if pid, err := a.MasterPID(); err == nil && syscall.Kill(pid, 0) == nil && countChildren(pid) >= startServers {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("apache2 wrote no pid file in 10s: %s", a.logSince(before))
+	return fmt.Errorf("apache2 not up with %d workers in 10s: %s", startServers, a.logSince(before))
+}
+
+// startServers is the config's StartServers.
+const startServers = 2
+
+// countChildren counts the live apache2 children of pid.
+func countChildren(pid int) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || !bytes.HasSuffix(b[:i], []byte("(apache2")) {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[0] != "Z" && f[1] == strconv.Itoa(pid) {
+			n++
+		}
+	}
+	return n
 }
 
 // MasterPID reads the pid file.

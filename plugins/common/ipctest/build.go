@@ -1,38 +1,79 @@
 package ipctest
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 )
 
-// BuildBinary builds a main package of this module for end-to-end tests
-// and returns its path. The path is handed to re-executed children through
-// the environment, so a test running inside Enter's namespaces uses the
-// binary its parent built instead of building again. The directory is
-// world-readable: tests also run the binary as unprivileged users.
-func BuildBinary(pkg, name string) (path string, cleanup func(), err error) {
-	env := "IPCWATCH_TEST_BIN_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(name))
-	if p := os.Getenv(env); p != "" {
-		return p, func() {}, nil
+// binaries are the module's programs by the names make build gives them.
+var binaries = map[string]string{
+	"check_sysvipc":          "nagios/check_sysvipc",
+	"ipcwatch-telegraf":      "shim",
+	"ipcwatch-remediate":     "nagios/ipcwatch-remediate",
+	"ipcwatch-plugin-apache": "plugins/remediate/apache",
+}
+
+// envBin hands the built directory to re-executed children.
+const envBin = "IPCWATCH_TEST_BIN"
+
+// BuildBin builds every program of the module into one directory laid out
+// like make build's bin/ (static binaries and the SHA256SUMS manifest the
+// remediation host trusts plugins by) and returns it. The directory is
+// world-readable, since tests also run the programs as other users. A test
+// running inside Enter's namespaces gets its parent's directory through
+// the environment instead of building again; cleanup then does nothing.
+func BuildBin() (dir string, cleanup func(), err error) {
+	if d := os.Getenv(envBin); d != "" {
+		return d, func() {}, nil
 	}
-	dir, err := os.MkdirTemp("", "ipcwatch-bin-")
+	dir, err = os.MkdirTemp("", "ipcwatch-bin-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := build(dir); err != nil {
 		cleanup()
 		return "", nil, err
 	}
-	path = filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", path, "github.com/ipcwatch/ipcwatch/"+strings.TrimPrefix(pkg, "./"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("go build %s: %w: %s", pkg, err, out)
+	os.Setenv(envBin, dir)
+	return dir, cleanup, nil
+}
+
+func build(dir string) error {
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
 	}
-	os.Setenv(env, path)
-	return path, cleanup, nil
+	var sums strings.Builder
+	for name, pkg := range binaries {
+		path := filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", path, "github.com/ipcwatch/ipcwatch/"+pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w: %s", pkg, err, out)
+		}
+		sum, err := sha256File(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&sums, "%x  %s\n", sum, name)
+	}
+	return os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(sums.String()), 0o644)
+}
+
+func sha256File(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }
