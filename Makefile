@@ -9,7 +9,7 @@ BIN      := bin
 PKGS     := ./...
 FUZZTIME ?= 5s
 # Debian packages the end-to-end tests run for real.
-DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps
+DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo
 BENCH_PKGS := hyperfine
 # Telegraf for the end-to-end test, built from the module proxy at the
 # version go.mod requires, with only what the test runs.
@@ -17,7 +17,7 @@ TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdat
 TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
 TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
-.PHONY: all build run test unit fuzz deps lint bench fixtures clean telegraf generate
+.PHONY: all build run test unit fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
 
 all: build
 
@@ -58,7 +58,10 @@ deps:
 	fi
 	$(GO) mod download
 
-test: deps lint build telegraf fuzz unit
+test: deps lint build telegraf fuzz install-test unit
+
+install-test: build
+	bash .ci/install-test.sh
 
 unit:
 	IPCWATCH_TELEGRAF=$(TELEGRAF) $(GO) test -count=1 $(PKGS)
@@ -95,6 +98,49 @@ fixtures:
 	$(GO) build -o $(BIN)/capture ./plugins/common/sysvipc/testdata/capture
 	cd plugins/common/sysvipc && for c in idle objects; do \
 	  unshare --ipc ../../../$(BIN)/capture -case $$c -out testdata/$$c; done
+
+# install: the check into the monitoring plugins directory, the handler,
+# its plugin (with their manifest) and the Telegraf shim into
+# $(PREFIX)/lib/ipcwatch, the shim's config into /etc/ipcwatch, the Nagios,
+# Icinga 2 and inputs.execd definitions into $(PREFIX)/share/ipcwatch, and
+# a sudoers snippet that lets the monitoring user run the handler as root,
+# and nothing else. Debian: make install PREFIX=/usr.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+PLUGINDIR  ?= $(PREFIX)/lib/nagios/plugins
+LIBDIR     := $(PREFIX)/lib/ipcwatch
+SHAREDIR   := $(PREFIX)/share/ipcwatch
+# Debian runs Nagios and Icinga 2 checks as the nagios user.
+MONITOR_USER ?= nagios
+
+install: build
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch \
+	  $(DESTDIR)$(SHAREDIR)/nagios $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
+	install -m 0755 $(BIN)/check_sysvipc $(DESTDIR)$(PLUGINDIR)/
+	install -m 0755 $(BIN)/ipcwatch-remediate $(BIN)/ipcwatch-plugin-apache $(BIN)/ipcwatch-telegraf $(DESTDIR)$(LIBDIR)/
+	cd $(DESTDIR)$(LIBDIR) && sha256sum ipcwatch-plugin-apache > SHA256SUMS && chmod 0644 SHA256SUMS
+	install -m 0644 sample.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf
+	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/nagios/sysvipc.cfg > $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg
+	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/icinga2/sysvipc.conf > $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf
+	printf '%s\n' '# Telegraf: copy into /etc/telegraf/telegraf.d/ to collect System V IPC metrics.' \
+	  '[[inputs.execd]]' \
+	  '  command = ["$(LIBDIR)/ipcwatch-telegraf", "-config", "$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf", "-poll_interval_disabled"]' \
+	  '  signal = "STDIN"' '  data_format = "influx"' > $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
+	chmod 0644 $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
+	printf '%s\n' '# ipcwatch: the monitoring user may run the remediation handler as root, and nothing else.' \
+	  '$(MONITOR_USER) ALL=(root) NOPASSWD: $(LIBDIR)/ipcwatch-remediate' > $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
+	chmod 0440 $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
+
+uninstall:
+	rm -f $(DESTDIR)$(PLUGINDIR)/check_sysvipc \
+	  $(DESTDIR)$(LIBDIR)/ipcwatch-remediate $(DESTDIR)$(LIBDIR)/ipcwatch-plugin-apache \
+	  $(DESTDIR)$(LIBDIR)/ipcwatch-telegraf $(DESTDIR)$(LIBDIR)/SHA256SUMS \
+	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch \
+	  $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf \
+	  $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
+	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch $(DESTDIR)$(SHAREDIR)/nagios \
+	  $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf $(DESTDIR)$(SHAREDIR) 2>/dev/null
 
 clean:
 	rm -rf $(BIN) .cache

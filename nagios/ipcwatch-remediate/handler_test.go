@@ -135,3 +135,24 @@ func TestTrust(t *testing.T) {
 }
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+// TestSudoRestrictions: run through sudo by the monitoring user, the
+// handler refuses the flags that would let that user pick what runs as
+// root or where root writes.
+func TestSudoRestrictions(t *testing.T) {
+	t.Setenv("SUDO_UID", "108")
+	for _, flag := range []string{"--plugin", "--manifest", "--audit-log", "--lock"} {
+		_, err := parseArgs([]string{flag, "/etc/passwd"})
+		want := "usage: " + flag + ": not allowed through sudo (SUDO_UID 108); only root may choose what the handler runs or writes"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s through sudo: %v", flag, err)
+		}
+	}
+	if _, err := parseArgs([]string{"--state", "CRITICAL", "--state-type", "HARD", "--attempt", "2", "--dry-run"}); err != nil {
+		t.Errorf("the handler's own flags through sudo: %v", err)
+	}
+	t.Setenv("SUDO_UID", "0")
+	if _, err := parseArgs([]string{"--audit-log", "/tmp/x"}); err != nil {
+		t.Errorf("root through sudo: %v", err)
+	}
+}

@@ -66,6 +66,16 @@ func parseArgs(args []string) (options, error) {
 	o.plugins = plugins
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// Through sudo (the nagios user, by the sudoers snippet) the flags that
+	// choose what runs as root or where root writes stay at their defaults:
+	// otherwise --audit-log /etc/passwd would append to it as root.
+	if uid := os.Getenv("SUDO_UID"); uid != "" && uid != "0" {
+		for _, name := range []string{"plugin", "manifest", "audit-log", "lock"} {
+			if set[name] {
+				return o, fmt.Errorf("%w: --%s: not allowed through sudo (SUDO_UID %s); only root may choose what the handler runs or writes", errUsage, name, uid)
+			}
+		}
+	}
 	o.manual = !set["state"] && !set["state-type"] && !set["attempt"]
 	if !o.manual {
 		o.state = strings.ToUpper(o.state)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,7 +37,10 @@ func Enter(t *testing.T) bool {
 	args := []string{"--ipc", "--pid", "--fork", "--mount-proc", "--kill-child",
 		os.Args[0], "-test.run", "^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1", "-test.v"}
 	cmd := exec.Command("unshare", args...)
-	cmd.Env = append(os.Environ(), envInside+"="+t.Name())
+	// Without SUDO_*: a `sudo make test` must not make the programs under
+	// test believe an unprivileged user called them through sudo.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SUDO_") })
+	cmd.Env = append(env, envInside+"="+t.Name())
 	out, err := cmd.CombinedOutput()
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		t.Log("ns| " + line)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make install and make uninstall into a scratch DESTDIR: every file where
+# it belongs with its mode, the sudoers snippet valid, nothing left after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=$(mktemp -d /tmp/ipcwatch-install.XXXXXX)
+trap 'rm -rf "$dest"' EXIT
+make --no-print-directory install PREFIX=/usr DESTDIR="$dest" >/dev/null
+pass=0 fail=0
+expect() { # path mode
+  local got
+  got=$(stat -c %a "$dest$1" 2>/dev/null || echo missing)
+  if [ "$got" = "$2" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 mode $got, want $2"; fi
+}
+expect /usr/lib/nagios/plugins/check_sysvipc 755
+expect /usr/lib/ipcwatch/ipcwatch-remediate 755
+expect /usr/lib/ipcwatch/ipcwatch-plugin-apache 755
+expect /usr/lib/ipcwatch/ipcwatch-telegraf 755
+expect /usr/lib/ipcwatch/SHA256SUMS 644
+expect /etc/ipcwatch/telegraf-sysvipc.conf 644
+expect /usr/share/ipcwatch/telegraf/ipcwatch-execd.conf 644
+expect /usr/share/ipcwatch/nagios/sysvipc.cfg 644
+expect /usr/share/ipcwatch/icinga2/sysvipc.conf 644
+expect /etc/sudoers.d/ipcwatch 440
+# The manifest must vouch for the installed plugin, and the config must be
+# the plugin's sample.conf.
+if (cd "$dest/usr/lib/ipcwatch" && sha256sum -c --quiet SHA256SUMS); then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: SHA256SUMS does not match"; fi
+if cmp -s sample.conf "$dest/etc/ipcwatch/telegraf-sysvipc.conf"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: telegraf-sysvipc.conf differs from sample.conf"; fi
+if visudo -cf "$dest/etc/sudoers.d/ipcwatch" >/dev/null; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: sudoers snippet invalid"; fi
+if grep -q "NOPASSWD: /usr/lib/ipcwatch/ipcwatch-remediate$" "$dest/etc/sudoers.d/ipcwatch"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: sudoers snippet names another program"; fi
+make --no-print-directory uninstall PREFIX=/usr DESTDIR="$dest" >/dev/null
+left=$(find "$dest" -type f | wc -l)
+if [ "$left" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: uninstall left $left files"; find "$dest" -type f; fi
+echo "install: $pass passed, $fail failed"
+[ "$fail" = 0 ]
