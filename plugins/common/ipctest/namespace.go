@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // envInside names the test that the re-executed binary should run inside
@@ -17,8 +19,8 @@ const envInside = "IPCWATCH_TEST_INSIDE_NS"
 // private namespaces.
 func Inside() bool { return os.Getenv(envInside) != "" }
 
-// Enter runs the calling top-level test again in a fresh IPC, PID and
-// mount namespace (unshare --ipc --pid --fork --mount-proc) and reports
+// Enter runs the calling top-level test again in a fresh IPC, PID, network
+// and mount namespace (unshare --ipc --pid --net --fork --mount-proc) and reports
 // its result. It returns true in the child, where the test body goes on;
 // in the parent it returns false once the child has finished:
 //
@@ -29,12 +31,17 @@ func Inside() bool { return os.Getenv(envInside) != "" }
 func Enter(t *testing.T) bool {
 	t.Helper()
 	if os.Getenv(envInside) == t.Name() {
+		if err := loopbackUp(); err != nil {
+			t.Fatalf("bring up lo in the private network namespace: %v", err)
+		}
 		return true
 	}
 	Require(t, os.Geteuid() == 0, "needs root to create namespaces")
 	_, err := exec.LookPath("unshare")
 	Require(t, err == nil, "needs unshare (util-linux)")
-	args := []string{"--ipc", "--pid", "--fork", "--mount-proc", "--kill-child",
+	// A private network namespace too: Apache servers of tests running at
+	// the same time in other packages can never collide on a port.
+	args := []string{"--ipc", "--pid", "--net", "--fork", "--mount-proc", "--kill-child",
 		os.Args[0], "-test.run", "^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1", "-test.v"}
 	cmd := exec.Command("unshare", args...)
 	// Without SUDO_*: a `sudo make test` must not make the programs under
@@ -65,4 +72,23 @@ func Require(t testing.TB, ok bool, why string) {
 		t.Fatalf("cannot run under CI: %s", why)
 	}
 	t.Skip(why)
+}
+
+// loopbackUp sets IFF_UP on lo: a new network namespace starts with its
+// loopback down.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }

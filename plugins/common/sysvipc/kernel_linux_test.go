@@ -5,6 +5,7 @@ package sysvipc
 import (
 	"errors"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,5 +153,32 @@ func TestKernelProbe(t *testing.T) {
 	}
 	if _, err := (Kernel{}).StatSem(id); !errors.Is(err, ErrGone) {
 		t.Errorf("IPC_STAT of a removed array: %v, want ErrGone", err)
+	}
+}
+
+// TestLimitsFallback hides /proc/sys (as some sandboxes do) under an
+// empty tmpfs in the test's own mount namespace: the limits then come from
+// IPC_INFO, with the same numbers.
+func TestLimitsFallback(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	if err := ipctest.SetSemLimits(77, 7000, 17, 70); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", "/proc/sys", "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount("/proc/sys", 0)
+	fs, err := NewDefaultFS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := fs.Limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Source != "ipc_info" || l.SEMMSL != 77 || l.SEMMNS != 7000 || l.SEMOPM != 17 || l.SEMMNI != 70 || l.SEMVMX != SEMVMX || l.MSGMNI == 0 {
+		t.Errorf("limits with /proc/sys hidden: %+v", l)
 	}
 }
