@@ -26,6 +26,8 @@ func HelperMain() {
 	var err error
 	if n, ok := strings.CutPrefix(mode, "fill:"); ok {
 		err = fill(n)
+	} else if spec, ok := strings.CutPrefix(mode, "ns:"); ok {
+		err = childNamespace(spec)
 	} else {
 		err = hold(mode == "lock")
 	}

@@ -26,12 +26,17 @@ func (a Assessment) Stale() []Classification {
 // process for nothing.
 func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment, error) {
 	if !slices.ContainsFunc(arrays, func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }) {
-		return Assessment{Arrays: Classify(arrays, Census{}, prober, pol)}, nil
+		return Assessment{Arrays: classify(arrays, Census{}, prober, pol, fs.workers())}, nil
 	}
 	census, err := fs.Census()
 	if err != nil {
 		return Assessment{}, err
 	}
+	// thread-self: inside InNamespace only this thread is in the namespace
+	// being judged. A fixture tree has no such link, and no namespaces.
+	if own, err := fs.IPCNamespace("thread-self"); err == nil {
+		census = census.InNamespace(own)
+	}
 	census.AssignRoles(pol.ApacheUIDs)
-	return Assessment{Arrays: Classify(arrays, census, prober, pol), Census: census}, nil
+	return Assessment{Arrays: classify(arrays, census, prober, pol, fs.workers()), Census: census}, nil
 }

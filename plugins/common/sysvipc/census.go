@@ -27,6 +27,7 @@ type Process struct {
 	RUID, EUID      uint32
 	Start           time.Time // wall time, to the clock tick
 	Role            Role
+	IPCNS           uint64 // inode of its IPC namespace; 0 when unreadable (another user's, without root)
 }
 
 // Role is what a process is to Apache.
@@ -128,6 +129,9 @@ func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
 		p.Exe = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
 	}
+	if link, err := os.Readlink(filepath.Join(dir, "ns", "ipc")); err == nil {
+		p.IPCNS, _ = parseNSLink(link, dir)
+	}
 	return p, true
 }
 
@@ -225,6 +229,20 @@ func parseStatusUIDs(b []byte) (real, effective uint32, err error) {
 		return real, effective, nil
 	}
 	return 0, 0, fmt.Errorf("%w: status: no Uid line", ErrFileParse)
+}
+
+// InNamespace keeps the processes of one IPC namespace, and those whose
+// namespace could not be read (kept: they might be in it). Only they can
+// use its arrays: a container's Apache neither keeps the host's arrays
+// live nor leaks them.
+func (c Census) InNamespace(inode uint64) Census {
+	out := Census{Procs: make(map[int]*Process, len(c.Procs)), Taken: c.Taken}
+	for pid, p := range c.Procs {
+		if p.IPCNS == 0 || p.IPCNS == inode {
+			out.Procs[pid] = p
+		}
+	}
+	return out
 }
 
 // AssignRoles marks Apache's masters, workers and orphans. A master runs as

@@ -52,7 +52,11 @@ func (p Policy) Candidate(a SemArray) (bool, Reason) {
 // Classify gives every array a verdict. Only candidates are probed; the
 // census must have had AssignRoles called with the same Apache users.
 func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []Classification {
-	probes := probeCandidates(arrays, prober, pol)
+	return classify(arrays, census, prober, pol, runtime.GOMAXPROCS(0))
+}
+
+func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWorkers int) []Classification {
+	probes := probeCandidates(arrays, prober, pol, maxWorkers)
 	out := make([]Classification, len(arrays))
 	masters := census.WithRole(RoleMaster)
 	orphans := census.WithRole(RoleOrphan)
@@ -74,12 +78,12 @@ type probe struct {
 // probeCandidates probes the candidates on every core: at 32,000 leaked
 // arrays the semctl calls are nearly all of a classification's time, and
 // they do not contend (each array has its own lock).
-func probeCandidates(arrays []SemArray, prober SemProber, pol Policy) []probe {
+func probeCandidates(arrays []SemArray, prober SemProber, pol Policy, maxWorkers int) []probe {
 	probes := make([]probe, len(arrays))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(arrays)/256))
+	workers := min(maxWorkers, max(1, len(arrays)/256))
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Go(func() {
+		run(&wg, workers == 1, func() {
 			lo, hi := w*len(arrays)/workers, (w+1)*len(arrays)/workers
 			for i := lo; i < hi; i++ {
 				if ok, _ := pol.Candidate(arrays[i]); !ok {
@@ -188,4 +192,14 @@ func Count(cs []Classification, v Verdict) int {
 		}
 	}
 	return n
+}
+
+// run runs f on a new goroutine, or inline when alone: inline keeps the
+// work on the caller's thread, which matters inside InNamespace.
+func run(wg *sync.WaitGroup, inline bool, f func()) {
+	if inline {
+		f()
+		return
+	}
+	wg.Go(f)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,9 @@ type FS struct {
 	// syscalls answer for the same IPC namespace the files show, and the
 	// kernel can be asked instead of the files.
 	live bool
+	// single keeps all work on the calling goroutine's thread: set inside
+	// InNamespace, where other threads are in another namespace.
+	single bool
 }
 
 // NewFS returns an FS rooted at mountPoint.
@@ -91,4 +95,12 @@ func readSysvipc[T any](fs FS, name string, parse func(io.Reader, string) ([]T, 
 	}
 	defer f.Close()
 	return parse(f, f.Name())
+}
+
+// workers is how many goroutines one read may use.
+func (fs FS) workers() int {
+	if fs.single {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
 }

@@ -195,7 +195,9 @@ func semArrayOf(id int32, ds *semidDS) SemArray {
 // and no text to format or parse: three times faster than
 // /proc/sysvipc/sem at 32,000 arrays. The rows equal the file's. It
 // returns errors.ErrUnsupported before Linux 4.17.
-func KernelSemArrays() ([]SemArray, error) {
+func KernelSemArrays() ([]SemArray, error) { return kernelSemArrays(runtime.GOMAXPROCS(0)) }
+
+func kernelSemArrays(maxWorkers int) ([]SemArray, error) {
 	var si seminfo
 	maxIdx, err := semctl(0, 0, semInfo, uintptr(unsafe.Pointer(&si)))
 	if err != nil {
@@ -203,11 +205,11 @@ func KernelSemArrays() ([]SemArray, error) {
 	}
 	// Split the index range over the cores, like the probes: each
 	// SEM_STAT_ANY takes only its own array's lock.
-	workers := min(runtime.GOMAXPROCS(0), max(1, (maxIdx+1)/1024))
+	workers := min(maxWorkers, max(1, (maxIdx+1)/1024))
 	parts := make([][]SemArray, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Go(func() {
+		run(&wg, workers == 1, func() {
 			lo, hi := w*(maxIdx+1)/workers, (w+1)*(maxIdx+1)/workers
 			part := make([]SemArray, 0, int(si.Semusz)/workers+1)
 			var ds semidDS

@@ -27,5 +27,7 @@ func (Kernel) StatSem(int32) (SemArray, error) { return SemArray{}, errUnsupport
 // KernelSemArrays is unavailable here.
 func KernelSemArrays() ([]SemArray, error) { return nil, errUnsupported }
 
+func kernelSemArrays(int) ([]SemArray, error) { return nil, errUnsupported }
+
 // RemoveSem is unavailable here.
 func (Kernel) RemoveSem(int32) error { return errUnsupported }

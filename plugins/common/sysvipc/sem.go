@@ -44,7 +44,7 @@ func (fs FS) SemArrays() ([]SemArray, error) {
 // same rows (TestKernelInventory).
 func (fs FS) LiveSemArrays() ([]SemArray, error) {
 	if fs.live {
-		if arrays, err := KernelSemArrays(); err == nil {
+		if arrays, err := kernelSemArrays(fs.workers()); err == nil {
 			return arrays, nil
 		}
 	}
