@@ -97,3 +97,48 @@ func TestStaleApache(t *testing.T) {
 		t.Errorf("as nobody: exit %d:\n%s", code, out)
 	}
 }
+
+// TestNamespaces checks containers' IPC namespaces from outside: two child
+// namespaces made with unshare, one of them full.
+func TestNamespaces(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	if err := ipctest.SetSemLimits(250, 32000, 32, 50); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ipctest.SemGet(0, 1, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := ipctest.StartChildNamespace(t, [4]int{250, 32000, 32, 20}, 3, 33)
+	b := ipctest.StartChildNamespace(t, [4]int{250, 32000, 32, 10}, 10, 33)
+
+	out, code := runCheck(t, "")
+	if code != 0 || !strings.HasPrefix(out, "SYSVIPC OK - 1/50 semaphore arrays (2.0%) | sem_arrays=1;40;45;0;50 ") {
+		t.Errorf("own namespace: exit %d, %s", code, out)
+	}
+	out, code = runCheck(t, "", "--pid", fmt.Sprint(a.PID))
+	if code != 0 || !regexp.MustCompile(`^SYSVIPC OK - ipc:\[\d+\] \(pid `+fmt.Sprint(a.PID)+`\): 3/20 semaphore arrays \(15\.0%\) \| sem_arrays=3;16;18;0;20 `).MatchString(out) {
+		t.Errorf("--pid %d: exit %d, %s", a.PID, code, out)
+	}
+	out, code = runCheck(t, "", "--pid", fmt.Sprint(b.PID), "--stale-warning", "0", "--min-age", "0s")
+	if code != 2 || !strings.Contains(out, "10/10 semaphore arrays (100.0%), 10 stale apache arrays |") {
+		t.Errorf("--pid %d: exit %d, %s", b.PID, code, out)
+	}
+	out, code = runCheck(t, "", "--all-namespaces", "--stale-warning", "0", "--min-age", "0s", "-v")
+	first := regexp.MustCompile(`^SYSVIPC CRITICAL - ipc:\[\d+\] \(pid ` + fmt.Sprint(b.PID) + `\): 10/10 semaphore arrays \(100\.0%\), 10 stale apache arrays; worst of 3 namespaces \| sem_arrays=1;40;45;0;50 `)
+	if code != 2 || !first.MatchString(out) {
+		t.Errorf("--all-namespaces: exit %d, %s", code, out)
+	}
+	for _, want := range []string{
+		"(pid " + fmt.Sprint(a.PID) + "): WARNING - 3 stale apache arrays, 3/20 semaphore arrays (15.0%)",
+		"(pid " + fmt.Sprint(b.PID) + "): CRITICAL - 10/10 semaphore arrays (100.0%), 10 stale apache arrays",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--all-namespaces -v lacks %q:\n%s", want, out)
+		}
+	}
+	if _, code := runCheck(t, "", "--pid", "999999"); code != 3 {
+		t.Errorf("--pid of no process: exit %d, want 3", code)
+	}
+}

@@ -33,6 +33,8 @@ type options struct {
 	timeoutState                     nagrange.State
 	verbose                          int
 	help, version                    bool
+	pid                              int  // --pid: the IPC namespace of this process
+	allNamespaces                    bool // --all-namespaces
 }
 
 // needStale says whether the classifier must run: only for stale
@@ -82,6 +84,8 @@ func parseArgs(args []string) (options, error) {
 	fs.IntVar(&timeout, "timeout", 10, "")
 	fs.IntVar(&timeout, "t", 10, "")
 	timeoutState := fs.String("timeout-state", "UNKNOWN", "")
+	fs.IntVar(&o.pid, "pid", 0, "")
+	fs.BoolVar(&o.allNamespaces, "all-namespaces", false, "")
 	fs.Var((*counter)(&o.verbose), "verbose", "")
 	fs.Var((*counter)(&o.verbose), "v", "")
 	for _, name := range []string{"help", "h"} {
@@ -122,6 +126,12 @@ func parseArgs(args []string) (options, error) {
 	}
 	if len(o.apacheUsers) == 0 {
 		return o, fmt.Errorf("%w: --apache-user: no user given", errUsage)
+	}
+	if o.pid < 0 {
+		return o, fmt.Errorf("%w: --pid: %d is not a process id", errUsage, o.pid)
+	}
+	if o.pid != 0 && o.allNamespaces {
+		return o, fmt.Errorf("%w: --pid and --all-namespaces exclude each other", errUsage)
 	}
 	if o.minAge < 0 {
 		return o, fmt.Errorf("%w: --min-age: %s is negative", errUsage, o.minAge)
@@ -196,6 +206,7 @@ Usage:
                 [--queues-warning RANGE] [--queues-critical RANGE]
                 [--stale-warning RANGE]  [--stale-critical RANGE]
                 [--apache-user USER[,USER...]] [--min-age DURATION]
+                [--pid PID | --all-namespaces]
                 [-t SECONDS] [--timeout-state STATE] [-v]... [-h] [-V]
 
 Options:
@@ -207,6 +218,9 @@ Options:
      --stale-warning/critical stale Apache arrays; no default (counted only when set, or at -vv)
      --apache-user USERS      owners of Apache's mutexes; default %s
      --min-age DURATION       arrays changed more recently are never stale; default %s
+     --pid PID                check the IPC namespace of that process (a container's)
+     --all-namespaces         check every IPC namespace: the worst one sets the state,
+                              perfdata stays this namespace's own
  -t, --timeout SECONDS        give up after this long; default 10
      --timeout-state STATE    state on timeout; default UNKNOWN
  -v, --verbose                -v: a line per resource; -vv: each stale array;

@@ -10,30 +10,77 @@ import (
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
-// report formats the output: the first line with perfdata, then the long
-// text that -v asks for.
-func report(o options, f facts, now time.Time) (string, nagrange.State) {
+// judged is one namespace's resources and state.
+type judged struct {
+	f     facts
+	rs    []resource
+	state nagrange.State
+}
+
+func judge(o options, f facts) judged {
 	var stale *int
 	if f.assessment != nil {
 		n := sysvipc.Count(f.assessment.Arrays, sysvipc.Stale)
 		stale = &n
 	}
 	rs := evaluate(o, f.usage, f.limits, stale)
-	state := worst(rs)
+	return judged{f: f, rs: rs, state: worst(rs)}
+}
 
-	var parts, perf []string
-	for _, r := range headline(rs) {
+func (j judged) summary() string {
+	var parts []string
+	for _, r := range headline(j.rs) {
 		parts = append(parts, r.summary())
 	}
-	for _, r := range rs {
+	return strings.Join(parts, ", ")
+}
+
+// report formats the output: the first line with perfdata, then the long
+// text that -v asks for. all[0] is the namespace whose perfdata is shown:
+// this process's own, or the one --pid names.
+func report(o options, all []facts, now time.Time) (string, nagrange.State) {
+	js := make([]judged, len(all))
+	w := 0
+	for i, f := range all {
+		js[i] = judge(o, f)
+		if js[i].state > js[w].state {
+			w = i
+		}
+	}
+	state := js[w].state
+	summary := js[0].summary()
+	switch {
+	case o.pid != 0:
+		summary = all[0].ns.Label() + ": " + summary
+	case o.allNamespaces && state == nagrange.OK:
+		summary += fmt.Sprintf("; %d namespaces OK", len(js))
+	case o.allNamespaces:
+		summary = all[w].ns.Label() + ": " + js[w].summary() + fmt.Sprintf("; worst of %d namespaces", len(js))
+	}
+	var perf []string
+	for _, r := range js[0].rs {
 		perf = append(perf, r.perfdata())
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s - %s | %s\n", serviceName, state, clean(strings.Join(parts, ", ")), strings.Join(perf, " "))
+	fmt.Fprintf(&b, "%s %s - %s | %s\n", serviceName, state, clean(summary), strings.Join(perf, " "))
 
 	long := func(format string, args ...any) { b.WriteString(clean(fmt.Sprintf(format, args...)) + "\n") }
+	for i, j := range js {
+		if o.allNamespaces && o.verbose >= 1 {
+			long("%s: %s - %s", all[i].ns.Label(), j.state, j.summary())
+		}
+		if i == 0 || o.verbose >= 2 {
+			writeLong(o, j, long, now)
+		}
+	}
+	return b.String(), state
+}
+
+// writeLong is one namespace's long text.
+func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
+	f := j.f
 	if o.verbose >= 1 {
-		for _, r := range rs {
+		for _, r := range j.rs {
 			if r.limit < 0 {
 				long("%s: %d (%s)", r.noun, r.used, r.state)
 				continue
@@ -59,7 +106,6 @@ func report(o options, f facts, now time.Time) (string, nagrange.State) {
 			long("%s", evidence(c))
 		}
 	}
-	return b.String(), state
 }
 
 // writeDoubts says what the classifier could not prove, and why, so a

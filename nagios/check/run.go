@@ -65,11 +65,11 @@ func check(o options) (out string, code nagrange.State) {
 			out, code = line(nagrange.Unknown, fmt.Sprintf("internal error: %v", p)), nagrange.Unknown
 		}
 	}()
-	f, err := gather(o, time.Now())
+	all, err := gather(o, time.Now())
 	if err != nil {
 		return line(nagrange.Unknown, err.Error()), nagrange.Unknown
 	}
-	return report(o, f, time.Now())
+	return report(o, all, time.Now())
 }
 
 func unknown(w io.Writer, err error) int {
