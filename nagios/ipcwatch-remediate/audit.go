@@ -42,6 +42,7 @@ type policyRecord struct {
 	MinAge      string   `json:"min_age"`
 	MaxRemovals int      `json:"max_removals"`
 	KillOrphans bool     `json:"kill_orphans"`
+	PID         int      `json:"pid,omitempty"`
 }
 
 // appendAudit appends one JSON line. The log is created 0640 (its

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,5 +194,50 @@ func TestRemediateOrphans(t *testing.T) {
 	}
 	if err := ap.Start(); err != nil {
 		t.Errorf("apache after remediation: %v", err)
+	}
+}
+
+// TestRemediateNamespace: --pid acts in a container's IPC namespace and
+// nowhere else: a second container's leaked arrays and this namespace's
+// stay.
+func TestRemediateNamespace(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	own := ipctest.StartHolder(t, 33, false)
+	own.Stop() // an Apache-shaped array left in this namespace
+	a := ipctest.StartChildNamespace(t, [4]int{250, 32000, 32, 20}, 5, 33)
+	b := ipctest.StartChildNamespace(t, [4]int{250, 32000, 32, 20}, 4, 33)
+	h := newHandler(t)
+	out, code := h.run("--pid", fmt.Sprint(a.PID), "--min-age", "0s")
+	if code != 0 || !strings.Contains(out, "removed 5 of 5 stale arrays, 0 skipped, 0 failed; semaphore arrays 5 -> 0") {
+		t.Errorf("--pid %d: exit %d, %s", a.PID, code, out)
+	}
+	fs, err := sysvipc.NewDefaultFS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(pid int) int {
+		n := -1
+		if err := fs.InNamespace(pid, func(in sysvipc.FS) error {
+			arrays, err := in.LiveSemArrays()
+			n = len(arrays)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(a.PID); n != 0 {
+		t.Errorf("%d arrays left in the remediated namespace", n)
+	}
+	if n := count(b.PID); n != 4 {
+		t.Errorf("the other namespace has %d arrays, want its 4", n)
+	}
+	if ids := semIDs(t); len(ids) != 1 || ids[0] != own.ID {
+		t.Errorf("this namespace has %v, want its one array %d", ids, own.ID)
+	}
+	if r := h.records(); len(r) != 1 || r[0].Policy.PID != a.PID || r[0].ArraysBefore != 5 || r[0].ArraysAfter != 0 {
+		t.Errorf("audit: %+v", r)
 	}
 }

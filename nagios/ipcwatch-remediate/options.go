@@ -31,6 +31,7 @@ type options struct {
 	auditLog         string
 	lockFile         string
 	manual           bool // no state flags: run by hand
+	pid              int  // act in this process's IPC namespace
 }
 
 type listFlag []string
@@ -56,6 +57,7 @@ func parseArgs(args []string) (options, error) {
 	fs.DurationVar(&o.orphanGrace, "orphan-grace", 5*time.Second, "time between SIGTERM and SIGKILL for orphans")
 	users := fs.String("apache-user", strings.Join(sysvipc.DefaultApacheUsers, ","), "users Apache's mutexes belong to")
 	fs.StringVar(&o.auditLog, "audit-log", "/var/log/ipcwatch/remediate.jsonl", "JSON lines audit log, appended")
+	fs.IntVar(&o.pid, "pid", 0, "act in the IPC namespace of this process (Apache in a container)")
 	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %w", errUsage, err)
@@ -95,6 +97,9 @@ func parseArgs(args []string) (options, error) {
 	}
 	if o.minAge < 0 {
 		return o, fmt.Errorf("%w: --min-age: %s is negative", errUsage, o.minAge)
+	}
+	if o.pid < 0 {
+		return o, fmt.Errorf("%w: --pid: %d is not a process id", errUsage, o.pid)
 	}
 	if o.maxRemovals < 0 {
 		return o, fmt.Errorf("%w: --max-removals: %d is negative", errUsage, o.maxRemovals)

@@ -29,7 +29,7 @@ func run(args []string, out io.Writer) error {
 	if !act {
 		// Audited too: the log then shows every time Nagios called.
 		host, _ := os.Hostname()
-		if err := appendAudit(o.auditLog, record{Time: time.Now().UTC(), Host: host, ArraysBefore: countArrays(), ArraysAfter: -1,
+		if err := appendAudit(o.auditLog, record{Time: time.Now().UTC(), Host: host, ArraysBefore: countArrays(o.pid), ArraysAfter: -1,
 			Trigger: trigger{State: o.state, StateType: o.stateType, Attempt: o.attempt, Decision: "nothing to do: " + why}}); err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func runPlugin(o options, why, path string, out io.Writer) error {
 	rec := record{
 		Time: time.Now().UTC(), Host: host, DryRun: o.dryRun, Plugin: path,
 		Trigger: trigger{Manual: o.manual, State: o.state, StateType: o.stateType, Attempt: o.attempt, Decision: why},
-		Policy:  policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans},
+		Policy:  policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid},
 	}
 	err := remediateWith(o, path, &rec, out)
 	if err != nil {
@@ -97,10 +97,10 @@ func remediateWith(o options, path string, rec *record, out io.Writer) error {
 	}
 	r := raw.(remediate.Remediator)
 
-	rec.ArraysBefore = countArrays()
+	rec.ArraysBefore = countArrays(o.pid)
 	policy := remediate.Policy{
 		ApacheUsers: o.apacheUsers, MinAge: o.minAge, KillOrphans: o.killOrphans,
-		MaxRemovals: o.maxRemovals, OrphanGrace: o.orphanGrace,
+		MaxRemovals: o.maxRemovals, OrphanGrace: o.orphanGrace, PID: o.pid,
 	}
 	plan, err := r.Plan(policy)
 	if err != nil {
@@ -138,7 +138,7 @@ func remediateWith(o options, path string, rec *record, out io.Writer) error {
 		}
 	}
 	rec.Actions, rec.OrphanActs = res.Actions, res.Orphans
-	rec.ArraysAfter = countArrays()
+	rec.ArraysAfter = countArrays(o.pid)
 	printResult(out, plan, res, rec)
 	if n := res.Count(remediate.Failed); n > 0 {
 		return fmt.Errorf("%d removals failed", n)
@@ -160,14 +160,28 @@ func killedAny(res remediate.Result) bool {
 	return false
 }
 
-// countArrays is the O(1) count for the audit's before and after; -1 when
-// the kernel cannot say.
-func countArrays() int64 {
-	u, err := sysvipc.KernelUsage()
+// countArrays is the O(1) count for the audit's before and after, in the
+// namespace acted in (pid 0: this one); -1 when the kernel cannot say.
+func countArrays(pid int) int64 {
+	if pid == 0 {
+		u, err := sysvipc.KernelUsage()
+		if err != nil {
+			return -1
+		}
+		return u.SemArrays
+	}
+	fs, err := sysvipc.NewDefaultFS()
 	if err != nil {
 		return -1
 	}
-	return u.SemArrays
+	n := int64(-1)
+	_ = fs.InNamespace(pid, func(sysvipc.FS) error {
+		if u, err := sysvipc.KernelUsage(); err == nil {
+			n = u.SemArrays
+		}
+		return nil
+	})
+	return n
 }
 
 func printPlan(out io.Writer, plan remediate.Plan, o options) {

@@ -67,7 +67,7 @@ func (s *grpcServer) Apply(_ context.Context, p *proto.RemediationPlan) (*proto.
 func policyToProto(p Policy) *proto.Policy {
 	return &proto.Policy{
 		ApacheUsers: p.ApacheUsers, MinAgeSeconds: int64(p.MinAge / time.Second), KillOrphans: p.KillOrphans,
-		MaxRemovals: int32(p.MaxRemovals), OrphanGraceMillis: p.OrphanGrace.Milliseconds(),
+		MaxRemovals: int32(p.MaxRemovals), OrphanGraceMillis: p.OrphanGrace.Milliseconds(), Pid: int32(p.PID),
 	}
 }
 
@@ -75,7 +75,7 @@ func policyFromProto(p *proto.Policy) Policy {
 	return Policy{
 		ApacheUsers: p.GetApacheUsers(), MinAge: time.Duration(p.GetMinAgeSeconds()) * time.Second,
 		KillOrphans: p.GetKillOrphans(), MaxRemovals: int(p.GetMaxRemovals()),
-		OrphanGrace: time.Duration(p.GetOrphanGraceMillis()) * time.Millisecond,
+		OrphanGrace: time.Duration(p.GetOrphanGraceMillis()) * time.Millisecond, PID: int(p.GetPid()),
 	}
 }
 

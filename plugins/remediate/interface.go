@@ -28,6 +28,7 @@ type Policy struct {
 	KillOrphans bool          // SIGTERM, then SIGKILL, orphaned Apache workers
 	MaxRemovals int           // 0: no limit
 	OrphanGrace time.Duration // between SIGTERM and SIGKILL
+	PID         int           // act in this process's IPC namespace (a container's); 0: the plugin's own
 }
 
 // Evidence is one candidate array as the plugin saw it.

@@ -28,15 +28,31 @@ func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment
 	if !slices.ContainsFunc(arrays, func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }) {
 		return Assessment{Arrays: classify(arrays, Census{}, prober, pol, fs.workers())}, nil
 	}
-	census, err := fs.Census()
+	census, err := fs.NamespaceCensus()
 	if err != nil {
 		return Assessment{}, err
+	}
+	census.AssignRoles(pol.ApacheUIDs)
+	return Assessment{Arrays: classify(arrays, census, prober, pol, fs.workers()), Census: census}, nil
+}
+
+// NamespaceCensus is the census of the processes that share the reader's
+// IPC namespace: only they can use its arrays.
+func (fs FS) NamespaceCensus() (Census, error) {
+	census, err := fs.Census()
+	if err != nil {
+		return Census{}, err
 	}
 	// thread-self: inside InNamespace only this thread is in the namespace
 	// being judged. A fixture tree has no such link, and no namespaces.
 	if own, err := fs.IPCNamespace("thread-self"); err == nil {
 		census = census.InNamespace(own)
 	}
-	census.AssignRoles(pol.ApacheUIDs)
-	return Assessment{Arrays: classify(arrays, census, prober, pol, fs.workers()), Census: census}, nil
+	return census, nil
+}
+
+// Classify is the package's Classify on as many threads as the FS may use
+// (one inside InNamespace).
+func (fs FS) Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []Classification {
+	return classify(arrays, census, prober, pol, fs.workers())
 }

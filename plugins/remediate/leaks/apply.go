@@ -14,12 +14,20 @@ import (
 // every array the plan calls stale is read again and removed only if it
 // is still the same array (key, ctime, otime, owner), has no waiter and is
 // not held. Anything else is skipped with the reason.
-func (r *Remediator) Apply(plan remediate.Plan) (remediate.Result, error) {
+func (r *Remediator) Apply(plan remediate.Plan) (res remediate.Result, err error) {
+	err = r.in(plan.Policy.PID, func(sys System) error {
+		res = r.apply(sys, plan)
+		return nil
+	})
+	return res, err
+}
+
+func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 	var res remediate.Result
 	orphansGone := true
 	if plan.Policy.KillOrphans {
 		for _, o := range plan.Orphans {
-			a := r.killOrphan(o, plan.Policy.OrphanGrace)
+			a := r.killOrphan(sys, o, plan.Policy.OrphanGrace)
 			if a.Outcome != remediate.Killed && a.Outcome != remediate.Gone {
 				orphansGone = false
 			}
@@ -38,17 +46,17 @@ func (r *Remediator) Apply(plan remediate.Plan) (remediate.Result, error) {
 		case plan.Policy.MaxRemovals > 0 && removed >= plan.Policy.MaxRemovals:
 			a = remediate.Action{SemID: e.SemID, Outcome: remediate.Skipped, Why: fmt.Sprintf("max removals (%d) reached", plan.Policy.MaxRemovals)}
 		default:
-			a = r.removeIfUnchanged(e)
+			a = r.removeIfUnchanged(sys, e)
 		}
 		if a.Outcome == remediate.Removed {
 			removed++
 		}
 		res.Actions = append(res.Actions, a)
 	}
-	return res, nil
+	return res
 }
 
-func (r *Remediator) removeIfUnchanged(e remediate.Evidence) remediate.Action {
+func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence) remediate.Action {
 	act := func(outcome, why string, err error) remediate.Action {
 		a := remediate.Action{SemID: e.SemID, Outcome: outcome, Why: why}
 		var errno syscall.Errno
@@ -57,7 +65,7 @@ func (r *Remediator) removeIfUnchanged(e remediate.Evidence) remediate.Action {
 		}
 		return a
 	}
-	cur, err := r.Sys.StatSem(e.SemID)
+	cur, err := sys.StatSem(e.SemID)
 	switch {
 	case errors.Is(err, sysvipc.ErrGone):
 		return act(remediate.Skipped, "gone", nil)
@@ -66,7 +74,7 @@ func (r *Remediator) removeIfUnchanged(e remediate.Evidence) remediate.Action {
 	case cur.Key != e.Key || cur.UID != e.UID || cur.CTime != e.CTime || cur.OTime != e.OTime:
 		return act(remediate.Skipped, fmt.Sprintf("changed since the plan (key %d uid %d ctime %d otime %d)", cur.Key, cur.UID, cur.CTime, cur.OTime), nil)
 	}
-	d, err := r.Sys.ProbeSem(cur)
+	d, err := sys.ProbeSem(cur)
 	switch {
 	case errors.Is(err, sysvipc.ErrGone):
 		return act(remediate.Skipped, "gone", nil)
@@ -77,7 +85,7 @@ func (r *Remediator) removeIfUnchanged(e remediate.Evidence) remediate.Action {
 	case d.Value == 0:
 		return act(remediate.Skipped, "held now (value 0)", nil)
 	}
-	if err := r.Sys.RemoveSem(e.SemID); err != nil {
+	if err := sys.RemoveSem(e.SemID); err != nil {
 		if errors.Is(err, sysvipc.ErrGone) {
 			return act(remediate.Skipped, "gone", nil)
 		}
@@ -89,9 +97,9 @@ func (r *Remediator) removeIfUnchanged(e remediate.Evidence) remediate.Action {
 // killOrphan sends SIGTERM, then SIGKILL after the grace period, checking
 // before each signal that the pid is still the same process (same start
 // time), so a reused pid is never signalled.
-func (r *Remediator) killOrphan(o remediate.Orphan, grace time.Duration) remediate.OrphanAction {
+func (r *Remediator) killOrphan(sys System, o remediate.Orphan, grace time.Duration) remediate.OrphanAction {
 	same := func() (bool, error) {
-		p, ok, err := r.Sys.Process(o.PID)
+		p, ok, err := sys.Process(o.PID)
 		return err == nil && ok && p.Start.Equal(o.Start), err
 	}
 	result := func(outcome, why string) remediate.OrphanAction {
@@ -108,7 +116,7 @@ func (r *Remediator) killOrphan(o remediate.Orphan, grace time.Duration) remedia
 		if !alive {
 			return result(remediate.Killed, fmt.Sprintf("exited before %s", step.sig))
 		}
-		if err := r.Sys.Signal(o.PID, step.sig); err != nil {
+		if err := sys.Signal(o.PID, step.sig); err != nil {
 			return result(remediate.Failed, fmt.Sprintf("%s: %v", step.sig, err))
 		}
 		// Wall-clock waiting, not r.Now: that is the plan's clock, which

@@ -25,6 +25,8 @@ type fakeSystem struct {
 	onStat func(id int32)
 	// dieOn lists signals a process exits on.
 	dieOn map[int]syscall.Signal
+	// entered lists the pids whose namespaces Plan and Apply entered.
+	entered []int
 }
 
 func (f *fakeSystem) SemArrays() ([]sysvipc.SemArray, error) {
@@ -76,6 +78,16 @@ func (f *fakeSystem) RemoveSem(id int32) error {
 func (f *fakeSystem) Process(pid int) (*sysvipc.Process, bool, error) {
 	p, ok := f.procs[pid]
 	return p, ok, nil
+}
+
+func (f *fakeSystem) Classify(arrays []sysvipc.SemArray, c sysvipc.Census, pol sysvipc.Policy) []sysvipc.Classification {
+	return sysvipc.Classify(arrays, c, f, pol)
+}
+
+// Enter records the namespace and stays: the fake has only one.
+func (f *fakeSystem) Enter(pid int, fn func(System) error) error {
+	f.entered = append(f.entered, pid)
+	return fn(f)
 }
 
 func (f *fakeSystem) Signal(pid int, sig syscall.Signal) error {
@@ -324,4 +336,23 @@ func TestOrphans(t *testing.T) {
 			t.Errorf("orphan result %+v", res.Orphans)
 		}
 	})
+}
+
+// TestPIDEntersNamespace: with a pid, Plan and Apply both work inside
+// that process's namespace (the policy crosses the gRPC boundary).
+func TestPIDEntersNamespace(t *testing.T) {
+	sys := world()
+	r := client(t, sys)
+	p := policy
+	p.PID = 4242
+	plan, err := r.Plan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Apply(plan); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sys.entered, []int{4242, 4242}) || len(sys.removed) != 3 {
+		t.Errorf("entered %v, removed %v", sys.entered, sys.removed)
+	}
 }

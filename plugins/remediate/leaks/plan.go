@@ -35,31 +35,47 @@ func (r *Remediator) Describe() (remediate.Description, error) {
 // Plan classifies every array and returns the candidates with their
 // evidence. With KillOrphans, arrays that only orphaned workers keep from
 // being stale are judged as if those workers were gone, and marked so.
-func (r *Remediator) Plan(p remediate.Policy) (remediate.Plan, error) {
+func (r *Remediator) Plan(p remediate.Policy) (plan remediate.Plan, err error) {
+	err = r.in(p.PID, func(sys System) error {
+		plan, err = r.plan(sys, p)
+		return err
+	})
+	return plan, err
+}
+
+// in runs fn with the system of pid's IPC namespace, or the plugin's own.
+func (r *Remediator) in(pid int, fn func(System) error) error {
+	if pid == 0 {
+		return fn(r.Sys)
+	}
+	return r.Sys.Enter(pid, fn)
+}
+
+func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error) {
 	uids, err := sysvipc.LookupUsers(p.ApacheUsers, false)
 	if err != nil {
 		return remediate.Plan{}, err
 	}
 	now := r.Now()
 	pol := sysvipc.Policy{ApacheUIDs: sysvipc.UIDSet(uids), MinAge: p.MinAge, Now: now}
-	arrays, err := r.Sys.SemArrays()
+	arrays, err := sys.SemArrays()
 	if err != nil {
 		return remediate.Plan{}, err
 	}
-	census, err := r.Sys.Census()
+	census, err := sys.Census()
 	if err != nil {
 		return remediate.Plan{}, err
 	}
 	census.AssignRoles(pol.ApacheUIDs)
 	orphans := census.WithRole(sysvipc.RoleOrphan)
-	judged := sysvipc.Classify(arrays, census, r.Sys, pol)
+	judged := sys.Classify(arrays, census, pol)
 	var afterOrphans []sysvipc.Classification
 	if p.KillOrphans && len(orphans) > 0 {
 		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken}
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
 		}
-		afterOrphans = sysvipc.Classify(arrays, without, r.Sys, pol)
+		afterOrphans = sys.Classify(arrays, without, pol)
 	}
 
 	plan := remediate.Plan{Policy: p, Taken: now}

@@ -17,6 +17,11 @@ type System interface {
 	// Process re-reads one process; ok is false when it is gone.
 	Process(pid int) (p *sysvipc.Process, ok bool, err error)
 	Signal(pid int, sig syscall.Signal) error
+	// Classify judges the arrays; the live system keeps to one thread
+	// inside a namespace.
+	Classify([]sysvipc.SemArray, sysvipc.Census, sysvipc.Policy) []sysvipc.Classification
+	// Enter runs fn with the system of pid's IPC namespace.
+	Enter(pid int, fn func(System) error) error
 }
 
 // Live is the System of the namespace the plugin runs in.
@@ -39,3 +44,16 @@ func (l Live) SemArrays() ([]sysvipc.SemArray, error) { return l.FS.LiveSemArray
 
 // Signal sends a signal.
 func (Live) Signal(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }
+
+// Census is the census of the processes in the namespace being judged.
+func (l Live) Census() (sysvipc.Census, error) { return l.FS.NamespaceCensus() }
+
+// Classify judges with the kernel's probes.
+func (l Live) Classify(arrays []sysvipc.SemArray, c sysvipc.Census, pol sysvipc.Policy) []sysvipc.Classification {
+	return l.FS.Classify(arrays, c, l.Kernel, pol)
+}
+
+// Enter runs fn inside pid's IPC namespace, on one thread.
+func (l Live) Enter(pid int, fn func(System) error) error {
+	return l.FS.InNamespace(pid, func(in sysvipc.FS) error { return fn(Live{FS: in}) })
+}

@@ -128,6 +128,7 @@ type Policy struct {
 	KillOrphans       bool                   `protobuf:"varint,3,opt,name=kill_orphans,json=killOrphans,proto3" json:"kill_orphans,omitempty"`
 	MaxRemovals       int32                  `protobuf:"varint,4,opt,name=max_removals,json=maxRemovals,proto3" json:"max_removals,omitempty"` // 0: no limit
 	OrphanGraceMillis int64                  `protobuf:"varint,5,opt,name=orphan_grace_millis,json=orphanGraceMillis,proto3" json:"orphan_grace_millis,omitempty"`
+	Pid               int32                  `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"` // act in the IPC namespace of this process; 0: the plugin's own
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -193,6 +194,13 @@ func (x *Policy) GetMaxRemovals() int32 {
 func (x *Policy) GetOrphanGraceMillis() int64 {
 	if x != nil {
 		return x.OrphanGraceMillis
+	}
+	return 0
+}
+
+func (x *Policy) GetPid() int32 {
+	if x != nil {
+		return x.Pid
 	}
 	return 0
 }
@@ -671,13 +679,14 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\"\n" +
-	"\fcapabilities\x18\x03 \x03(\tR\fcapabilities\"\xc9\x01\n" +
+	"\fcapabilities\x18\x03 \x03(\tR\fcapabilities\"\xdb\x01\n" +
 	"\x06Policy\x12!\n" +
 	"\fapache_users\x18\x01 \x03(\tR\vapacheUsers\x12&\n" +
 	"\x0fmin_age_seconds\x18\x02 \x01(\x03R\rminAgeSeconds\x12!\n" +
 	"\fkill_orphans\x18\x03 \x01(\bR\vkillOrphans\x12!\n" +
 	"\fmax_removals\x18\x04 \x01(\x05R\vmaxRemovals\x12.\n" +
-	"\x13orphan_grace_millis\x18\x05 \x01(\x03R\x11orphanGraceMillis\"\xc6\x02\n" +
+	"\x13orphan_grace_millis\x18\x05 \x01(\x03R\x11orphanGraceMillis\x12\x10\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\xc6\x02\n" +
 	"\bEvidence\x12\x14\n" +
 	"\x05semid\x18\x01 \x01(\x05R\x05semid\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\x05R\x03key\x12\x10\n" +
