@@ -83,3 +83,13 @@ echo "  ipcwatch-remediate (plan, re-verify each, remove)  $(ms "$t_rem")"
 echo "  ipcs -s | awk | xargs ipcrm (no checks at all)      $(ms "$t_ipcrm")   ratio $(ratio "$t_rem" "$t_ipcrm")x"
 bash "$w/fill.sh"; "$w/ipcwatch-remediate" --min-age 0s --audit-log "$w/audit.jsonl" --lock "$w/lock" | head -1
 echo "  left after ipcwatch-remediate: $(($(wc -l < /proc/sysvipc/sem) - 1)) arrays; audit line $(tail -1 "$w/audit.jsonl" | wc -c) bytes"
+
+echo "all IPC namespaces: 100 more, five arrays each (unshare --ipc):"
+for _ in $(seq 100); do
+  unshare --ipc sh -c 'for j in 1 2 3 4 5; do ipcmk -S 1 >/dev/null; done; exec sleep 600' &
+done
+sleep 2
+IPCWATCH_TEST_INSIDE_NS=bench "$w/input.test" -test.run '^$' -test.bench 'GatherAllNamespaces' -test.count 3 | grep ^Benchmark
+t_all=$(mean "$w/check_sysvipc --all-namespaces")
+echo "  check_sysvipc --all-namespaces (101 namespaces): $(ms "$t_all")"
+kill $(jobs -p) 2>/dev/null || true

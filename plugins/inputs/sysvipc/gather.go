@@ -3,6 +3,7 @@
 package sysvipc
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -18,19 +19,70 @@ import (
 // limit fails the gather (Telegraf logs it with E!), never silent zeros;
 // an array whose detail cannot be read only makes that array unknown.
 func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
-	snap, err := s.fs.Snapshot()
+	now := s.now()
+	// Once a gather, not once a namespace: os/user reads /etc/passwd on
+	// every lookup.
+	uids, err := ipc.LookupUsers(s.ApacheUsers, false)
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	pol := ipc.Policy{ApacheUIDs: ipc.UIDSet(uids), MinAge: time.Duration(s.MinAge), Now: now}
 	names := owners{}
-	if s.collect["sem"] {
-		uids, err := ipc.LookupUsers(s.ApacheUsers, false)
-		if err != nil {
-			return err
+	if s.Namespaces != "all" {
+		return s.gatherIn(s.fs, acc, pol, names)
+	}
+	nss, err := s.fs.Namespaces()
+	if err != nil {
+		return err
+	}
+	for _, n := range nss {
+		tags := map[string]string{"ipc_namespace": strconv.FormatUint(n.Inode, 10)}
+		if n.ContainerID != "" {
+			tags["container_id"] = n.ContainerID
 		}
-		pol := ipc.Policy{ApacheUIDs: ipc.UIDSet(uids), MinAge: time.Duration(s.MinAge), Now: now}
-		a, err := s.fs.Assess(snap.Sem, s.fs.Prober(), pol)
+		tagged := taggedAccumulator{Accumulator: acc, tags: tags}
+		if n.Self {
+			err = s.gatherIn(s.fs, tagged, pol, names)
+		} else {
+			err = s.fs.InNamespace(n.PID, func(in ipc.FS) error { return s.gatherIn(in, tagged, pol, names) })
+		}
+		switch {
+		case errors.Is(err, ipc.ErrNamespaceGone):
+			// A container that stopped meanwhile: nothing to report.
+		case err != nil:
+			// One namespace failing must not hide the others.
+			acc.AddError(fmt.Errorf("%s: %w", n.Label(), err))
+		}
+	}
+	return nil
+}
+
+// taggedAccumulator adds the namespace's tags to every metric.
+type taggedAccumulator struct {
+	telegraf.Accumulator
+	tags map[string]string
+}
+
+func (a taggedAccumulator) AddFields(measurement string, fields map[string]any, tags map[string]string, t ...time.Time) {
+	merged := make(map[string]string, len(tags)+len(a.tags))
+	for k, v := range tags {
+		merged[k] = v
+	}
+	for k, v := range a.tags {
+		merged[k] = v
+	}
+	a.Accumulator.AddFields(measurement, fields, merged, t...)
+}
+
+// gatherIn reports the namespace the FS reads.
+func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, names owners) error {
+	snap, err := fs.Snapshot()
+	if err != nil {
+		return err
+	}
+	now := pol.Now
+	if s.collect["sem"] {
+		a, err := fs.Assess(snap.Sem, fs.Prober(), pol)
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ type SysVIPC struct {
 	MinAge        config.Duration `toml:"min_age"`
 	IncludeArrays bool            `toml:"include_arrays"`
 	MaxArrays     int             `toml:"max_arrays"`
+	Namespaces    string          `toml:"namespaces"`
 	Log           telegraf.Logger `toml:"-"`
 
 	fs      ipc.FS
@@ -62,6 +63,9 @@ func (s *SysVIPC) Init() error {
 	if s.MinAge < 0 {
 		return fmt.Errorf("%w: min_age: %s is negative", errConfig, time.Duration(s.MinAge))
 	}
+	if s.Namespaces != "self" && s.Namespaces != "all" {
+		return fmt.Errorf("%w: namespaces: %q, want \"self\" or \"all\"", errConfig, s.Namespaces)
+	}
 	if s.MaxArrays < 1 {
 		return fmt.Errorf("%w: max_arrays: %d, want at least 1", errConfig, s.MaxArrays)
 	}
@@ -84,6 +88,7 @@ func inputsCreator() *SysVIPC {
 		ApacheUsers: slices.Clone(ipc.DefaultApacheUsers),
 		MinAge:      config.Duration(ipc.DefaultMinAge),
 		MaxArrays:   1000,
+		Namespaces:  "self",
 	}
 }
 

@@ -121,6 +121,7 @@ func TestInitErrors(t *testing.T) {
 		{"blank user", func(s *SysVIPC) { s.ApacheUsers = []string{"www-data", ""} }, "invalid configuration: apache_users: empty user name"},
 		{"negative min age", func(s *SysVIPC) { s.MinAge = -1 }, "invalid configuration: min_age: -1ns is negative"},
 		{"max arrays zero", func(s *SysVIPC) { s.MaxArrays = 0 }, "invalid configuration: max_arrays: 0, want at least 1"},
+		{"namespaces", func(s *SysVIPC) { s.Namespaces = "containers" }, `invalid configuration: namespaces: "containers", want "self" or "all"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +169,7 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := newDefault()
-	if !slices.Equal(s.Collect, def.Collect) || !slices.Equal(s.ApacheUsers, ipc.DefaultApacheUsers) || s.MaxArrays != 1000 || time.Duration(s.MinAge) != 5*time.Minute || s.IncludeArrays {
+	if !slices.Equal(s.Collect, def.Collect) || !slices.Equal(s.ApacheUsers, ipc.DefaultApacheUsers) || s.MaxArrays != 1000 || time.Duration(s.MinAge) != 5*time.Minute || s.IncludeArrays || s.Namespaces != "self" {
 		t.Errorf("sample.conf loads %+v, want the defaults", s)
 	}
 }
