@@ -58,9 +58,9 @@ func TestIcinga2Definitions(t *testing.T) {
 	}
 }
 
-// nagiosObjects are the least Nagios needs around the shipped file: a
-// timeperiod, a contact, a host, and a service from the shipped template.
-const nagiosObjects = `define timeperiod {
+// nagiosBase is the least Nagios needs around a service: a timeperiod, a
+// command that does nothing, a contact and a host.
+const nagiosBase = `define timeperiod {
     timeperiod_name 24x7
     alias           always
     sunday          00:00-24:00
@@ -95,7 +95,10 @@ define host {
     contacts              admin
     notification_period   24x7
 }
-define service {
+`
+
+// nagiosObjects adds a service from the shipped template.
+const nagiosObjects = nagiosBase + `define service {
     use                   {{template}}
     host_name             web1
     check_period          24x7

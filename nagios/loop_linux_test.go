@@ -18,48 +18,13 @@ import (
 // loopObjects: one service running the built check every second
 // (interval_length=1), with the built event handler; two attempts make a
 // HARD state, the handler acts on CRITICAL HARD.
-const loopObjects = `define timeperiod {
-    timeperiod_name 24x7
-    alias           always
-    sunday          00:00-24:00
-    monday          00:00-24:00
-    tuesday         00:00-24:00
-    wednesday       00:00-24:00
-    thursday        00:00-24:00
-    friday          00:00-24:00
-    saturday        00:00-24:00
-}
-define command {
-    command_name    nothing
-    command_line    /bin/true
-}
-define command {
+const loopObjects = nagiosBase + `define command {
     command_name    check_sysvipc
     command_line    {{bin}}/check_sysvipc --stale-warning 0 --min-age 0s
 }
 define command {
     command_name    ipcwatch-remediate
     command_line    {{bin}}/ipcwatch-remediate --state $SERVICESTATE$ --state-type $SERVICESTATETYPE$ --attempt $SERVICEATTEMPT$ --act-on-attempt 3 --min-age 0s --audit-log {{dir}}/audit.jsonl --lock {{dir}}/lock
-}
-define contact {
-    contact_name                  admin
-    host_notifications_enabled    0
-    service_notifications_enabled 0
-    host_notification_period      24x7
-    service_notification_period   24x7
-    host_notification_options     n
-    service_notification_options  n
-    host_notification_commands    nothing
-    service_notification_commands nothing
-}
-define host {
-    host_name             web1
-    address               127.0.0.1
-    check_command         nothing
-    max_check_attempts    1
-    check_period          24x7
-    contacts              admin
-    notification_period   24x7
 }
 define service {
     host_name             web1

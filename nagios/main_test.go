@@ -1,8 +1,6 @@
 package nagios
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
@@ -11,15 +9,4 @@ import (
 // binDir holds the built programs, laid out as make build's bin/.
 var binDir string
 
-func TestMain(m *testing.M) {
-	ipctest.HelperMain()
-	dir, cleanup, err := ipctest.BuildBin()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	binDir = dir
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ipctest.Main(m, &binDir) }

@@ -60,7 +60,7 @@ var wantKnown = map[string]map[string]any{
 // in, one gather out; closing stdin ends it.
 func gatherOnce(t *testing.T, cred *syscall.Credential) map[string]telegraf.Metric {
 	t.Helper()
-	cmd := exec.Command(shimBin, "-poll_interval_disabled")
+	cmd := exec.Command(shimBinPath(), "-poll_interval_disabled")
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}

@@ -51,7 +51,7 @@ func TestRealTelegraf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := strings.NewReplacer("{{shim}}", shimBin, "{{sample}}", sample, "{{out}}", out).Replace(telegrafConf)
+	conf := strings.NewReplacer("{{shim}}", shimBinPath(), "{{sample}}", sample, "{{out}}", out).Replace(telegrafConf)
 	confPath := filepath.Join(dir, "telegraf.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func runCheck(t *testing.T, hostProc string, args ...string) (string, int) {
 // runCheckAs is runCheck as another user (nil: as the test).
 func runCheckAs(t *testing.T, cred *syscall.Credential, hostProc string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(checkBin, args...)
+	cmd := exec.Command(checkBinPath(), args...)
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}

@@ -1,27 +1,16 @@
 package check
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
-// checkBin is the built check_sysvipc: golden and end-to-end tests run the
-// real binary, as Nagios does.
-var checkBin string
+// binDir holds the built programs; golden and end-to-end tests run the
+// real check_sysvipc, as Nagios does.
+var binDir string
 
-func TestMain(m *testing.M) {
-	ipctest.HelperMain()
-	dir, cleanup, err := ipctest.BuildBin()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	checkBin = filepath.Join(dir, "check_sysvipc")
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ipctest.Main(m, &binDir) }
+
+func checkBinPath() string { return filepath.Join(binDir, "check_sysvipc") }

@@ -77,3 +77,19 @@ func sha256File(path string) ([]byte, error) {
 	}
 	return h.Sum(nil), nil
 }
+
+// Main is the TestMain of packages whose tests run the built programs: it
+// serves helper processes (HelperMain), builds bin/ once (BuildBin),
+// stores its path in *bin, runs the tests and exits.
+func Main(m interface{ Run() int }, bin *string) {
+	HelperMain()
+	dir, cleanup, err := BuildBin()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	*bin = dir
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
