@@ -25,11 +25,11 @@ func main() {
 	}
 	s := shim.New()
 	if err := s.LoadConfig(configFile); err != nil {
-		fmt.Fprintf(os.Stderr, "Err loading input: %s\n", err)
+		fmt.Fprintf(os.Stderr, "ipcwatch-telegraf: loading %q: %v\n", *configFile, err)
 		os.Exit(1)
 	}
 	if err := s.Run(*pollInterval); err != nil {
-		fmt.Fprintf(os.Stderr, "Err: %s\n", err)
+		fmt.Fprintf(os.Stderr, "ipcwatch-telegraf: %v\n", err)
 		os.Exit(1)
 	}
 }

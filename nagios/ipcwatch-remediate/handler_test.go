@@ -48,6 +48,7 @@ func TestBadArguments(t *testing.T) {
 		{[]string{"--min-age", "-5m"}, "usage: --min-age: -5m0s is negative"},
 		{[]string{"--apache-user", ","}, "usage: --apache-user: no user given"},
 		{[]string{"--bogus"}, "usage: flag provided but not defined: -bogus"},
+		{[]string{"--apache-user", "no-such-user-here"}, `usage: --apache-user: unknown user: "no-such-user-here": user: unknown user no-such-user-here`},
 		{[]string{"extra"}, `usage: unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -150,6 +151,9 @@ func TestSudoRestrictions(t *testing.T) {
 	}
 	if _, err := parseArgs([]string{"--state", "CRITICAL", "--state-type", "HARD", "--attempt", "2", "--dry-run"}); err != nil {
 		t.Errorf("the handler's own flags through sudo: %v", err)
+	}
+	if _, err := parseArgs([]string{"--min-age", "0s"}); err == nil || err.Error() != "usage: --min-age: 0s is below 5m0s, not allowed through sudo (SUDO_UID 108)" {
+		t.Errorf("--min-age 0s through sudo: %v", err)
 	}
 	t.Setenv("SUDO_UID", "0")
 	if _, err := parseArgs([]string{"--audit-log", "/tmp/x"}); err != nil {

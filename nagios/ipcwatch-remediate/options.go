@@ -77,6 +77,10 @@ func parseArgs(args []string) (options, error) {
 				return o, fmt.Errorf("%w: --%s: not allowed through sudo (SUDO_UID %s); only root may choose what the handler runs or writes", errUsage, name, uid)
 			}
 		}
+		// Nor may the caller loosen the safety margin below the default.
+		if o.minAge < sysvipc.DefaultMinAge {
+			return o, fmt.Errorf("%w: --min-age: %s is below %s, not allowed through sudo (SUDO_UID %s)", errUsage, o.minAge, sysvipc.DefaultMinAge, uid)
+		}
 	}
 	o.manual = !set["state"] && !set["state-type"] && !set["attempt"]
 	if !o.manual {
@@ -114,6 +118,11 @@ func parseArgs(args []string) (options, error) {
 	}
 	if len(o.apacheUsers) == 0 {
 		return o, fmt.Errorf("%w: --apache-user: no user given", errUsage)
+	}
+	// Named users must exist, as in check_sysvipc; the defaults are the
+	// users of several distributions and each host has only some.
+	if _, err := sysvipc.LookupUsers(o.apacheUsers, set["apache-user"]); err != nil {
+		return o, fmt.Errorf("%w: --apache-user: %w", errUsage, err)
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -133,7 +133,7 @@ func remediateWith(o options, path string, rec *record, out io.Writer) error {
 			rec.Rounds++
 			rec.Evidence = append(rec.Evidence, again.Arrays...)
 			plan.Arrays = append(plan.Arrays, again.Arrays...)
-			res.Actions = append(res.Actions, more.Actions...)
+			res.Actions = final(append(res.Actions, more.Actions...))
 			res.Orphans = append(res.Orphans, more.Orphans...)
 		}
 	}
@@ -153,11 +153,27 @@ func remediateWith(o options, path string, rec *record, out io.Writer) error {
 
 func killedAny(res remediate.Result) bool {
 	for _, a := range res.Orphans {
-		if a.Outcome == remediate.Killed {
+		if a.Outcome == remediate.Killed || a.Outcome == remediate.Gone {
 			return true
 		}
 	}
 	return false
+}
+
+// final keeps each array's last action: an array skipped in the first
+// round ("to be judged again") and removed in the second counts once.
+func final(actions []remediate.Action) []remediate.Action {
+	last := map[int32]int{}
+	var out []remediate.Action
+	for _, a := range actions {
+		if i, ok := last[a.SemID]; ok {
+			out[i] = a
+			continue
+		}
+		last[a.SemID] = len(out)
+		out = append(out, a)
+	}
+	return out
 }
 
 // countArrays is the O(1) count for the audit's before and after, in the
@@ -205,7 +221,7 @@ func printPlan(out io.Writer, plan remediate.Plan, o options) {
 
 func printResult(out io.Writer, plan remediate.Plan, res remediate.Result, rec *record) {
 	fmt.Fprintf(out, "ipcwatch-remediate: removed %d of %d stale arrays, %d skipped, %d failed; semaphore arrays %d -> %d\n",
-		res.Count(remediate.Removed), plan.Stale(), res.Count(remediate.Skipped), res.Count(remediate.Failed), rec.ArraysBefore, rec.ArraysAfter)
+		res.Count(remediate.Removed), len(res.Actions), res.Count(remediate.Skipped), res.Count(remediate.Failed), rec.ArraysBefore, rec.ArraysAfter)
 	for _, a := range res.Actions {
 		if a.Outcome != remediate.Removed {
 			fmt.Fprintf(out, "  %s semid %d: %s\n", a.Outcome, a.SemID, a.Why)

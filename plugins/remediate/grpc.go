@@ -66,7 +66,8 @@ func (s *grpcServer) Apply(_ context.Context, p *proto.RemediationPlan) (*proto.
 
 func policyToProto(p Policy) *proto.Policy {
 	return &proto.Policy{
-		ApacheUsers: p.ApacheUsers, MinAgeSeconds: int64(p.MinAge / time.Second), KillOrphans: p.KillOrphans,
+		// Rounded up: a shorter minimum age than asked would be less safe.
+		ApacheUsers: p.ApacheUsers, MinAgeSeconds: int64((p.MinAge + time.Second - 1) / time.Second), KillOrphans: p.KillOrphans,
 		MaxRemovals: int32(p.MaxRemovals), OrphanGraceMillis: p.OrphanGrace.Milliseconds(), Pid: int32(p.PID),
 	}
 }
@@ -80,7 +81,7 @@ func policyFromProto(p *proto.Policy) Policy {
 }
 
 func planToProto(p Plan) *proto.RemediationPlan {
-	out := &proto.RemediationPlan{Policy: policyToProto(p.Policy), TakenUnixNano: p.Taken.UnixNano()}
+	out := &proto.RemediationPlan{Policy: policyToProto(p.Policy), TakenUnixNano: p.Taken.UnixNano(), IpcNamespace: p.Namespace}
 	for _, e := range p.Arrays {
 		out.Arrays = append(out.Arrays, &proto.Evidence{
 			Semid: e.SemID, Key: e.Key, Uid: e.UID, Owner: e.Owner, Nsems: e.NSems,
@@ -89,13 +90,13 @@ func planToProto(p Plan) *proto.RemediationPlan {
 		})
 	}
 	for _, o := range p.Orphans {
-		out.Orphans = append(out.Orphans, &proto.Orphan{Pid: int32(o.PID), StartUnixNano: o.Start.UnixNano(), Uid: o.UID, Name: o.Name})
+		out.Orphans = append(out.Orphans, &proto.Orphan{Pid: int32(o.PID), StartUnixNano: o.Start.UnixNano(), Uid: o.UID, Name: o.Name, StartTicks: o.StartTicks})
 	}
 	return out
 }
 
 func planFromProto(p *proto.RemediationPlan) Plan {
-	out := Plan{Policy: policyFromProto(p.GetPolicy()), Taken: time.Unix(0, p.GetTakenUnixNano())}
+	out := Plan{Policy: policyFromProto(p.GetPolicy()), Taken: time.Unix(0, p.GetTakenUnixNano()), Namespace: p.GetIpcNamespace()}
 	for _, e := range p.GetArrays() {
 		out.Arrays = append(out.Arrays, Evidence{
 			SemID: e.GetSemid(), Key: e.GetKey(), UID: e.GetUid(), Owner: e.GetOwner(), NSems: e.GetNsems(),
@@ -104,7 +105,7 @@ func planFromProto(p *proto.RemediationPlan) Plan {
 		})
 	}
 	for _, o := range p.GetOrphans() {
-		out.Orphans = append(out.Orphans, Orphan{PID: int(o.GetPid()), Start: time.Unix(0, o.GetStartUnixNano()), UID: o.GetUid(), Name: o.GetName()})
+		out.Orphans = append(out.Orphans, Orphan{PID: int(o.GetPid()), Start: time.Unix(0, o.GetStartUnixNano()), UID: o.GetUid(), Name: o.GetName(), StartTicks: o.GetStartTicks()})
 	}
 	return out
 }

@@ -55,6 +55,9 @@ type Orphan struct {
 	Start time.Time `json:"start"`
 	UID   uint32    `json:"uid"`
 	Name  string    `json:"name"`
+	// StartTicks is the identity checked before each signal: clock ticks
+	// since boot do not move when the wall clock is stepped.
+	StartTicks uint64 `json:"start_ticks"`
 }
 
 // Plan is a Plan call's answer, and what Apply carries out.
@@ -63,6 +66,9 @@ type Plan struct {
 	Arrays  []Evidence `json:"arrays"`
 	Orphans []Orphan   `json:"orphans"`
 	Taken   time.Time  `json:"taken"`
+	// Namespace is the inode of the IPC namespace planned in; Apply acts
+	// only in the same one.
+	Namespace uint64 `json:"ipc_namespace"`
 }
 
 // Stale counts the arrays the plan would remove.

@@ -19,6 +19,10 @@ import (
 // (prometheus/procfs makes the same assumption).
 const userHZ = 100
 
+// unknownUID stands for an owner the census could not read ((uid_t)-1,
+// which no account has).
+const unknownUID = 1<<32 - 1
+
 // Process is one entry of the process census.
 type Process struct {
 	PID, PPID, PGRP int
@@ -27,6 +31,8 @@ type Process struct {
 	RUID, EUID      uint32
 	Start           time.Time // wall time, to the clock tick
 	Role            Role
+	CertainOrphan   bool   // an orphan whose master (its group leader) is gone: safe to kill
+	StartTicks      uint64 // starttime of /proc/<pid>/stat: the identity check before a signal
 	IPCNS           uint64 // inode of its IPC namespace; 0 when unreadable (another user's, without root)
 }
 
@@ -115,14 +121,17 @@ func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
 	if err != nil || state == 'Z' {
 		return nil, false
 	}
-	status, err := readSmall(filepath.Join(dir, "status"), buf)
-	if err != nil {
-		return nil, false
-	}
-	if p.RUID, p.EUID, err = parseStatusUIDs(status); err != nil {
-		return nil, false
+	// A process whose status cannot be read is kept with unknown owners
+	// (never root, never an Apache user): dropping it would make its pid
+	// look dead to the classifier.
+	p.RUID, p.EUID = unknownUID, unknownUID
+	if status, err := readSmall(filepath.Join(dir, "status"), buf); err == nil {
+		if r, e, err := parseStatusUIDs(status); err == nil {
+			p.RUID, p.EUID = r, e
+		}
 	}
 	p.PID = pid
+	p.StartTicks = ticks
 	p.Start = boot.Add(time.Duration(ticks) * time.Second / userHZ)
 	// exe is unreadable for other users' processes unless root; the
 	// comm name is the fallback.
@@ -245,22 +254,25 @@ func (c Census) InNamespace(inode uint64) Census {
 	return out
 }
 
-// AssignRoles marks Apache's masters, workers and orphans. A master runs as
-// root, or leads its process group, or was started by a live non-Apache
-// process group leader (a shell). A worker has an Apache ancestor. An
-// orphan is an Apache process of an Apache user with no Apache ancestor
-// whose process group leader (its dead master) is gone.
+// AssignRoles marks Apache's masters, workers and orphans. A worker has an
+// Apache ancestor. A master runs as root or leads its own process group
+// (daemonized, or started by systemd or runit). Any other Apache process
+// of an Apache user is an orphan: a worker whose master died, or a master
+// we cannot be sure of; either way it may use any of its user's arrays, so
+// while it runs none of them is stale. Only an orphan whose process group
+// leader (its dead master) is gone is Certain enough to be killed.
 func (c Census) AssignRoles(apacheUIDs map[uint32]bool) {
 	for _, p := range c.Procs {
-		p.Role = RoleNone
+		p.Role, p.CertainOrphan = RoleNone, false
 		if !p.IsApache() {
 			continue
 		}
 		switch {
 		case c.hasApacheAncestor(p):
 			p.Role = RoleWorker
-		case p.EUID != 0 && p.PGRP != p.PID && c.Procs[p.PGRP] == nil && (apacheUIDs[p.EUID] || apacheUIDs[p.RUID]):
+		case p.EUID != 0 && p.PGRP != p.PID && (apacheUIDs[p.EUID] || apacheUIDs[p.RUID]):
 			p.Role = RoleOrphan
+			p.CertainOrphan = c.Procs[p.PGRP] == nil
 		default:
 			p.Role = RoleMaster
 		}

@@ -43,7 +43,8 @@ func (p Policy) Candidate(a SemArray) (bool, Reason) {
 		return false, ReasonKeyed
 	case a.NSems != 1:
 		return false, ReasonNotSingle
-	case !p.ApacheUIDs[a.UID]:
+	case !p.ApacheUIDs[a.UID] || a.UID == 0:
+		// Never root's, whatever the configured users say.
 		return false, ReasonNotApacheUser
 	}
 	return true, ""
@@ -143,7 +144,7 @@ func classifyOne(a SemArray, p *probe, census Census, masters, orphans []*Proces
 		}
 	}
 	for _, o := range orphans {
-		if !o.Start.Add(clockSlack).Before(created) {
+		if o.RUID == a.UID || o.EUID == a.UID {
 			return verdict(Unknown, ReasonOrphanAlive)
 		}
 	}

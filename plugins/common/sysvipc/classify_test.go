@@ -76,6 +76,16 @@ func TestClassify(t *testing.T) {
 		{name: "orphan worker may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 300, PPID: 1, PGRP: 299, Exe: "apache2", EUID: www, RUID: www, Start: time.Unix(old+5, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
+		{name: "orphan started before it still may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 300, PPID: 1, PGRP: 299, Exe: "apache2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
+		{name: "non-root master under a live supervisor's group is no master", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs: []*Process{
+				{PID: 299, PPID: 1, PGRP: 299, Comm: "runsv", Start: time.Unix(old-600, 0)},
+				{PID: 300, PPID: 1, PGRP: 299, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Minute)},
+			},
+			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
+		{name: "root's arrays are never candidates", array: array(1, 0, 1, 0), verdict: Live, reasons: []Reason{ReasonNotApacheUser}, pidState: PIDUnknown},
 		{name: "owner process predates it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old-10, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerProcess}, pidState: PIDDead},
@@ -126,9 +136,14 @@ func TestAssignRoles(t *testing.T) {
 	for pid, p := range c.Procs {
 		got[pid] = p.Role
 	}
-	want := map[int]Role{1: RoleNone, 10: RoleMaster, 11: RoleWorker, 20: RoleOrphan, 30: RoleMaster, 40: RoleMaster, 41: RoleNone, 50: RoleNone, 60: RoleMaster, 61: RoleWorker}
+	want := map[int]Role{1: RoleNone, 10: RoleMaster, 11: RoleWorker, 20: RoleOrphan, 30: RoleMaster, 40: RoleOrphan, 41: RoleNone, 50: RoleNone, 60: RoleMaster, 61: RoleWorker}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("roles (-want +got):\n%s", diff)
+	}
+	// Only an orphan whose group leader is gone may be killed: 40's leader
+	// (the shell 41) lives, so it might be a master.
+	if !c.Procs[20].CertainOrphan || c.Procs[40].CertainOrphan {
+		t.Errorf("certain orphans: 20 %v, 40 %v; want true, false", c.Procs[20].CertainOrphan, c.Procs[40].CertainOrphan)
 	}
 }
 

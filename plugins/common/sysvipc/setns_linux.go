@@ -24,6 +24,12 @@ func (fs FS) InNamespace(pid int, fn func(FS) error) error {
 		// Never unlocked: when this goroutine ends, the runtime ends the
 		// thread instead of reusing it in the wrong namespace.
 		runtime.LockOSThread()
+		// A panic here would escape the caller's recover: hand it back.
+		defer func() {
+			if p := recover(); p != nil {
+				errc <- fmt.Errorf("panic in ipc namespace of pid %d: %v", pid, p)
+			}
+		}()
 		f, err := os.Open(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {

@@ -29,7 +29,7 @@ const (
 	ReasonLastPIDAlive     Reason = "last_pid_alive"       // the last process to touch it still runs
 	ReasonLastPIDUnknown   Reason = "last_pid_unknown"     // GETPID 0: never operated on, or outside our PID namespace
 	ReasonAfterMasterStart Reason = "changed_after_master_start"
-	ReasonOrphanAlive      Reason = "orphan_worker_may_use" // an orphaned worker started after it was made
+	ReasonOrphanAlive      Reason = "orphan_worker_may_use" // an orphaned worker (or unsure master) of its owner runs
 	ReasonOwnerProcess     Reason = "owner_process_predates"
 )
 

@@ -45,6 +45,9 @@ func (*SysVIPC) SampleConfig() string { return sampleConfig }
 // Init validates the options and opens the proc tree (HOST_PROC, else
 // /proc).
 func (s *SysVIPC) Init() error {
+	if len(s.Collect) == 0 {
+		return fmt.Errorf("%w: collect: empty list, nothing to report (leave it out for all kinds)", errConfig)
+	}
 	s.collect = map[string]bool{}
 	for _, kind := range s.Collect {
 		if !slices.Contains([]string{"sem", "shm", "msg"}, kind) {

@@ -117,6 +117,7 @@ func TestInitErrors(t *testing.T) {
 		want   string
 	}{
 		{"unknown collect", func(s *SysVIPC) { s.Collect = []string{"sem", "shared"} }, `invalid configuration: collect: unknown kind "shared" (want sem, shm or msg)`},
+		{"empty collect", func(s *SysVIPC) { s.Collect = []string{} }, "invalid configuration: collect: empty list, nothing to report (leave it out for all kinds)"},
 		{"empty users", func(s *SysVIPC) { s.ApacheUsers = nil }, "invalid configuration: apache_users: empty list (leave it out for the defaults)"},
 		{"blank user", func(s *SysVIPC) { s.ApacheUsers = []string{"www-data", ""} }, "invalid configuration: apache_users: empty user name"},
 		{"negative min age", func(s *SysVIPC) { s.MinAge = -1 }, "invalid configuration: min_age: -1ns is negative"},

@@ -16,11 +16,17 @@ import (
 // not held. Anything else is skipped with the reason.
 func (r *Remediator) Apply(plan remediate.Plan) (res remediate.Result, err error) {
 	err = r.in(plan.Policy.PID, func(sys System) error {
+		if ns := sys.Namespace(); plan.Namespace != 0 && ns != plan.Namespace {
+			return fmt.Errorf("%w: planned in ipc:[%d], now in ipc:[%d] (the pid was reused?)", errNamespaceChanged, plan.Namespace, ns)
+		}
 		res = r.apply(sys, plan)
 		return nil
 	})
 	return res, err
 }
+
+// errNamespaceChanged refuses a plan made in another IPC namespace.
+var errNamespaceChanged = errors.New("refusing to apply in another namespace")
 
 func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 	var res remediate.Result
@@ -43,6 +49,8 @@ func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 		switch {
 		case dependsOnOrphans(e) && (!plan.Policy.KillOrphans || !orphansGone):
 			a = remediate.Action{SemID: e.SemID, Outcome: remediate.Skipped, Why: "orphaned workers still running"}
+		case dependsOnOrphans(e):
+			a = remediate.Action{SemID: e.SemID, Outcome: remediate.Skipped, Why: "to be judged again now that the orphans are gone"}
 		case plan.Policy.MaxRemovals > 0 && removed >= plan.Policy.MaxRemovals:
 			a = remediate.Action{SemID: e.SemID, Outcome: remediate.Skipped, Why: fmt.Sprintf("max removals (%d) reached", plan.Policy.MaxRemovals)}
 		default:
@@ -84,6 +92,15 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence) remedia
 		return act(remediate.Skipped, fmt.Sprintf("waiters now (ncnt %d zcnt %d)", d.NCnt, d.ZCnt), nil)
 	case d.Value == 0:
 		return act(remediate.Skipped, "held now (value 0)", nil)
+	case d.PID != e.LastPID:
+		return act(remediate.Skipped, fmt.Sprintf("last pid now %d, planned %d", d.PID, e.LastPID), nil)
+	}
+	// The plan's census may predate a process that took the dead pid's
+	// number and touched the array within the same second.
+	if d.PID > 0 {
+		if p, alive, err := sys.Process(d.PID); err != nil || (alive && !p.Start.After(time.Unix(max(cur.OTime, cur.CTime), 0).Add(2*time.Second))) {
+			return act(remediate.Skipped, fmt.Sprintf("last pid %d is alive now", d.PID), err)
+		}
 	}
 	if err := sys.RemoveSem(e.SemID); err != nil {
 		if errors.Is(err, sysvipc.ErrGone) {
@@ -100,7 +117,7 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence) remedia
 func (r *Remediator) killOrphan(sys System, o remediate.Orphan, grace time.Duration) remediate.OrphanAction {
 	same := func() (bool, error) {
 		p, ok, err := sys.Process(o.PID)
-		return err == nil && ok && p.Start.Equal(o.Start), err
+		return err == nil && ok && p.StartTicks == o.StartTicks, err
 	}
 	result := func(outcome, why string) remediate.OrphanAction {
 		return remediate.OrphanAction{PID: o.PID, Outcome: outcome, Why: why}
@@ -114,7 +131,10 @@ func (r *Remediator) killOrphan(sys System, o remediate.Orphan, grace time.Durat
 			return result(remediate.Failed, err.Error())
 		}
 		if !alive {
-			return result(remediate.Killed, fmt.Sprintf("exited before %s", step.sig))
+			if step.sig == syscall.SIGTERM {
+				return result(remediate.Gone, "exited before any signal")
+			}
+			return result(remediate.Killed, "SIGTERM, exited before SIGKILL")
 		}
 		if err := sys.Signal(o.PID, step.sig); err != nil {
 			return result(remediate.Failed, fmt.Sprintf("%s: %v", step.sig, err))

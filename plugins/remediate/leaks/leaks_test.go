@@ -3,6 +3,7 @@ package leaks
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ type fakeSystem struct {
 	dieOn map[int]syscall.Signal
 	// entered lists the pids whose namespaces Plan and Apply entered.
 	entered []int
+	ns      uint64
 }
 
 func (f *fakeSystem) SemArrays() ([]sysvipc.SemArray, error) {
@@ -84,6 +86,9 @@ func (f *fakeSystem) Classify(arrays []sysvipc.SemArray, c sysvipc.Census, pol s
 	return sysvipc.Classify(arrays, c, f, pol)
 }
 
+// Namespace is the fake's one namespace.
+func (f *fakeSystem) Namespace() uint64 { return f.ns }
+
 // Enter records the namespace and stays: the fake has only one.
 func (f *fakeSystem) Enter(pid int, fn func(System) error) error {
 	f.entered = append(f.entered, pid)
@@ -118,7 +123,7 @@ func world() *fakeSystem {
 	add(20, 0, 1000, old, 1, 903)                       // another user's
 	add(30, 0x1234, www, old, 1, 904)                   // keyed
 	f.procs[100] = &sysvipc.Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
-	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour)}
+	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
 	return f
 }
 
@@ -310,6 +315,18 @@ func TestOrphans(t *testing.T) {
 			if !slices.Equal(sys.signals, tt.signals) || res.Orphans[0].Outcome != remediate.Killed {
 				t.Errorf("signals %v, orphan result %+v", sys.signals, res.Orphans)
 			}
+			// Nothing goes on the word of a plan that assumed the orphan
+			// dead: the next plan judges the arrays afresh.
+			if len(sys.removed) != 0 || res.Count(remediate.Skipped) != 4 {
+				t.Fatalf("round 1 removed %v (%+v), want nothing", sys.removed, res.Actions)
+			}
+			again, err := r.Plan(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Apply(again); err != nil {
+				t.Fatal(err)
+			}
 			if !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) {
 				t.Errorf("removed %v, want 1 2 3 10", sys.removed)
 			}
@@ -324,7 +341,7 @@ func TestOrphans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sys.procs[101] = &sysvipc.Process{PID: 101, Comm: "bash", Start: now} // another process now
+		sys.procs[101] = &sysvipc.Process{PID: 101, Comm: "bash", Start: now, StartTicks: 9999} // another process now
 		res, err := r.Apply(plan)
 		if err != nil {
 			t.Fatal(err)
@@ -332,7 +349,7 @@ func TestOrphans(t *testing.T) {
 		if len(sys.signals) != 0 {
 			t.Errorf("signalled a reused pid: %v", sys.signals)
 		}
-		if res.Orphans[0].Outcome != remediate.Killed || res.Orphans[0].Why != "exited before terminated" {
+		if res.Orphans[0].Outcome != remediate.Gone || res.Orphans[0].Why != "exited before any signal" {
 			t.Errorf("orphan result %+v", res.Orphans)
 		}
 	})
@@ -354,5 +371,42 @@ func TestPIDEntersNamespace(t *testing.T) {
 	}
 	if !slices.Equal(sys.entered, []int{4242, 4242}) || len(sys.removed) != 3 {
 		t.Errorf("entered %v, removed %v", sys.entered, sys.removed)
+	}
+}
+
+// TestApplyRefusesOtherNamespace: a plan is carried out only in the IPC
+// namespace it was made in (a --pid whose process died and whose number
+// was reused would point elsewhere).
+func TestApplyRefusesOtherNamespace(t *testing.T) {
+	sys := world()
+	sys.ns = 111
+	r := client(t, sys)
+	plan, err := r.Plan(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.ns = 222
+	_, err = r.Apply(plan)
+	if err == nil || !strings.Contains(err.Error(), "refusing to apply in another namespace: planned in ipc:[111], now in ipc:[222]") || len(sys.removed) != 0 {
+		t.Errorf("Apply in another namespace: %v, removed %v", err, sys.removed)
+	}
+}
+
+// TestApplyLastPIDAlive: a process that took the dead pid's number and
+// touched the array within the plan's second keeps it.
+func TestApplyLastPIDAlive(t *testing.T) {
+	sys := world()
+	r := client(t, sys)
+	plan, err := r.Plan(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.procs[900] = &sysvipc.Process{PID: 900, Comm: "php", Start: now.Add(-3 * time.Hour)}
+	res, err := r.Apply(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(sys.removed, 1) || res.Actions[0].Why != "last pid 900 is alive now" {
+		t.Errorf("removed %v, action %+v", sys.removed, res.Actions[0])
 	}
 }

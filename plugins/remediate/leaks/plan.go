@@ -12,9 +12,9 @@ import (
 // Version is the plugin's version, reported by Describe.
 var Version = "0.1.0"
 
-// ReasonAfterOrphans marks an array that is stale only once the orphaned
-// workers that may use it are gone: Apply removes it only after killing
-// them.
+// ReasonAfterOrphans marks an array that would be stale once the orphaned
+// workers that may use it are gone. Apply never removes it on this plan's
+// word: after killing them the host plans again and judges it afresh.
 const ReasonAfterOrphans = "after_killing_orphans"
 
 // Remediator removes leaked Apache semaphore arrays.
@@ -70,7 +70,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error
 	orphans := census.WithRole(sysvipc.RoleOrphan)
 	judged := sys.Classify(arrays, census, pol)
 	var afterOrphans []sysvipc.Classification
-	if p.KillOrphans && len(orphans) > 0 {
+	if p.KillOrphans && slices.ContainsFunc(orphans, func(o *sysvipc.Process) bool { return o.CertainOrphan }) {
 		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken}
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
@@ -78,7 +78,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error
 		afterOrphans = sys.Classify(arrays, without, pol)
 	}
 
-	plan := remediate.Plan{Policy: p, Taken: now}
+	plan := remediate.Plan{Policy: p, Taken: now, Namespace: sys.Namespace()}
 	for i, c := range judged {
 		if ok, _ := pol.Candidate(c.Array); !ok {
 			continue
@@ -91,7 +91,9 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error
 		plan.Arrays = append(plan.Arrays, e)
 	}
 	for _, o := range orphans {
-		plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, UID: o.EUID, Name: o.Comm})
+		if o.CertainOrphan {
+			plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, StartTicks: o.StartTicks, UID: o.EUID, Name: o.Comm})
+		}
 	}
 	return plan, nil
 }

@@ -22,6 +22,8 @@ type System interface {
 	Classify([]sysvipc.SemArray, sysvipc.Census, sysvipc.Policy) []sysvipc.Classification
 	// Enter runs fn with the system of pid's IPC namespace.
 	Enter(pid int, fn func(System) error) error
+	// Namespace is the inode of the IPC namespace it acts in (0: unknown).
+	Namespace() uint64
 }
 
 // Live is the System of the namespace the plugin runs in.
@@ -56,4 +58,14 @@ func (l Live) Classify(arrays []sysvipc.SemArray, c sysvipc.Census, pol sysvipc.
 // Enter runs fn inside pid's IPC namespace, on one thread.
 func (l Live) Enter(pid int, fn func(System) error) error {
 	return l.FS.InNamespace(pid, func(in sysvipc.FS) error { return fn(Live{FS: in}) })
+}
+
+// Namespace reads the inode of the calling thread's IPC namespace: inside
+// Enter, the one entered.
+func (l Live) Namespace() uint64 {
+	n, err := l.FS.IPCNamespace("thread-self")
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -360,6 +360,7 @@ type Orphan struct {
 	StartUnixNano int64                  `protobuf:"varint,2,opt,name=start_unix_nano,json=startUnixNano,proto3" json:"start_unix_nano,omitempty"`
 	Uid           uint32                 `protobuf:"varint,3,opt,name=uid,proto3" json:"uid,omitempty"`
 	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	StartTicks    uint64                 `protobuf:"varint,5,opt,name=start_ticks,json=startTicks,proto3" json:"start_ticks,omitempty"` // starttime in /proc/<pid>/stat: compared before each signal
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -422,12 +423,20 @@ func (x *Orphan) GetName() string {
 	return ""
 }
 
+func (x *Orphan) GetStartTicks() uint64 {
+	if x != nil {
+		return x.StartTicks
+	}
+	return 0
+}
+
 type RemediationPlan struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Policy        *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
 	Arrays        []*Evidence            `protobuf:"bytes,2,rep,name=arrays,proto3" json:"arrays,omitempty"`
 	Orphans       []*Orphan              `protobuf:"bytes,3,rep,name=orphans,proto3" json:"orphans,omitempty"`
 	TakenUnixNano int64                  `protobuf:"varint,4,opt,name=taken_unix_nano,json=takenUnixNano,proto3" json:"taken_unix_nano,omitempty"`
+	IpcNamespace  uint64                 `protobuf:"varint,5,opt,name=ipc_namespace,json=ipcNamespace,proto3" json:"ipc_namespace,omitempty"` // inode of the namespace planned in; Apply refuses another
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -486,6 +495,13 @@ func (x *RemediationPlan) GetOrphans() []*Orphan {
 func (x *RemediationPlan) GetTakenUnixNano() int64 {
 	if x != nil {
 		return x.TakenUnixNano
+	}
+	return 0
+}
+
+func (x *RemediationPlan) GetIpcNamespace() uint64 {
+	if x != nil {
+		return x.IpcNamespace
 	}
 	return 0
 }
@@ -702,17 +718,20 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x05otime\x18\v \x01(\x03R\x05otime\x12\x14\n" +
 	"\x05ctime\x18\f \x01(\x03R\x05ctime\x12\x18\n" +
 	"\averdict\x18\r \x01(\tR\averdict\x12\x18\n" +
-	"\areasons\x18\x0e \x03(\tR\areasons\"h\n" +
+	"\areasons\x18\x0e \x03(\tR\areasons\"\x89\x01\n" +
 	"\x06Orphan\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12&\n" +
 	"\x0fstart_unix_nano\x18\x02 \x01(\x03R\rstartUnixNano\x12\x10\n" +
 	"\x03uid\x18\x03 \x01(\rR\x03uid\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"\xe2\x01\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1f\n" +
+	"\vstart_ticks\x18\x05 \x01(\x04R\n" +
+	"startTicks\"\x87\x02\n" +
 	"\x0fRemediationPlan\x125\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1d.ipcwatch.remediate.v1.PolicyR\x06policy\x127\n" +
 	"\x06arrays\x18\x02 \x03(\v2\x1f.ipcwatch.remediate.v1.EvidenceR\x06arrays\x127\n" +
 	"\aorphans\x18\x03 \x03(\v2\x1d.ipcwatch.remediate.v1.OrphanR\aorphans\x12&\n" +
-	"\x0ftaken_unix_nano\x18\x04 \x01(\x03R\rtakenUnixNano\"`\n" +
+	"\x0ftaken_unix_nano\x18\x04 \x01(\x03R\rtakenUnixNano\x12#\n" +
+	"\ripc_namespace\x18\x05 \x01(\x04R\fipcNamespace\"`\n" +
 	"\x06Action\x12\x14\n" +
 	"\x05semid\x18\x01 \x01(\x05R\x05semid\x12\x18\n" +
 	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x10\n" +
