@@ -53,7 +53,7 @@ echo "  snapshot / raw read of the three files: $(ratio "$(med Snapshot)" "$(med
 echo "  file-parse path / raw read:             $(ratio "$(med SemFile)" "$(med RawRead)")x"
 
 echo "telegraf input at 32,000 arrays:"
-IPCWATCH_TEST_INSIDE_NS=bench "$w/input.test" -test.run '^$' -test.bench 'Gather' -test.benchmem -test.count 5 | tee "$w/in.txt" | grep ^Benchmark
+IPCWATCH_TEST_INSIDE_NS=bench "$w/input.test" -test.run '^$' -test.bench '^BenchmarkGather$' -test.benchmem -test.count 5 | tee "$w/in.txt" | grep ^Benchmark
 gather=$(grep "^BenchmarkGather-" "$w/in.txt" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "  gather (min_age 0, every array probed) / raw read: $(ratio "$gather" "$(med RawRead)")x (target <= 2x)"
 # The shim's peak resident memory over ten gathers (VmHWM), as execd runs it.

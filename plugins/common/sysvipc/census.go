@@ -310,6 +310,11 @@ func (c Census) WithRole(r Role) []*Process {
 // Process reads one process, for re-checking a pid right before acting on
 // it; ok is false when it is gone (or a zombie).
 func (fs FS) Process(pid int) (*Process, bool, error) {
+	// Most pids asked about are dead: find that out before reading the
+	// boot time from /proc/stat.
+	if _, err := os.Stat(fs.Path(strconv.Itoa(pid))); err != nil {
+		return nil, false, nil
+	}
 	boot, err := fs.bootTime()
 	if err != nil {
 		return nil, false, err

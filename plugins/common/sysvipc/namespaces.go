@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Namespace is one IPC namespace of the host: each container has its own,
@@ -109,13 +110,17 @@ func parseNSLink(link, path string) (uint64, error) {
 // containerIDPattern finds a 64-hex container id in a cgroup path as
 // Docker (docker-ID.scope, /docker/ID), containerd and CRI-O
 // (cri-containerd-ID, crio-ID) and Podman (libpod-ID) write them.
-var containerIDPattern = regexp.MustCompile(`(?:docker|cri-containerd|crio|libpod|containerd)[-/]([0-9a-f]{64})`)
+// Compiled on first use: check_sysvipc starts every minute on every host
+// and most runs never look at a cgroup.
+var containerIDPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:docker|cri-containerd|crio|libpod|containerd)[-/]([0-9a-f]{64})`)
+})
 
 // parseContainerID finds the container id in /proc/<pid>/cgroup; "" when
 // the process is in no container this recognises.
 func parseContainerID(cgroup []byte) string {
 	for line := range bytes.Lines(cgroup) {
-		if m := containerIDPattern.FindSubmatch(line); m != nil {
+		if m := containerIDPattern().FindSubmatch(line); m != nil {
 			return string(m[1])
 		}
 	}
