@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
 func TestGate(t *testing.T) {
@@ -92,7 +94,7 @@ func TestTrust(t *testing.T) {
 		}
 	}
 	write(plugin, "the real plugin", 0o755)
-	sum, err := fileSHA256(plugin)
+	sum, err := remediate.FileSHA256(plugin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +105,7 @@ func TestTrust(t *testing.T) {
 	}
 
 	write(plugin, "a tampered plugin", 0o755)
-	got, _ := fileSHA256(plugin)
+	got, _ := remediate.FileSHA256(plugin)
 	want := "untrusted plugin: " + plugin + " has sha256 " + hexOf(got) + ", " + manifest + " lists " + hexOf(sum)
 	if _, err := trustPlugin(plugin, manifest); err == nil || err.Error() != want {
 		t.Errorf("tampered plugin: %v", err)

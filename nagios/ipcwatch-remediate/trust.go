@@ -7,11 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
 // errUntrusted refuses a plugin before it is started.
@@ -41,7 +42,7 @@ func trustPlugin(path, manifest string) ([]byte, error) {
 	if !listed {
 		return nil, fmt.Errorf("%w: %s is not listed in %s", errUntrusted, filepath.Base(path), manifest)
 	}
-	got, err := fileSHA256(path)
+	got, err := remediate.FileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", errUntrusted, path, err)
 	}
@@ -75,17 +76,4 @@ func readManifest(path string) (map[string][]byte, error) {
 		sums[filepath.Base(strings.TrimPrefix(fields[1], "*"))] = sum
 	}
 	return sums, sc.Err()
-}
-
-func fileSHA256(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
 }

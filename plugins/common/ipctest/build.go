@@ -1,13 +1,13 @@
 package ipctest
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
 // binaries are the module's programs by the names make build gives them.
@@ -56,26 +56,13 @@ func build(dir string) error {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %w: %s", pkg, err, out)
 		}
-		sum, err := sha256File(path)
+		sum, err := remediate.FileSHA256(path)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(&sums, "%x  %s\n", sum, name)
 	}
 	return os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(sums.String()), 0o644)
-}
-
-func sha256File(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
 }
 
 // Main is the TestMain of packages whose tests run the built programs: it

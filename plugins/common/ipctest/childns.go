@@ -1,7 +1,6 @@
 package ipctest
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -32,21 +31,10 @@ func StartChildNamespace(t testing.TB, sem [4]int, leaked int, uid uint32) *Chil
 		t.Fatal(err)
 	}
 	cmd := exec.Command("unshare", "--ipc", exe)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=ns:%d,%d,%d,%d:%d:%d", envHolder, sem[0], sem[1], sem[2], sem[3], leaked, uid))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
-		t.Fatalf("child namespace did not come up: %q %v", line, err)
+	mode := fmt.Sprintf("ns:%d,%d,%d,%d:%d:%d", sem[0], sem[1], sem[2], sem[3], leaked, uid)
+	stdin, line := startHelper(t, cmd, mode)
+	if line != "ready\n" {
+		t.Fatalf("child namespace did not come up: %q", line)
 	}
 	c := &ChildNamespace{PID: cmd.Process.Pid, cmd: cmd, stdin: stdin}
 	t.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })

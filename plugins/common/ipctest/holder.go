@@ -99,24 +99,8 @@ func StartHolder(t testing.TB, uid uint32, lock bool) *Holder {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), envHolder+"="+mode)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start holder as uid %d: %v", uid, err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("holder as uid %d printed no id: %v", uid, err)
-	}
+	stdin, line := startHelper(t, cmd, mode)
 	id, err := strconv.Atoi(strings.TrimSpace(line))
 	if err != nil {
 		t.Fatalf("holder as uid %d printed %q", uid, line)
@@ -163,4 +147,29 @@ func WorldExecutable(t testing.TB) (string, error) {
 		return "", err
 	}
 	return dst, f.Close()
+}
+
+// startHelper starts cmd (the test binary, or a wrapper around it) as a
+// helper in mode and returns its stdin, which keeps it alive until
+// closed, and the first line it printed, which says it is ready.
+func startHelper(t testing.TB, cmd *exec.Cmd, mode string) (io.WriteCloser, string) {
+	t.Helper()
+	cmd.Env = append(os.Environ(), envHolder+"="+mode)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start helper %s: %v", mode, err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper %s printed nothing: %v", mode, err)
+	}
+	return stdin, line
 }
