@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/remediate/proto"
@@ -66,15 +67,16 @@ func (s *grpcServer) Apply(_ context.Context, p *proto.RemediationPlan) (*proto.
 
 func policyToProto(p Policy) *proto.Policy {
 	return &proto.Policy{
-		// Rounded up: a shorter minimum age than asked would be less safe.
-		ApacheUsers: p.ApacheUsers, MinAgeSeconds: int64((p.MinAge + time.Second - 1) / time.Second), KillOrphans: p.KillOrphans,
+		// The host range-checks every number before it gets here (pids up
+		// to PID_MAX_LIMIT, counts up to int32).
+		ApacheUsers: p.ApacheUsers, MinAgeSeconds: ceilSeconds(p.MinAge), KillOrphans: p.KillOrphans,
 		MaxRemovals: int32(p.MaxRemovals), OrphanGraceMillis: p.OrphanGrace.Milliseconds(), Pid: int32(p.PID),
 	}
 }
 
 func policyFromProto(p *proto.Policy) Policy {
 	return Policy{
-		ApacheUsers: p.GetApacheUsers(), MinAge: time.Duration(p.GetMinAgeSeconds()) * time.Second,
+		ApacheUsers: p.GetApacheUsers(), MinAge: secondsDuration(p.GetMinAgeSeconds()),
 		KillOrphans: p.GetKillOrphans(), MaxRemovals: int(p.GetMaxRemovals()),
 		OrphanGrace: time.Duration(p.GetOrphanGraceMillis()) * time.Millisecond, PID: int(p.GetPid()),
 	}
@@ -130,4 +132,27 @@ func resultFromProto(r *proto.Result) Result {
 		out.Orphans = append(out.Orphans, OrphanAction{PID: int(o.GetPid()), Outcome: o.GetOutcome(), Why: o.GetWhy()})
 	}
 	return out
+}
+
+// ceilSeconds rounds up, without overflowing: a shorter minimum age than
+// asked would be less safe.
+func ceilSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
+	}
+	return s
+}
+
+// secondsDuration converts without wrapping: past the largest Duration it
+// saturates (a longer minimum age is only safer), and any negative number
+// stays negative, for the remediator to refuse.
+func secondsDuration(s int64) time.Duration {
+	switch {
+	case s < 0:
+		return -1
+	case s > int64(math.MaxInt64/time.Second):
+		return math.MaxInt64
+	}
+	return time.Duration(s) * time.Second
 }

@@ -255,13 +255,21 @@ func (c Census) InNamespace(inode uint64) Census {
 }
 
 // AssignRoles marks Apache's masters, workers and orphans. A worker has an
-// Apache ancestor. A master runs as root or leads its own process group
-// (daemonized, or started by systemd or runit). Any other Apache process
-// of an Apache user is an orphan: a worker whose master died, or a master
-// we cannot be sure of; either way it may use any of its user's arrays, so
-// while it runs none of them is stale. Only an orphan whose process group
-// leader (its dead master) is gone is Certain enough to be killed.
+// Apache ancestor. A master runs as root, leads its own process group
+// (daemonized, or started by systemd or runit), or has Apache children of
+// its own: a process with live Apache children is a master, whoever runs
+// it (a non-root `apache2 -DFOREGROUND` started inside another group).
+// Any other Apache process of an Apache user is an orphan: a worker whose
+// master died, or a master we cannot be sure of. Only an orphan whose
+// process group leader (its dead master) is gone is Certain enough to be
+// killed.
 func (c Census) AssignRoles(apacheUIDs map[uint32]bool) {
+	parents := map[int]bool{}
+	for _, p := range c.Procs {
+		if p.IsApache() {
+			parents[p.PPID] = true
+		}
+	}
 	for _, p := range c.Procs {
 		p.Role, p.CertainOrphan = RoleNone, false
 		if !p.IsApache() {
@@ -270,7 +278,7 @@ func (c Census) AssignRoles(apacheUIDs map[uint32]bool) {
 		switch {
 		case c.hasApacheAncestor(p):
 			p.Role = RoleWorker
-		case p.EUID != 0 && p.PGRP != p.PID && (apacheUIDs[p.EUID] || apacheUIDs[p.RUID]):
+		case p.EUID != 0 && p.PGRP != p.PID && !parents[p.PID] && (apacheUIDs[p.EUID] || apacheUIDs[p.RUID]):
 			p.Role = RoleOrphan
 			p.CertainOrphan = c.Procs[p.PGRP] == nil
 		default:

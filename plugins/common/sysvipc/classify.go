@@ -59,13 +59,33 @@ func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []
 func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWorkers int) []Classification {
 	probes := probeCandidates(arrays, prober, pol, maxWorkers)
 	out := make([]Classification, len(arrays))
-	masters := census.WithRole(RoleMaster)
-	orphans := census.WithRole(RoleOrphan)
-	anyApache := len(masters) > 0 || len(orphans) > 0 || len(census.WithRole(RoleWorker)) > 0
+	j := newJudge(census, pol)
 	for i, a := range arrays {
-		out[i] = classifyOne(a, &probes[i], census, masters, orphans, anyApache, pol)
+		out[i] = j.classify(a, &probes[i])
 	}
 	return out
+}
+
+// Recheck judges one array again from a fresh probe and census, with the
+// same rules as Classify: the remediator's last look before a removal.
+func Recheck(a SemArray, d SemDetail, census Census, pol Policy) Classification {
+	return newJudge(census, pol).classify(a, &probe{detail: d, ok: true})
+}
+
+// judge holds what every array's verdict is checked against: the policy
+// and the census's Apache processes, sorted out once.
+type judge struct {
+	pol       Policy
+	census    Census
+	masters   []*Process
+	orphans   []*Process
+	anyApache bool
+}
+
+func newJudge(census Census, pol Policy) judge {
+	j := judge{pol: pol, census: census, masters: census.WithRole(RoleMaster), orphans: census.WithRole(RoleOrphan)}
+	j.anyApache = len(j.masters) > 0 || len(j.orphans) > 0 || len(census.WithRole(RoleWorker)) > 0
+	return j
 }
 
 // probe is one candidate's semctl answer; ok is false for non-candidates
@@ -99,13 +119,20 @@ func probeCandidates(arrays []SemArray, prober SemProber, pol Policy, maxWorkers
 	return probes
 }
 
-func classifyOne(a SemArray, p *probe, census Census, masters, orphans []*Process, anyApache bool, pol Policy) Classification {
+// classify gives one array its verdict. Stale needs positive evidence,
+// and while any Apache process runs in the namespace there is none: an
+// array older than a running master may be that master's own, made in its
+// start-up before the fork (mod_ssl's session-cache mutex), and neither
+// the array's times, its last pid nor the master's start tell that apart
+// from a dead generation's array. Only the outage proves a leak: no
+// Apache process at all, so none can use an Apache-signature array.
+func (j judge) classify(a SemArray, p *probe) Classification {
 	c := Classification{Array: a, PIDState: PIDUnknown}
 	verdict := func(v Verdict, r ...Reason) Classification {
 		c.Verdict, c.Reasons = v, interned(r)
 		return c
 	}
-	if ok, why := pol.Candidate(a); !ok {
+	if ok, why := j.pol.Candidate(a); !ok {
 		return verdict(Live, why)
 	}
 	if err := p.err; err != nil {
@@ -125,61 +152,68 @@ func classifyOne(a SemArray, p *probe, census Census, masters, orphans []*Proces
 
 	lastOp := time.Unix(max(d.OTime, d.CTime), 0)
 	created := time.Unix(d.CTime, 0)
-	c.Age = pol.Now.Sub(lastOp)
-	c.PIDState = lastPIDState(d.PID, lastOp, census)
+	c.Age = j.pol.Now.Sub(lastOp)
+	c.PIDState = lastPIDState(d.PID, j.census)
 
 	switch {
 	case d.NCnt > 0 || d.ZCnt > 0:
 		return verdict(Live, ReasonWaiters)
 	case d.Value == 0:
 		return verdict(Live, ReasonHeld)
-	case c.Age < pol.MinAge:
+	case c.Age < j.pol.MinAge:
 		return verdict(Live, ReasonTooYoung)
 	case c.PIDState == PIDAlive:
 		return verdict(Live, ReasonLastPIDAlive)
 	}
-	for _, m := range masters {
+	for _, m := range j.masters {
 		if !created.Before(m.Start.Add(-clockSlack)) {
 			return verdict(Live, ReasonAfterMasterStart)
 		}
 	}
-	for _, o := range orphans {
-		if o.RUID == a.UID || o.EUID == a.UID {
-			return verdict(Unknown, ReasonOrphanAlive)
-		}
+	switch {
+	case len(j.masters) > 0:
+		return verdict(Unknown, ReasonMasterMayOwn)
+	case j.anyApache:
+		return verdict(Unknown, ReasonOrphanAlive)
 	}
-	for _, p := range census.Procs {
-		if p.Role == RoleNone && (p.RUID == a.UID || p.EUID == a.UID) && !p.Start.After(created.Add(clockSlack)) {
-			return verdict(Unknown, ReasonOwnerProcess)
-		}
+	if why, ok := j.ownerMayUse(a, created); ok {
+		return verdict(Unknown, why)
 	}
-	var pidReason Reason
-	switch c.PIDState {
-	case PIDDead:
-		pidReason = ReasonLastPIDDead
-	case PIDReused:
-		pidReason = ReasonLastPIDReused
-	default:
+	if c.PIDState != PIDDead {
 		return verdict(Unknown, ReasonLastPIDUnknown)
 	}
-	if !anyApache {
-		return verdict(Stale, ReasonNoApache, pidReason)
-	}
-	return verdict(Stale, ReasonPredatesMasters, pidReason)
+	return verdict(Stale, ReasonNoApache, ReasonLastPIDDead)
 }
 
-// lastPIDState judges GETPID: a live process that started after the last
-// operation is a reused pid, not the one that touched the array.
-func lastPIDState(pid int, lastOp time.Time, census Census) PIDState {
-	if pid <= 0 {
-		return PIDUnknown
+// ownerMayUse finds a process other than Apache that may use the array.
+// An array made by a non-root process (cuid not 0) belongs to a program
+// of that user, and any process of that user may be its creator's child,
+// whenever it started. Apache's own arrays are made by root and handed to
+// User (cuid 0): of the owner's processes only those that predate it are
+// counted, as before.
+func (j judge) ownerMayUse(a SemArray, created time.Time) (Reason, bool) {
+	for _, p := range j.census.Procs {
+		if p.Role != RoleNone {
+			continue
+		}
+		if a.CUID != 0 && (p.RUID == a.CUID || p.EUID == a.CUID || p.RUID == a.UID || p.EUID == a.UID) {
+			return ReasonOwnerAlive, true
+		}
+		if (p.RUID == a.UID || p.EUID == a.UID) && !p.Start.After(created.Add(clockSlack)) {
+			return ReasonOwnerProcess, true
+		}
 	}
-	p := census.Procs[pid]
+	return "", false
+}
+
+// lastPIDState judges GETPID: a live process with that pid keeps the array
+// live, whenever it started (see PIDState).
+func lastPIDState(pid int, census Census) PIDState {
 	switch {
-	case p == nil:
+	case pid <= 0:
+		return PIDUnknown
+	case census.Procs[pid] == nil:
 		return PIDDead
-	case p.Start.After(lastOp.Add(clockSlack)):
-		return PIDReused
 	}
 	return PIDAlive
 }

@@ -31,7 +31,7 @@ func TestClassify(t *testing.T) {
 	}
 	master := &Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
 	worker := &Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour)}
-	pol := Policy{ApacheUIDs: map[uint32]bool{www: true}, MinAge: DefaultMinAge, Now: now}
+	pol := Policy{ApacheUIDs: map[uint32]bool{www: true, 48: true}, MinAge: DefaultMinAge, Now: now}
 
 	tests := []struct {
 		name     string
@@ -58,14 +58,48 @@ func TestClassify(t *testing.T) {
 		{name: "last pid alive", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
 			procs:   []*Process{{PID: 7, Comm: "php", Start: now.Add(-3 * time.Hour)}},
 			verdict: Live, reasons: []Reason{ReasonLastPIDAlive}, pidState: PIDAlive},
-		{name: "last pid reused", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
+		// Its start looks later than the last operation, but only on two
+		// clocks a wall-clock step can pull apart: never judged reused.
+		{name: "last pid alive, started after the operation", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
 			procs:   []*Process{{PID: 7, Comm: "bash", Start: now.Add(-time.Minute)}},
-			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDReused}, pidState: PIDReused},
+			verdict: Live, reasons: []Reason{ReasonLastPIDAlive}, pidState: PIDAlive},
 		{name: "pid outside namespace", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 0)),
 			verdict: Unknown, reasons: []Reason{ReasonLastPIDUnknown}, pidState: PIDUnknown},
 		{name: "predates the running master", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{master, worker},
-			verdict: Stale, reasons: []Reason{ReasonPredatesMasters, ReasonLastPIDDead}, pidState: PIDDead},
+			verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
+		// mod_ssl made it in the start-up process, 3 s before the fork (a
+		// pass-phrase dialog); its last pid is that start-up process.
+		{name: "slow start: made before the master forked", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix() - 3; return a }(),
+			detail: func() *SemDetail {
+				a := array(1, 0, 1, www)
+				a.CTime = master.Start.Unix() - 3
+				return ptr(detail(a, 1, 99))
+			}(),
+			procs: []*Process{master, worker}, verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
+		// The wall clock stepped an hour forward after the master made its
+		// arrays: btime moved, so the master seems to start an hour later.
+		{name: "clock step: the master's start moved past its arrays", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix(); return a }(),
+			detail: func() *SemDetail {
+				a := array(1, 0, 1, www)
+				a.CTime = master.Start.Unix()
+				return ptr(detail(a, 1, 4242))
+			}(),
+			procs: []*Process{
+				{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: master.Start.Add(time.Hour)},
+				{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: master.Start.Add(time.Hour)},
+			},
+			verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
+		{name: "start-up in progress: a root apache2 without children", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = now.Unix() - 600; return a }(),
+			detail: func() *SemDetail {
+				a := array(1, 0, 1, www)
+				a.CTime = now.Unix() - 600
+				return ptr(detail(a, 1, 4242))
+			}(),
+			procs: []*Process{{PID: 200, PPID: 150, PGRP: 150, Exe: "apache2", Start: time.Unix(now.Unix()-601, 0)}}, verdict: Live, reasons: []Reason{ReasonAfterMasterStart}, pidState: PIDDead},
+		{name: "orphan of another apache user still blocks", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 300, PPID: 1, PGRP: 299, Exe: "httpd", EUID: 48, RUID: 48, Start: time.Unix(old+5, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
 		{name: "never locked mutex of the running master", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix(); return a }(),
 			detail: func() *SemDetail {
 				a := array(1, 0, 1, www)
@@ -89,6 +123,12 @@ func TestClassify(t *testing.T) {
 		{name: "owner process predates it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old-10, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerProcess}, pidState: PIDDead},
+		// A www-data program made it (cuid 33) and exited; its child, started
+		// later, keeps using it.
+		{name: "made by a non-root program, a process of that user runs", array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
+			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 49, Comm: "worker", EUID: www, RUID: www, Start: time.Unix(old+3, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		{name: "owner process started later is no evidence", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
 			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
@@ -117,15 +157,17 @@ func TestAssignRoles(t *testing.T) {
 	const www = 33
 	procs := []*Process{
 		{PID: 1, Comm: "init", PGRP: 1},
-		{PID: 10, PPID: 1, PGRP: 10, Exe: "apache2"},                    // root master
-		{PID: 11, PPID: 10, PGRP: 10, Exe: "apache2", EUID: www},        // its worker
-		{PID: 20, PPID: 1, PGRP: 19, Exe: "apache2", EUID: www},         // worker of a dead master 19
-		{PID: 30, PPID: 1, PGRP: 29, Comm: "httpd", EUID: 1000},         // not an apache user: no orphan
-		{PID: 40, PPID: 41, PGRP: 41, Exe: "httpd", EUID: www},          // started by a live shell 41
-		{PID: 41, PPID: 1, PGRP: 41, Comm: "bash", EUID: www},           // that shell
-		{PID: 50, PPID: 11, PGRP: 10, Comm: "php-cgi", EUID: www},       // not apache at all
-		{PID: 60, PPID: 1, PGRP: 60, Exe: "httpd2-prefork", EUID: www},  // non-root master, group leader
-		{PID: 61, PPID: 60, PGRP: 60, Exe: "httpd2-prefork", EUID: www}, // its worker
+		{PID: 10, PPID: 1, PGRP: 10, Exe: "apache2"},                        // root master
+		{PID: 11, PPID: 10, PGRP: 10, Exe: "apache2", EUID: www},            // its worker
+		{PID: 20, PPID: 1, PGRP: 19, Exe: "apache2", EUID: www},             // worker of a dead master 19
+		{PID: 30, PPID: 1, PGRP: 29, Comm: "httpd", EUID: 1000},             // not an apache user: no orphan
+		{PID: 40, PPID: 41, PGRP: 41, Exe: "httpd", EUID: www},              // started by a live shell 41
+		{PID: 41, PPID: 1, PGRP: 41, Comm: "bash", EUID: www},               // that shell
+		{PID: 50, PPID: 11, PGRP: 10, Comm: "php-cgi", EUID: www},           // not apache at all
+		{PID: 60, PPID: 1, PGRP: 60, Exe: "httpd2-prefork", EUID: www},      // non-root master, group leader
+		{PID: 61, PPID: 60, PGRP: 60, Exe: "httpd2-prefork", EUID: www},     // its worker
+		{PID: 70, PPID: 1, PGRP: 69, Exe: "apache2", EUID: www, RUID: www},  // non-root foreground master, its group leader gone
+		{PID: 71, PPID: 70, PGRP: 69, Exe: "apache2", EUID: www, RUID: www}, // its worker
 	}
 	c := Census{Procs: map[int]*Process{}}
 	for _, p := range procs {
@@ -136,7 +178,7 @@ func TestAssignRoles(t *testing.T) {
 	for pid, p := range c.Procs {
 		got[pid] = p.Role
 	}
-	want := map[int]Role{1: RoleNone, 10: RoleMaster, 11: RoleWorker, 20: RoleOrphan, 30: RoleMaster, 40: RoleOrphan, 41: RoleNone, 50: RoleNone, 60: RoleMaster, 61: RoleWorker}
+	want := map[int]Role{1: RoleNone, 10: RoleMaster, 11: RoleWorker, 20: RoleOrphan, 30: RoleMaster, 40: RoleOrphan, 41: RoleNone, 50: RoleNone, 60: RoleMaster, 61: RoleWorker, 70: RoleMaster, 71: RoleWorker}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("roles (-want +got):\n%s", diff)
 	}

@@ -29,27 +29,34 @@ const (
 	ReasonLastPIDAlive     Reason = "last_pid_alive"       // the last process to touch it still runs
 	ReasonLastPIDUnknown   Reason = "last_pid_unknown"     // GETPID 0: never operated on, or outside our PID namespace
 	ReasonAfterMasterStart Reason = "changed_after_master_start"
-	ReasonOrphanAlive      Reason = "orphan_worker_may_use" // an orphaned worker (or unsure master) of its owner runs
-	ReasonOwnerProcess     Reason = "owner_process_predates"
+	// A master runs and the array is older than it: it may have been made
+	// in that master's own start-up (mod_ssl makes its session-cache mutex
+	// before the fork, and a pass-phrase dialog can last any time), or a
+	// clock step moved the master's start. No evidence tells those apart
+	// from a dead generation's array, so it is never stale.
+	ReasonMasterMayOwn Reason = "master_may_own"
+	ReasonOrphanAlive  Reason = "orphan_worker_may_use" // an orphaned worker (or unsure master) runs
+	ReasonOwnerProcess Reason = "owner_process_predates"
+	ReasonOwnerAlive   Reason = "owner_process_alive" // made by a non-root process, and a process of that user runs
 )
 
 // Reasons that make an array stale; a stale verdict carries two: why no
 // server can own it, and what happened to its last user.
 const (
-	ReasonNoApache        Reason = "no_apache_running"
-	ReasonPredatesMasters Reason = "predates_every_master"
-	ReasonLastPIDDead     Reason = "last_pid_dead"
-	ReasonLastPIDReused   Reason = "last_pid_reused" // the pid now names a process started after the last operation
+	ReasonNoApache    Reason = "no_apache_running"
+	ReasonLastPIDDead Reason = "last_pid_dead"
 )
 
 // PIDState is what became of an array's last-op pid.
 type PIDState string
 
-// The PID states.
+// The PID states. There is no "reused": telling a reused pid from the
+// array's last user needs the process's start and the array's otime on
+// one clock, and a wall-clock step breaks that comparison. A live process
+// with the last-op pid keeps the array live.
 const (
 	PIDAlive   PIDState = "alive"
 	PIDDead    PIDState = "dead"
-	PIDReused  PIDState = "reused"
 	PIDUnknown PIDState = "unknown"
 )
 
@@ -60,15 +67,11 @@ var internedReasons = map[[2]Reason][]Reason{}
 func init() {
 	single := []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
 		ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
-		ReasonAfterMasterStart, ReasonOrphanAlive, ReasonOwnerProcess}
+		ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerProcess, ReasonOwnerAlive}
 	for _, r := range single {
 		internedReasons[[2]Reason{r}] = []Reason{r}
 	}
-	for _, why := range []Reason{ReasonNoApache, ReasonPredatesMasters} {
-		for _, pid := range []Reason{ReasonLastPIDDead, ReasonLastPIDReused} {
-			internedReasons[[2]Reason{why, pid}] = []Reason{why, pid}
-		}
-	}
+	internedReasons[[2]Reason{ReasonNoApache, ReasonLastPIDDead}] = []Reason{ReasonNoApache, ReasonLastPIDDead}
 }
 
 // interned returns the shared copy of rs (callers never modify Reasons).
