@@ -125,7 +125,10 @@ func writeDoubts(long func(string, ...any), a sysvipc.Assessment) {
 		sort.Strings(parts)
 		hint := ""
 		if why[sysvipc.ReasonUnreadable] > 0 {
-			hint = "; semctl needs read permission on the array (run as root or the owner)"
+			hint += "; semctl needs read permission on the array (run as root or the owner)"
+		}
+		if why[sysvipc.ReasonMasterMayOwn] > 0 {
+			hint += "; a running apache master may have made any array older than itself in its start-up"
 		}
 		long("not proven stale or live: %s%s", strings.Join(parts, ", "), hint)
 	}

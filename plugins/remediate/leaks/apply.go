@@ -3,6 +3,8 @@ package leaks
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,15 +33,18 @@ var errNamespaceChanged = errors.New("refusing to apply in another namespace")
 func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 	var res remediate.Result
 	orphansGone := true
-	if plan.Policy.KillOrphans {
-		for _, o := range plan.Orphans {
-			a := r.killOrphan(sys, o, plan.Policy.OrphanGrace)
+	if plan.Policy.KillOrphans && len(plan.Orphans) > 0 {
+		res.Orphans = r.killOrphans(sys, plan)
+		for _, a := range res.Orphans {
 			if a.Outcome != remediate.Killed && a.Outcome != remediate.Gone {
 				orphansGone = false
 			}
-			res.Orphans = append(res.Orphans, a)
 		}
 	}
+	// The re-checks judge each array again with the core's rules, against
+	// a census taken now: an Apache started since the plan, or a process
+	// that took a dead last pid's number, keeps its arrays.
+	check, err := r.recheckerNow(sys, plan.Policy)
 	removed := 0
 	for _, e := range plan.Arrays {
 		if e.Verdict != string(sysvipc.Stale) {
@@ -47,6 +52,8 @@ func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 		}
 		var a remediate.Action
 		switch {
+		case err != nil:
+			a = remediate.Action{SemID: e.SemID, Outcome: remediate.Failed, Why: err.Error()}
 		case dependsOnOrphans(e) && (!plan.Policy.KillOrphans || !orphansGone):
 			a = remediate.Action{SemID: e.SemID, Outcome: remediate.Skipped, Why: "orphaned workers still running"}
 		case dependsOnOrphans(e):
@@ -54,7 +61,7 @@ func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 		case plan.Policy.MaxRemovals > 0 && removed >= plan.Policy.MaxRemovals:
 			a = remediate.Action{SemID: e.SemID, Outcome: remediate.Skipped, Why: fmt.Sprintf("max removals (%d) reached", plan.Policy.MaxRemovals)}
 		default:
-			a = r.removeIfUnchanged(sys, e)
+			a = r.removeIfUnchanged(sys, e, check)
 		}
 		if a.Outcome == remediate.Removed {
 			removed++
@@ -64,7 +71,27 @@ func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 	return res
 }
 
-func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence) remediate.Action {
+// rechecker is the classifier's policy and a census taken right before
+// the removals.
+type rechecker struct {
+	pol    sysvipc.Policy
+	census sysvipc.Census
+}
+
+func (r *Remediator) recheckerNow(sys System, p remediate.Policy) (rechecker, error) {
+	pol, err := corePolicy(p, r.Now())
+	if err != nil {
+		return rechecker{}, err
+	}
+	census, err := sys.Census()
+	if err != nil {
+		return rechecker{}, fmt.Errorf("census before removal: %w", err)
+	}
+	census.AssignRoles(pol.ApacheUIDs)
+	return rechecker{pol: pol, census: census}, nil
+}
+
+func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check rechecker) remediate.Action {
 	act := func(outcome, why string, err error) remediate.Action {
 		a := remediate.Action{SemID: e.SemID, Outcome: outcome, Why: why}
 		var errno syscall.Errno
@@ -88,17 +115,16 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence) remedia
 		return act(remediate.Skipped, "gone", nil)
 	case err != nil:
 		return act(remediate.Failed, err.Error(), err)
-	case d.NCnt > 0 || d.ZCnt > 0:
-		return act(remediate.Skipped, fmt.Sprintf("waiters now (ncnt %d zcnt %d)", d.NCnt, d.ZCnt), nil)
-	case d.Value == 0:
-		return act(remediate.Skipped, "held now (value 0)", nil)
 	case d.PID != e.LastPID:
 		return act(remediate.Skipped, fmt.Sprintf("last pid now %d, planned %d", d.PID, e.LastPID), nil)
 	}
-	// The plan's census may predate a process that took the dead pid's
-	// number and touched the array within the same second.
+	if c := sysvipc.Recheck(cur, d, check.census, check.pol); c.Verdict != sysvipc.Stale {
+		return act(remediate.Skipped, notStaleNow(c), nil)
+	}
+	// The census may predate a process that took the dead pid's number
+	// since: read that one pid once more.
 	if d.PID > 0 {
-		if p, alive, err := sys.Process(d.PID); err != nil || (alive && !p.Start.After(time.Unix(max(cur.OTime, cur.CTime), 0).Add(2*time.Second))) {
+		if _, alive, err := sys.Process(d.PID); err != nil || alive {
 			return act(remediate.Skipped, fmt.Sprintf("last pid %d is alive now", d.PID), err)
 		}
 	}
@@ -109,6 +135,64 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence) remedia
 		return act(remediate.Failed, err.Error(), err)
 	}
 	return act(remediate.Removed, "", nil)
+}
+
+// notStaleNow says why the re-check kept an array.
+func notStaleNow(c sysvipc.Classification) string {
+	d := c.Detail
+	switch {
+	case slices.Contains(c.Reasons, sysvipc.ReasonWaiters):
+		return fmt.Sprintf("waiters now (ncnt %d zcnt %d)", d.NCnt, d.ZCnt)
+	case slices.Contains(c.Reasons, sysvipc.ReasonHeld):
+		return "held now (value 0)"
+	case slices.Contains(c.Reasons, sysvipc.ReasonLastPIDAlive):
+		return fmt.Sprintf("last pid %d is alive now", d.PID)
+	}
+	reasons := make([]string, len(c.Reasons))
+	for i, r := range c.Reasons {
+		reasons[i] = string(r)
+	}
+	return fmt.Sprintf("%s now (%s)", c.Verdict, strings.Join(reasons, ", "))
+}
+
+// killOrphans ends the plan's orphans, each only if a census taken now
+// still shows it as a certain orphan, the same process (start ticks), and
+// no master runs: a master that started since the plan, or an "orphan"
+// that turned out to have Apache children of its own, is never signalled.
+func (r *Remediator) killOrphans(sys System, plan remediate.Plan) []remediate.OrphanAction {
+	var out []remediate.OrphanAction
+	pol, err := corePolicy(plan.Policy, r.Now())
+	var census sysvipc.Census
+	if err == nil {
+		census, err = sys.Census()
+	}
+	if err == nil {
+		census.AssignRoles(pol.ApacheUIDs)
+	}
+	masters := census.WithRole(sysvipc.RoleMaster)
+	for _, o := range plan.Orphans {
+		p := census.Procs[o.PID]
+		switch {
+		case err != nil:
+			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Failed, Why: err.Error()})
+		case p == nil || p.StartTicks != o.StartTicks:
+			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Gone, Why: "exited before any signal"})
+		case len(masters) > 0:
+			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("an Apache master runs now (pid %d)", masters[0].PID)})
+		case p.Role != sysvipc.RoleOrphan || !p.CertainOrphan:
+			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("no longer a certain orphan (%s)", roleName(p.Role))})
+		default:
+			out = append(out, r.killOrphan(sys, o, plan.Policy.OrphanGrace))
+		}
+	}
+	return out
+}
+
+func roleName(r sysvipc.Role) string {
+	if r == sysvipc.RoleNone {
+		return "not apache"
+	}
+	return string(r)
 }
 
 // killOrphan sends SIGTERM, then SIGKILL after the grace period, checking

@@ -109,6 +109,7 @@ var now = time.Unix(1_800_000_000, 0)
 
 // world: three arrays leaked two hours ago by a dead server, one array of
 // the running server, one of another user, one keyed www-data array.
+// While that server runs, nothing older than it is provably stale.
 func world() *fakeSystem {
 	f := &fakeSystem{arrays: map[int32]sysvipc.SemArray{}, details: map[int32]sysvipc.SemDetail{}, procs: map[int]*sysvipc.Process{}}
 	old := now.Add(-2 * time.Hour).Unix()
@@ -124,6 +125,15 @@ func world() *fakeSystem {
 	add(30, 0x1234, www, old, 1, 904)                   // keyed
 	f.procs[100] = &sysvipc.Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
 	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	return f
+}
+
+// outage: the world after the running server was SIGKILLed too, master
+// and worker: no Apache process at all, Apache cannot start.
+func outage() *fakeSystem {
+	f := world()
+	delete(f.procs, 100)
+	delete(f.procs, 101)
 	return f
 }
 
@@ -151,7 +161,7 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestPlanApply(t *testing.T) {
-	sys := world()
+	sys := outage()
 	r := client(t, sys)
 	plan, err := r.Plan(policy)
 	if err != nil {
@@ -161,12 +171,12 @@ func TestPlanApply(t *testing.T) {
 	for _, e := range plan.Arrays {
 		verdicts[e.SemID] = e.Verdict
 	}
-	want := map[int32]string{1: "stale", 2: "stale", 3: "stale", 10: "live"}
+	want := map[int32]string{1: "stale", 2: "stale", 3: "stale", 10: "stale"}
 	if fmt.Sprint(verdicts) != fmt.Sprint(want) {
 		t.Errorf("plan verdicts %v, want %v (only Apache-shaped arrays are candidates)", verdicts, want)
 	}
 	if e := plan.Arrays[0]; e.Value != 1 || e.LastPID != 900 || e.PIDState != "dead" || e.Owner != "www-data" ||
-		!slices.Equal(e.Reasons, []string{"predates_every_master", "last_pid_dead"}) {
+		!slices.Equal(e.Reasons, []string{"no_apache_running", "last_pid_dead"}) {
 		t.Errorf("evidence of semid 1 = %+v", e)
 	}
 	if len(sys.removed) != 0 {
@@ -177,8 +187,54 @@ func TestPlanApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(sys.removed, []int32{1, 2, 3}) || res.Count(remediate.Removed) != 3 {
-		t.Errorf("removed %v (result %+v), want 1 2 3", sys.removed, res)
+	if !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) || res.Count(remediate.Removed) != 4 {
+		t.Errorf("removed %v (result %+v), want 1 2 3 10", sys.removed, res)
+	}
+}
+
+// TestPlanMasterRunning: while a master runs, the arrays older than it
+// may be its own (made in its start-up, before the fork): unknown, and
+// nothing is removed.
+func TestPlanMasterRunning(t *testing.T) {
+	sys := world()
+	r := client(t, sys)
+	plan, err := r.Plan(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int32]string{}
+	for _, e := range plan.Arrays {
+		got[e.SemID] = e.Verdict + " " + strings.Join(e.Reasons, ",")
+	}
+	want := map[int32]string{1: "unknown master_may_own", 2: "unknown master_may_own", 3: "unknown master_may_own", 10: "live last_pid_alive"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("plan %v, want %v", got, want)
+	}
+	res, err := r.Apply(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sys.removed) != 0 || len(res.Actions) != 0 {
+		t.Errorf("removed %v (%+v) while a master runs", sys.removed, res.Actions)
+	}
+}
+
+// TestApplyApacheStartedSincePlan: a master that started between the plan
+// and the removal keeps every older array; the re-check says why.
+func TestApplyApacheStartedSincePlan(t *testing.T) {
+	sys := outage()
+	r := client(t, sys)
+	plan, err := r.Plan(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.procs[500] = &sysvipc.Process{PID: 500, PPID: 1, PGRP: 500, Exe: "apache2", Start: now}
+	res, err := r.Apply(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sys.removed) != 0 || res.Count(remediate.Skipped) != 4 || res.Actions[0].Why != "unknown now (master_may_own)" {
+		t.Errorf("removed %v, actions %+v", sys.removed, res.Actions)
 	}
 }
 
@@ -212,7 +268,7 @@ func TestApplyReverifies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := world()
+			sys := outage()
 			r := client(t, sys)
 			plan, err := r.Plan(policy)
 			if err != nil {
@@ -234,15 +290,15 @@ func TestApplyReverifies(t *testing.T) {
 			if i < 0 || res.Actions[i].Outcome != remediate.Skipped || res.Actions[i].Why != tt.why {
 				t.Errorf("action for semid 2: %+v, want skipped %q", res.Actions, tt.why)
 			}
-			if !slices.Equal(sys.removed, []int32{1, 3}) {
-				t.Errorf("removed %v, want 1 3", sys.removed)
+			if !slices.Equal(sys.removed, []int32{1, 3, 10}) {
+				t.Errorf("removed %v, want 1 3 10", sys.removed)
 			}
 		})
 	}
 }
 
 func TestMaxRemovals(t *testing.T) {
-	sys := world()
+	sys := outage()
 	r := client(t, sys)
 	p := policy
 	p.MaxRemovals = 2
@@ -254,7 +310,7 @@ func TestMaxRemovals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sys.removed) != 2 || res.Count(remediate.Skipped) != 1 || res.Actions[2].Why != "max removals (2) reached" {
+	if len(sys.removed) != 2 || res.Count(remediate.Skipped) != 2 || res.Actions[2].Why != "max removals (2) reached" {
 		t.Errorf("removed %v, result %+v", sys.removed, res)
 	}
 }
@@ -332,6 +388,46 @@ func TestOrphans(t *testing.T) {
 			}
 		})
 	}
+	// Between plan and kill, the "orphan" showed an Apache child (a non-root
+	// foreground master whose workers came late), or a master started: it
+	// is never signalled.
+	for name, change := range map[string]func(f *fakeSystem){
+		"became a master": func(f *fakeSystem) {
+			f.procs[102] = &sysvipc.Process{PID: 102, PPID: 101, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now}
+		},
+		"a master started": func(f *fakeSystem) {
+			f.procs[500] = &sysvipc.Process{PID: 500, PPID: 1, PGRP: 500, Exe: "apache2", Start: now}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sys := orphaned()
+			r := client(t, sys)
+			p := policy
+			p.KillOrphans = true
+			plan, err := r.Plan(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(sys)
+			res, err := r.Apply(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sys.signals)+len(sys.removed) != 0 || res.Orphans[0].Outcome != remediate.Skipped {
+				t.Errorf("signals %v, removed %v, orphan result %+v", sys.signals, sys.removed, res.Orphans)
+			}
+		})
+	}
+	t.Run("a master runs: orphans are not offered", func(t *testing.T) {
+		sys := orphaned()
+		sys.procs[500] = &sysvipc.Process{PID: 500, PPID: 1, PGRP: 500, Exe: "apache2", Start: now.Add(-time.Hour)}
+		p := policy
+		p.KillOrphans = true
+		plan, err := client(t, sys).Plan(p)
+		if err != nil || len(plan.Orphans) != 0 || plan.Stale() != 0 {
+			t.Errorf("plan with a running master: %d orphans, %d stale, %v", len(plan.Orphans), plan.Stale(), err)
+		}
+	})
 	t.Run("pid reused before the signal", func(t *testing.T) {
 		sys := orphaned()
 		r := client(t, sys)
@@ -358,7 +454,7 @@ func TestOrphans(t *testing.T) {
 // TestPIDEntersNamespace: with a pid, Plan and Apply both work inside
 // that process's namespace (the policy crosses the gRPC boundary).
 func TestPIDEntersNamespace(t *testing.T) {
-	sys := world()
+	sys := outage()
 	r := client(t, sys)
 	p := policy
 	p.PID = 4242
@@ -369,7 +465,7 @@ func TestPIDEntersNamespace(t *testing.T) {
 	if _, err := r.Apply(plan); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(sys.entered, []int{4242, 4242}) || len(sys.removed) != 3 {
+	if !slices.Equal(sys.entered, []int{4242, 4242}) || len(sys.removed) != 4 {
 		t.Errorf("entered %v, removed %v", sys.entered, sys.removed)
 	}
 }
@@ -378,7 +474,7 @@ func TestPIDEntersNamespace(t *testing.T) {
 // namespace it was made in (a --pid whose process died and whose number
 // was reused would point elsewhere).
 func TestApplyRefusesOtherNamespace(t *testing.T) {
-	sys := world()
+	sys := outage()
 	sys.ns = 111
 	r := client(t, sys)
 	plan, err := r.Plan(policy)
@@ -395,7 +491,7 @@ func TestApplyRefusesOtherNamespace(t *testing.T) {
 // TestApplyLastPIDAlive: a process that took the dead pid's number and
 // touched the array within the plan's second keeps it.
 func TestApplyLastPIDAlive(t *testing.T) {
-	sys := world()
+	sys := outage()
 	r := client(t, sys)
 	plan, err := r.Plan(policy)
 	if err != nil {

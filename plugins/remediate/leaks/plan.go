@@ -1,6 +1,8 @@
 package leaks
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -51,13 +53,30 @@ func (r *Remediator) in(pid int, fn func(System) error) error {
 	return r.Sys.Enter(pid, fn)
 }
 
-func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error) {
+// corePolicy is the classifier's policy for a remediation policy: the
+// same for the plan and for the re-check before each removal.
+func corePolicy(p remediate.Policy, now time.Time) (sysvipc.Policy, error) {
+	if p.MinAge < 0 {
+		// Never from the host (it range-checks), but a negative minimum
+		// age would let every array through: refuse it at the boundary too.
+		return sysvipc.Policy{}, fmt.Errorf("%w: min age %s is negative", errBadPolicy, p.MinAge)
+	}
 	uids, err := sysvipc.LookupUsers(p.ApacheUsers, false)
+	if err != nil {
+		return sysvipc.Policy{}, err
+	}
+	return sysvipc.Policy{ApacheUIDs: sysvipc.UIDSet(uids), MinAge: p.MinAge, Now: now}, nil
+}
+
+// errBadPolicy refuses a policy no host should send.
+var errBadPolicy = errors.New("invalid policy")
+
+func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error) {
+	now := r.Now()
+	pol, err := corePolicy(p, now)
 	if err != nil {
 		return remediate.Plan{}, err
 	}
-	now := r.Now()
-	pol := sysvipc.Policy{ApacheUIDs: sysvipc.UIDSet(uids), MinAge: p.MinAge, Now: now}
 	arrays, err := sys.SemArrays()
 	if err != nil {
 		return remediate.Plan{}, err
@@ -67,10 +86,20 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error
 		return remediate.Plan{}, err
 	}
 	census.AssignRoles(pol.ApacheUIDs)
-	orphans := census.WithRole(sysvipc.RoleOrphan)
 	judged := sys.Classify(arrays, census, pol)
+	// Orphans are offered for killing only when no master runs: while one
+	// does, every array older than it stays unknown whatever the orphans
+	// do, so killing them would gain nothing and risk a live server.
+	var orphans []*sysvipc.Process
+	if len(census.WithRole(sysvipc.RoleMaster)) == 0 {
+		for _, o := range census.WithRole(sysvipc.RoleOrphan) {
+			if o.CertainOrphan {
+				orphans = append(orphans, o)
+			}
+		}
+	}
 	var afterOrphans []sysvipc.Classification
-	if p.KillOrphans && slices.ContainsFunc(orphans, func(o *sysvipc.Process) bool { return o.CertainOrphan }) {
+	if p.KillOrphans && len(orphans) > 0 {
 		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken}
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
@@ -91,9 +120,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error
 		plan.Arrays = append(plan.Arrays, e)
 	}
 	for _, o := range orphans {
-		if o.CertainOrphan {
-			plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, StartTicks: o.StartTicks, UID: o.EUID, Name: o.Comm})
-		}
+		plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, StartTicks: o.StartTicks, UID: o.EUID, Name: o.Comm})
 	}
 	return plan, nil
 }
