@@ -79,10 +79,13 @@ func semIDs(t *testing.T) []int32 {
 	return ids
 }
 
-// TestRemediateApache leaks a real Apache's mutexes until Apache cannot
-// start, then runs the handler as Nagios would: a SOFT attempt does
-// nothing, a dry run only plans, a HARD CRITICAL removes exactly the
-// leaked arrays, and Apache starts again.
+// TestRemediateApache leaks a real Apache's mutexes, then runs the handler
+// as Nagios would. While a server runs, the dead servers' arrays cannot
+// be told from the running master's own start-up arrays: the handler
+// keeps them all (unknown, master_may_own). Once no Apache runs at all
+// and Apache cannot start (the outage), a SOFT attempt does nothing, a dry
+// run only plans, and a HARD CRITICAL removes exactly the leaked arrays,
+// and Apache starts again.
 func TestRemediateApache(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
@@ -99,7 +102,6 @@ func TestRemediateApache(t *testing.T) {
 		must(ap.Start())
 		must(ipctest.KillAll())
 	}
-	leaked := semIDs(t)
 	time.Sleep(3 * time.Second)
 	must(ap.Start())
 	defer ipctest.KillAll()
@@ -109,49 +111,64 @@ func TestRemediateApache(t *testing.T) {
 	touched := ipctest.StartHolder(t, 33, false)
 	keyed, err := ipctest.SemGet(0x4000, 1, 0o600)
 	must(err)
-	keep := slices.DeleteFunc(semIDs(t), func(id int32) bool { return slices.Contains(leaked, id) })
+	keep := []int32{other.ID, held.ID, touched.ID, keyed}
 	second := ipctest.NewApache(t)
 	if err := second.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
 		t.Fatalf("apache at the limit: %v, want (28)No space left on device", err)
 	}
 
 	h := newHandler(t)
-	out, code := h.run("--state", "CRITICAL", "--state-type", "SOFT", "--attempt", "1")
+	out, code := h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
+	if code != 0 || !strings.Contains(out, "removed 0 of 0 stale arrays, 0 skipped, 0 failed; semaphore arrays 13 -> 13") {
+		t.Errorf("HARD CRITICAL with a master running: exit %d, %s", code, out)
+	}
+
+	// The outage: the running server is killed too; nothing of Apache is
+	// left, and it cannot start.
+	must(ipctest.KillAll())
+	leaked := slices.DeleteFunc(semIDs(t), func(id int32) bool { return slices.Contains(keep, id) })
+	if len(leaked) != 3*ipctest.ArraysPerApacheStart {
+		t.Fatalf("%d leaked arrays, want %d", len(leaked), 3*ipctest.ArraysPerApacheStart)
+	}
+	if err := second.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
+		t.Fatalf("apache in the outage: %v, want (28)No space left on device", err)
+	}
+	out, code = h.run("--state", "CRITICAL", "--state-type", "SOFT", "--attempt", "1")
 	if code != 0 || !strings.Contains(out, "nothing to do (CRITICAL SOFT at attempt 1 (acting from 3))") {
 		t.Errorf("SOFT attempt 1: exit %d, %s", code, out)
 	}
 	out, code = h.run("--dry-run", "--min-age", "0s")
-	if code != 0 || !strings.Contains(out, "dry run: 6 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 6 {
+	if code != 0 || !strings.Contains(out, "dry run: 9 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 9 {
 		t.Errorf("dry run: exit %d, %s", code, out)
 	}
 	if got := semIDs(t); len(got) != len(leaked)+len(keep) {
 		t.Fatalf("a dry run changed the arrays: %v", got)
 	}
 	out, code = h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
-	if code != 0 || !strings.Contains(out, "removed 6 of 6 stale arrays, 0 skipped, 0 failed; semaphore arrays 13 -> 7") {
+	if code != 0 || !strings.Contains(out, "removed 9 of 9 stale arrays, 0 skipped, 0 failed; semaphore arrays 13 -> 4") {
 		t.Errorf("HARD CRITICAL: exit %d, %s", code, out)
 	}
-	if got := semIDs(t); !slices.Equal(got, keep) {
+	got := semIDs(t)
+	slices.Sort(keep)
+	if !slices.Equal(got, keep) {
 		t.Errorf("arrays after remediation %v, want exactly the kept ones %v", got, keep)
-	}
-	for _, id := range []int32{other.ID, held.ID, touched.ID, keyed} {
-		if !slices.Contains(semIDs(t), id) {
-			t.Errorf("semid %d of a live process was removed", id)
-		}
 	}
 	if err := second.Start(); err != nil {
 		t.Errorf("apache after remediation: %v", err)
 	}
 
 	recs := h.records()
-	if len(recs) != 3 {
-		t.Fatalf("%d audit lines, want 3 (gated, dry run, act)", len(recs))
+	if len(recs) != 4 {
+		t.Fatalf("%d audit lines, want 4 (master running, gated, dry run, act)", len(recs))
 	}
-	if r := recs[2]; r.DryRun || r.ArraysBefore != 13 || r.ArraysAfter != 7 || len(r.Actions) != 6 || r.Trigger.StateType != "HARD" || len(r.Evidence) != 11 {
+	if r := recs[0]; r.ArraysBefore != 13 || r.ArraysAfter != 13 || len(r.Actions) != 0 || len(r.Evidence) != 11 {
+		t.Errorf("audit of the run beside a master: %+v", r)
+	}
+	if r := recs[3]; r.DryRun || r.ArraysBefore != 13 || r.ArraysAfter != 4 || len(r.Actions) != 9 || r.Trigger.StateType != "HARD" || len(r.Evidence) != 11 {
 		t.Errorf("audit of the acting run: %+v", r)
 	}
-	if !recs[1].DryRun || len(recs[1].Actions) != 0 || !strings.HasPrefix(recs[0].Trigger.Decision, "nothing to do") {
-		t.Errorf("audit of the gated and dry runs: %+v %+v", recs[0], recs[1])
+	if !recs[2].DryRun || len(recs[2].Actions) != 0 || !strings.HasPrefix(recs[1].Trigger.Decision, "nothing to do") {
+		t.Errorf("audit of the gated and dry runs: %+v %+v", recs[1], recs[2])
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,17 @@ func TestGate(t *testing.T) {
 	}
 }
 
+// TestHelp: --help is the usage and exit 3 (main), like a monitoring
+// plugin's -h, not "flag: help requested".
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		_, err := parseArgs([]string{arg})
+		if !errors.Is(err, errHelp) || !strings.Contains(err.Error(), "usage: ipcwatch-remediate [--state STATE") || !strings.Contains(err.Error(), "-min-age duration") {
+			t.Errorf("%s: %v", arg, err)
+		}
+	}
+}
+
 func TestBadArguments(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -52,6 +64,13 @@ func TestBadArguments(t *testing.T) {
 		{[]string{"--bogus"}, "usage: flag provided but not defined: -bogus"},
 		{[]string{"--apache-user", "no-such-user-here"}, `usage: --apache-user: unknown user: "no-such-user-here": user: unknown user no-such-user-here`},
 		{[]string{"extra"}, `usage: unexpected argument "extra"`},
+		{[]string{"--min-age", "9223372036s"}, "usage: --min-age: 2562047h47m16s is above the maximum 8760h0m0s"},
+		{[]string{"--min-age", "9223372037s"}, `usage: invalid value "9223372037s" for flag -min-age: parse error`},
+		{[]string{"--pid", "4294967296"}, "usage: --pid: 4294967296 is not a process id (1 to 4194304)"},
+		{[]string{"--pid", "-1"}, "usage: --pid: -1 is not a process id (1 to 4194304)"},
+		{[]string{"--max-removals", "2147483648"}, "usage: --max-removals: 2147483648 is above the maximum 2147483647"},
+		{[]string{"--state", "CRITICAL", "--state-type", "HARD", "--attempt", "2147483648"}, "usage: --attempt and --act-on-attempt: at most 2147483647"},
+		{[]string{"--orphan-grace", "11m"}, "usage: --orphan-grace: 11m0s is above the maximum 10m0s"},
 	}
 	for _, tt := range tests {
 		if _, err := parseArgs(tt.args); err == nil || err.Error() != tt.want {
@@ -144,9 +163,9 @@ func hexOf(b []byte) string { return hex.EncodeToString(b) }
 // root or where root writes.
 func TestSudoRestrictions(t *testing.T) {
 	t.Setenv("SUDO_UID", "108")
-	for _, flag := range []string{"--plugin", "--manifest", "--audit-log", "--lock"} {
+	for _, flag := range []string{"--plugin", "--manifest", "--audit-log", "--lock", "--apache-user"} {
 		_, err := parseArgs([]string{flag, "/etc/passwd"})
-		want := "usage: " + flag + ": not allowed through sudo (SUDO_UID 108); only root may choose what the handler runs or writes"
+		want := "usage: " + flag + ": not allowed through sudo (SUDO_UID 108); only root may choose what the handler runs, writes or judges"
 		if err == nil || err.Error() != want {
 			t.Errorf("%s through sudo: %v", flag, err)
 		}
@@ -156,6 +175,18 @@ func TestSudoRestrictions(t *testing.T) {
 	}
 	if _, err := parseArgs([]string{"--min-age", "0s"}); err == nil || err.Error() != "usage: --min-age: 0s is below 5m0s, not allowed through sudo (SUDO_UID 108)" {
 		t.Errorf("--min-age 0s through sudo: %v", err)
+	}
+	// The caller cannot widen whose arrays are judged, in any spelling.
+	for _, users := range []string{"4242", "www-data,4242", "root"} {
+		if _, err := parseArgs([]string{"--apache-user", users}); err == nil || !strings.Contains(err.Error(), "--apache-user: not allowed through sudo") {
+			t.Errorf("--apache-user %s through sudo: %v", users, err)
+		}
+	}
+	// Overflowing numbers are refused before any conversion.
+	for _, args := range [][]string{{"--min-age", "9223372036s"}, {"--pid", "4294967296"}, {"--pid", "4294967297"}, {"--max-removals", "4294967296"}} {
+		if _, err := parseArgs(args); err == nil || !errors.Is(err, errUsage) {
+			t.Errorf("%v through sudo: %v", args, err)
+		}
 	}
 	t.Setenv("SUDO_UID", "0")
 	if _, err := parseArgs([]string{"--audit-log", "/tmp/x"}); err != nil {

@@ -9,12 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 func main() {
 	err := run(os.Args[1:], os.Stdout)
 	switch {
 	case err == nil:
+	case errors.Is(err, errHelp):
+		_, text, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprint(os.Stdout, text)
+		os.Exit(3)
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(os.Stdout, "ipcwatch-remediate: %v\n", err)
 		os.Exit(2)

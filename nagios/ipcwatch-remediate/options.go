@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,26 @@ import (
 
 // errUsage marks a bad command line (exit 2).
 var errUsage = errors.New("usage")
+
+// errHelp is --help: the usage on stdout, exit 3 as a monitoring-plugins
+// check does for -h.
+var errHelp = errors.New("help requested")
+
+// Bounds checked before any number is converted or sent to the plugin
+// (the protocol carries int32 counts and pids, and whole seconds).
+const (
+	maxMinAge      = 365 * 24 * time.Hour // longer than any array lives in practice
+	maxOrphanGrace = 10 * time.Minute
+	maxCount       = math.MaxInt32
+	// maxPID is the kernel's PID_MAX_LIMIT (4194304): no pid is higher.
+	maxPID = 1 << 22
+)
+
+// sudoOnly are the flags only root may pass: through sudo (the nagios
+// user, by the sudoers snippet) they would let the caller pick what runs
+// as root, where root writes (--audit-log /etc/passwd) or whose arrays
+// are judged and removed (--apache-user 4242).
+var sudoOnly = []string{"plugin", "manifest", "audit-log", "lock", "apache-user"}
 
 type options struct {
 	state, stateType string
@@ -60,6 +81,9 @@ func parseArgs(args []string) (options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "act in the IPC namespace of this process (Apache in a container)")
 	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, fmt.Errorf("%w\n%s", errHelp, usage(fs))
+		}
 		return o, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
@@ -68,13 +92,10 @@ func parseArgs(args []string) (options, error) {
 	o.plugins = plugins
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	// Through sudo (the nagios user, by the sudoers snippet) the flags that
-	// choose what runs as root or where root writes stay at their defaults:
-	// otherwise --audit-log /etc/passwd would append to it as root.
 	if uid := os.Getenv("SUDO_UID"); uid != "" && uid != "0" {
-		for _, name := range []string{"plugin", "manifest", "audit-log", "lock"} {
+		for _, name := range sudoOnly {
 			if set[name] {
-				return o, fmt.Errorf("%w: --%s: not allowed through sudo (SUDO_UID %s); only root may choose what the handler runs or writes", errUsage, name, uid)
+				return o, fmt.Errorf("%w: --%s: not allowed through sudo (SUDO_UID %s); only root may choose what the handler runs, writes or judges", errUsage, name, uid)
 			}
 		}
 		// Nor may the caller loosen the safety margin below the default.
@@ -102,14 +123,26 @@ func parseArgs(args []string) (options, error) {
 	if o.minAge < 0 {
 		return o, fmt.Errorf("%w: --min-age: %s is negative", errUsage, o.minAge)
 	}
-	if o.pid < 0 {
-		return o, fmt.Errorf("%w: --pid: %d is not a process id", errUsage, o.pid)
+	if o.minAge > maxMinAge {
+		return o, fmt.Errorf("%w: --min-age: %s is above the maximum %s", errUsage, o.minAge, maxMinAge)
+	}
+	if o.pid < 0 || o.pid > maxPID {
+		return o, fmt.Errorf("%w: --pid: %d is not a process id (1 to %d)", errUsage, o.pid, maxPID)
 	}
 	if o.maxRemovals < 0 {
 		return o, fmt.Errorf("%w: --max-removals: %d is negative", errUsage, o.maxRemovals)
 	}
+	if o.maxRemovals > maxCount {
+		return o, fmt.Errorf("%w: --max-removals: %d is above the maximum %d", errUsage, o.maxRemovals, maxCount)
+	}
+	if o.attempt > maxCount || o.actOnAttempt > maxCount {
+		return o, fmt.Errorf("%w: --attempt and --act-on-attempt: at most %d", errUsage, maxCount)
+	}
 	if o.orphanGrace < 0 {
 		return o, fmt.Errorf("%w: --orphan-grace: %s is negative", errUsage, o.orphanGrace)
+	}
+	if o.orphanGrace > maxOrphanGrace {
+		return o, fmt.Errorf("%w: --orphan-grace: %s is above the maximum %s", errUsage, o.orphanGrace, maxOrphanGrace)
 	}
 	for _, u := range strings.Split(*users, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -152,4 +185,14 @@ func gate(o options) (act bool, why string) {
 		return true, fmt.Sprintf("CRITICAL SOFT at attempt %d (acting from %d)", o.attempt, o.actOnAttempt)
 	}
 	return false, fmt.Sprintf("CRITICAL SOFT at attempt %d (acting from %d)", o.attempt, o.actOnAttempt)
+}
+
+// usage is --help's text: the synopsis and every flag with its default.
+func usage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString("usage: ipcwatch-remediate [--state STATE --state-type SOFT|HARD --attempt N] [flags]\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
 }
