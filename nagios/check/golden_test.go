@@ -43,6 +43,7 @@ func runCheckAs(t *testing.T, cred *syscall.Credential, hostProc string, args ..
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("check_sysvipc %s -> %d\n%s", strings.Join(args, " "), code, stdout.String())
 	if stderr.Len() > 0 {
 		t.Errorf("check wrote to stderr: %q", stderr.String())
 	}

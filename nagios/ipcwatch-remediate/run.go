@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,4 +234,24 @@ func printResult(out io.Writer, plan remediate.Plan, res remediate.Result, rec *
 	if len(plan.Orphans) > 0 && len(res.Orphans) == 0 {
 		fmt.Fprintf(out, "  %d orphaned workers left running (--kill-orphans to end them)\n", len(plan.Orphans))
 	}
+	if kept := unproven(plan); kept != "" {
+		fmt.Fprintf(out, "  kept, not proven stale: %s\n", kept)
+	}
+}
+
+// unproven counts the plan's unknown arrays by their reason, so a run that
+// removes nothing says why ("3 master_may_own").
+func unproven(plan remediate.Plan) string {
+	why := map[string]int{}
+	for _, e := range plan.Arrays {
+		if e.Verdict == string(sysvipc.Unknown) && len(e.Reasons) > 0 {
+			why[e.Reasons[0]]++
+		}
+	}
+	parts := make([]string, 0, len(why))
+	for r, n := range why {
+		parts = append(parts, fmt.Sprintf("%d %s", n, r))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
