@@ -24,12 +24,18 @@ TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
 all: build
 
+# The version -V and the plugin's Describe report: git's description of
+# the checkout (a tag, or the commit with -dirty for local changes).
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS  := -X github.com/ipcwatch/ipcwatch/nagios/check.Version=$(VERSION) \
+            -X github.com/ipcwatch/ipcwatch/plugins/remediate/leaks.Version=$(VERSION)
+
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
-	$(GO) build -o $(BIN)/ipcwatch-telegraf ./shim
-	$(GO) build -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
-	$(GO) build -o $(BIN)/ipcwatch-plugin-apache ./plugins/remediate/apache
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-telegraf ./shim
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-plugin-apache ./plugins/remediate/apache
 	@# The manifest the remediation host trusts plugins by (sha256sum format).
 	cd $(BIN) && sha256sum ipcwatch-plugin-apache > SHA256SUMS
 
