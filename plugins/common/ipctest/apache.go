@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,46 +51,26 @@ const ArraysPerApacheStart = 3
 // Start it only inside Enter's private namespaces: it listens on
 // loopback and its mutexes are kernel objects.
 type Apache struct {
-	Dir string
+	Dir     string
+	opts    ApacheOptions
+	port    string // the first plain HTTP listener, for Get
+	tlsPort string
 }
 
 // NewApache writes the config; it skips (fails under CI) without apache2.
 func NewApache(t testing.TB) *Apache {
 	t.Helper()
-	_, err := os.Stat(ApacheBinary)
-	Require(t, err == nil, "needs Debian's apache2 (make deps)")
-	dir := t.TempDir()
-	// www-data must reach its own files (the shmcb cache) under the dir.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := strings.NewReplacer("{{dir}}", dir, "{{port1}}", freePort(t), "{{port2}}", freePort(t), "{{start}}", strconv.Itoa(startServers)).Replace(apacheConf)
-	if err := os.WriteFile(filepath.Join(dir, "httpd.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return &Apache{Dir: dir}
+	return NewApacheWith(t, ApacheOptions{})
 }
 
-// Start runs `apache2 -k start`, which daemonizes, and waits for the pid
-// file. It returns the error log's new lines when Apache fails.
+// Start starts Apache (StartAsync) and waits until it serves (Wait). It
+// returns the error log's new lines when Apache fails.
 func (a *Apache) Start() error {
-	_ = os.Remove(a.pidFile())
-	before := a.logSize()
-	out, err := exec.Command(ApacheBinary, "-f", filepath.Join(a.Dir, "httpd.conf"), "-k", "start").CombinedOutput()
+	s, err := a.StartAsync()
 	if err != nil {
-		return fmt.Errorf("apache2 -k start: %w: %s%s", err, out, a.logSince(before))
+		return err
 	}
-	// Ready means the master and its StartServers workers run: a test
-	// that kills the master right after must leave orphans behind, and
-	// on a loaded machine the workers come a while after the pid file.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if pid, err := a.MasterPID(); err == nil && syscall.Kill(pid, 0) == nil && countChildren(pid) >= startServers {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("apache2 not up with %d workers in 10s: %s", startServers, a.logSince(before))
+	return s.Wait()
 }
 
 // startServers is the config's StartServers.

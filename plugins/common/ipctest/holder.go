@@ -28,6 +28,8 @@ func HelperMain() {
 		err = fill(n)
 	} else if spec, ok := strings.CutPrefix(mode, "ns:"); ok {
 		err = childNamespace(spec)
+	} else if run, ok := helperModes[helperMode(mode)]; ok {
+		err = run(os.Args[1:])
 	} else {
 		err = hold(mode == "lock")
 	}
@@ -154,6 +156,14 @@ func WorldExecutable(t testing.TB) (string, error) {
 // closed, and the first line it printed, which says it is ready.
 func startHelper(t testing.TB, cmd *exec.Cmd, mode string) (io.WriteCloser, string) {
 	t.Helper()
+	stdin, _, line := startHelperLines(t, cmd, mode)
+	return stdin, line
+}
+
+// startHelperLines is startHelper for a helper that goes on talking: it
+// also returns the reader its later lines come from.
+func startHelperLines(t testing.TB, cmd *exec.Cmd, mode string) (io.WriteCloser, *bufio.Reader, string) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), envHolder+"="+mode)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -167,9 +177,10 @@ func startHelper(t testing.TB, cmd *exec.Cmd, mode string) (io.WriteCloser, stri
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start helper %s: %v", mode, err)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
 	if err != nil {
 		t.Fatalf("helper %s printed nothing: %v", mode, err)
 	}
-	return stdin, line
+	return stdin, out, line
 }

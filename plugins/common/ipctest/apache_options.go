@@ -1,0 +1,100 @@
+package ipctest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ApacheOptions are the ways a server can differ from NewApache's.
+type ApacheOptions struct {
+	// TLS adds a third listener, a <VirtualHost> with SSLEngine on, whose
+	// private key is encrypted, so mod_ssl asks a pass-phrase dialog at
+	// start (TLSPort, GetTLS).
+	TLS bool
+	// PassPhraseDelay is how long the dialog takes to answer: a person at
+	// a prompt. The start-up process waits inside its first configuration
+	// pass all that time, after it made its first arrays.
+	PassPhraseDelay time.Duration
+	// NonRootForeground runs the server as www-data with no User/Group,
+	// in the foreground (-DFOREGROUND), with a master that is not its own
+	// process-group leader and whose group leader has exited: a non-root
+	// Apache under a supervisor that is not systemd.
+	NonRootForeground bool
+}
+
+// wwwDataUID is Debian's www-data (fixed by base-passwd).
+const wwwDataUID = 33
+
+// apacheTLSConf is appended for TLS: mod_ssl decrypts the key during the
+// first configuration pass, so the dialog runs in the start-up process.
+const apacheTLSConf = `Listen 127.0.0.1:{{port}}
+SSLPassPhraseDialog exec:{{dir}}/passphrase.sh
+<VirtualHost 127.0.0.1:{{port}}>
+SSLEngine on
+SSLCertificateFile {{dir}}/cert.pem
+SSLCertificateKeyFile {{dir}}/key.pem
+</VirtualHost>
+`
+
+// NewApacheWith writes the config for o; it skips (fails under CI)
+// without apache2. The zero options give NewApache's server.
+func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
+	t.Helper()
+	_, err := os.Stat(ApacheBinary)
+	Require(t, err == nil, "needs Debian's apache2 (make deps)")
+	// Not t.TempDir, whose parent is private to root: www-data reads
+	// the documents, and a non-root server its config, key and script.
+	dir, err := os.MkdirTemp("", "ipcwatch-apache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := &Apache{Dir: dir, opts: o, port: freePort(t)}
+	conf := strings.NewReplacer("{{dir}}", dir, "{{port1}}", a.port, "{{port2}}", freePort(t), "{{start}}", strconv.Itoa(startServers)).Replace(apacheConf)
+	if o.NonRootForeground {
+		// A server started by its own user has nobody to switch to.
+		conf = strings.Replace(conf, "User www-data\nGroup www-data\n", "", 1)
+	}
+	if o.TLS {
+		_, err := exec.LookPath("openssl")
+		Require(t, err == nil, "needs the openssl command for the TLS key")
+		a.tlsPort = freePort(t)
+		conf += strings.NewReplacer("{{dir}}", dir, "{{port}}", a.tlsPort).Replace(apacheTLSConf)
+		if err := writeTLSFiles(dir, o.PassPhraseDelay); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{"httpd.conf": conf, "index.html": "ipctest\n"}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.NonRootForeground {
+		// www-data writes the pid file, the logs and the shmcb file.
+		if err := chownTree(dir, wwwDataUID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+// TLSPort is the HTTPS listener's port, "" without TLS.
+func (a *Apache) TLSPort() string { return a.tlsPort }
+
+func chownTree(dir string, uid int) error {
+	return filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, uid)
+	})
+}
