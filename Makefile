@@ -12,7 +12,7 @@ PKGS     := ./...
 # machine (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 60000x
 # Debian packages the end-to-end tests run for real.
-DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo
+DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl
 BENCH_PKGS := hyperfine
 # Telegraf for the end-to-end test, built from the module proxy at the
 # version go.mod requires, with only what the test runs.
@@ -20,7 +20,7 @@ TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdat
 TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
 TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
-.PHONY: all build run test unit fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
+.PHONY: all build run test unit safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
 
 all: build
 
@@ -74,6 +74,12 @@ install-test: build
 
 unit:
 	IPCWATCH_TELEGRAF=$(TELEGRAF) $(GO) test -count=1 $(PKGS)
+
+# safety: the remediation-safety suite alone (part of unit): one test per
+# scenario in which a past version removed a live mutex or killed a
+# healthy process, with real Apache (about two minutes: a 60 s pass-phrase).
+safety: deps build
+	$(GO) test -count=1 -v ./plugins/remediate/safety
 
 # A short run of every fuzz target; the seed corpora under testdata/fuzz
 # already run as ordinary tests in `unit`.
