@@ -1,9 +1,7 @@
 package check
 
 import (
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
@@ -15,70 +13,28 @@ type facts struct {
 	usage      sysvipc.Usage
 	limits     sysvipc.Limits
 	assessment *sysvipc.Assessment // nil unless the classifier ran
-	apacheUIDs map[uint32]string
+	policy     sysvipc.Policy      // the classifier's, when it ran
 }
 
 // gather reads the counts in O(1) and, only when asked, classifies the
-// arrays (which reads the table, the processes and semctl per candidate).
+// arrays (which reads the table, the processes and semctl per candidate),
+// in each namespace of the scope.
 func gather(o options, now time.Time) ([]facts, error) {
 	fs, err := sysvipc.NewDefaultFS()
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case o.pid != 0:
-		f, err := gatherPID(fs, o, o.pid, now)
-		return []facts{f}, err
-	case o.allNamespaces:
-		return gatherAll(fs, o, now)
-	}
-	f, err := gatherIn(fs, o, now)
-	return []facts{f}, err
-}
-
-// gatherPID reads the namespace of one process (--pid).
-func gatherPID(fs sysvipc.FS, o options, pid int, now time.Time) (facts, error) {
-	inode, err := fs.IPCNamespace(strconv.Itoa(pid))
-	if err != nil {
-		return facts{}, fmt.Errorf("--pid %d: %w", pid, err)
-	}
-	var f facts
-	err = fs.InNamespace(pid, func(in sysvipc.FS) (err error) {
-		f, err = gatherIn(in, o, now)
-		return err
-	})
-	f.ns = sysvipc.Namespace{Inode: inode, PID: pid}
-	return f, err
-}
-
-// gatherAll reads every IPC namespace, this one first; a namespace whose
-// process exits meanwhile is skipped.
-func gatherAll(fs sysvipc.FS, o options, now time.Time) ([]facts, error) {
-	nss, err := fs.Namespaces()
-	if err != nil {
-		return nil, err
-	}
 	var all []facts
-	for _, n := range nss {
-		var f facts
-		if n.Self {
-			f, err = gatherIn(fs, o, now)
-		} else {
-			err = fs.InNamespace(n.PID, func(in sysvipc.FS) (err error) {
-				f, err = gatherIn(in, o, now)
-				return err
-			})
-		}
-		if errors.Is(err, sysvipc.ErrNamespaceGone) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n.Label(), err)
-		}
+	err = fs.Each(sysvipc.Scope{PID: o.pid, All: o.allNamespaces}, func(n sysvipc.Namespace, in sysvipc.FS) error {
+		f, err := gatherIn(in, o, now)
 		f.ns = n
 		all = append(all, f)
+		return err
+	})
+	if err != nil && o.pid != 0 {
+		return nil, fmt.Errorf("--%w", err)
 	}
-	return all, nil
+	return all, err
 }
 
 // gatherIn reads the namespace the FS reads.
@@ -97,15 +53,12 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time) (facts, error) {
 	if !o.needStale() {
 		return f, nil
 	}
-	if f.apacheUIDs, err = sysvipc.LookupUsers(o.apacheUsers, o.apacheUsersGiven); err != nil {
-		return facts{}, err
-	}
+	f.policy = *o.policy
 	arrays, err := fs.LiveSemArrays()
 	if err != nil {
 		return facts{}, err
 	}
-	pol := sysvipc.Policy{ApacheUIDs: sysvipc.UIDSet(f.apacheUIDs), MinAge: o.minAge, Now: now}
-	a, err := fs.Assess(arrays, fs.Prober(), pol)
+	a, err := fs.Assess(arrays, fs.Prober(), o.policy.At(now))
 	if err != nil {
 		return facts{}, err
 	}

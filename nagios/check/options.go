@@ -26,9 +26,8 @@ type thresholds struct {
 
 type options struct {
 	arrays, sems, shm, queues, stale thresholds
-	apacheUsers                      []string
-	apacheUsersGiven                 bool
 	minAge                           time.Duration
+	policy                           *sysvipc.Policy // nil unless the classifier runs or its flags were given
 	timeout                          time.Duration
 	timeoutState                     nagrange.State
 	verbose                          int
@@ -118,23 +117,22 @@ func parseArgs(args []string) (options, error) {
 	if o.stale.warn.StartPercent || o.stale.warn.EndPercent || o.stale.crit.StartPercent || o.stale.crit.EndPercent {
 		return o, fmt.Errorf("%w: --stale-warning/--stale-critical: stale arrays have no kernel limit, so %% has no meaning", errUsage)
 	}
-	fs.Visit(func(f *flag.Flag) { o.apacheUsersGiven = o.apacheUsersGiven || f.Name == "apache-user" })
-	for _, u := range strings.Split(*users, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			o.apacheUsers = append(o.apacheUsers, u)
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "apache-user" || f.Name == "min-age" })
+	// The policy is built (and its users looked up in /etc/passwd) only
+	// when it is used or was asked for: the common check stays O(1).
+	if o.needStale() || given {
+		pol, err := sysvipc.NewPolicy(strings.Split(*users, ","), o.minAge)
+		if err != nil {
+			return o, fmt.Errorf("%w: %s: %w", errUsage, policyFlags[policyField(err)], err)
 		}
-	}
-	if len(o.apacheUsers) == 0 {
-		return o, fmt.Errorf("%w: --apache-user: no user given", errUsage)
+		o.policy = &pol
 	}
 	if o.pid < 0 {
 		return o, fmt.Errorf("%w: --pid: %d is not a process id", errUsage, o.pid)
 	}
 	if o.pid != 0 && o.allNamespaces {
 		return o, fmt.Errorf("%w: --pid and --all-namespaces exclude each other", errUsage)
-	}
-	if o.minAge < 0 {
-		return o, fmt.Errorf("%w: --min-age: %s is negative", errUsage, o.minAge)
 	}
 	if timeout <= 0 {
 		return o, fmt.Errorf("%w: --timeout: %d is not a positive number of seconds", errUsage, timeout)
@@ -236,3 +234,14 @@ above 80%% of SEMMNI. Critical is checked before warning; the worst resource set
 Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for -h, -V and bad arguments).
 HOST_PROC moves /proc, as for Telegraf in a container.
 `
+
+// policyFlags names the flag of each policy field in errors.
+var policyFlags = map[sysvipc.PolicyField]string{sysvipc.FieldUsers: "--apache-user", sysvipc.FieldMinAge: "--min-age"}
+
+func policyField(err error) sysvipc.PolicyField {
+	var pe *sysvipc.PolicyError
+	if errors.As(err, &pe) {
+		return pe.Field
+	}
+	return sysvipc.FieldUsers
+}

@@ -58,7 +58,7 @@ func TestBadInput(t *testing.T) {
 func TestUnknownApacheUser(t *testing.T) {
 	var out bytes.Buffer
 	code := Run([]string{"--apache-user", "no-such-user-here", "--stale-warning", "0"}, &out)
-	want := `SYSVIPC UNKNOWN - unknown user: "no-such-user-here": user: unknown user no-such-user-here` + "\n"
+	want := `SYSVIPC UNKNOWN - --apache-user: unknown user: "no-such-user-here": user: unknown user no-such-user-here (see check_sysvipc --help)` + "\n"
 	if code != 3 || out.String() != want {
 		t.Errorf("exit %d, output %q; want 3, %q", code, out.String(), want)
 	}

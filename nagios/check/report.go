@@ -98,9 +98,8 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 		}
 	}
 	if a := f.assessment; a != nil && o.verbose >= 3 {
-		pol := sysvipc.Policy{ApacheUIDs: sysvipc.UIDSet(f.apacheUIDs)}
 		for _, c := range a.Arrays {
-			if ok, _ := pol.Candidate(c.Array); !ok {
+			if ok, _ := f.policy.Candidate(c.Array); !ok {
 				continue
 			}
 			long("%s", evidence(c))

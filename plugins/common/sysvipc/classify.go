@@ -17,9 +17,11 @@ const DefaultMinAge = 5 * time.Minute
 // /proc/stat rounds to the second.
 const clockSlack = 2 * time.Second
 
-// Policy is what the classifier needs besides the arrays and processes.
+// Policy is what the classifier needs besides the arrays and processes;
+// NewPolicy builds it from an operator's choice.
 type Policy struct {
 	ApacheUIDs map[uint32]bool
+	Users      map[uint32]string // the names the uids were given as
 	MinAge     time.Duration
 	Now        time.Time
 }

@@ -190,3 +190,29 @@ func TestAssignRoles(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestNewPolicy(t *testing.T) {
+	pol, err := NewPolicy([]string{" www-data ", "4242"}, time.Minute)
+	if err != nil || !pol.ApacheUIDs[33] || !pol.ApacheUIDs[4242] || pol.MinAge != time.Minute || pol.Users[33] != "www-data" {
+		t.Errorf("NewPolicy = %+v, %v", pol, err)
+	}
+	// The defaults skip what this host lacks; any other name must exist.
+	if _, err := NewPolicy(DefaultApacheUsers, DefaultMinAge); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	for _, tt := range []struct {
+		users  []string
+		minAge time.Duration
+		want   string
+	}{
+		{[]string{"www-dat"}, 0, `unknown user: "www-dat": user: unknown user www-dat`},
+		{[]string{" ", ""}, 0, "no user given"},
+		{nil, 0, "no user given"},
+		{[]string{"www-data"}, -time.Second, "-1s is negative"},
+		{[]string{"www-data"}, 9223372036 * time.Second, "2562047h47m16s is above the maximum 8760h0m0s"},
+	} {
+		if _, err := NewPolicy(tt.users, tt.minAge); err == nil || err.Error() != tt.want {
+			t.Errorf("NewPolicy(%q, %s) = %v, want %s", tt.users, tt.minAge, err, tt.want)
+		}
+	}
+}

@@ -20,41 +20,22 @@ import (
 // an array whose detail cannot be read only makes that array unknown.
 func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
 	now := s.now()
-	// Once a gather, not once a namespace: os/user reads /etc/passwd on
-	// every lookup.
-	uids, err := ipc.LookupUsers(s.ApacheUsers, false)
-	if err != nil {
-		return err
-	}
-	pol := ipc.Policy{ApacheUIDs: ipc.UIDSet(uids), MinAge: time.Duration(s.MinAge), Now: now}
+	pol := s.policy.At(now)
 	names := owners{}
 	if s.Namespaces != "all" {
 		return s.gatherIn(s.fs, acc, pol, names)
 	}
-	nss, err := s.fs.Namespaces()
-	if err != nil {
-		return err
-	}
-	for _, n := range nss {
+	return s.fs.Each(ipc.Scope{All: true}, func(n ipc.Namespace, in ipc.FS) error {
 		tags := map[string]string{"ipc_namespace": strconv.FormatUint(n.Inode, 10)}
 		if n.ContainerID != "" {
 			tags["container_id"] = n.ContainerID
 		}
-		tagged := taggedAccumulator{Accumulator: acc, tags: tags}
-		if n.Self {
-			err = s.gatherIn(s.fs, tagged, pol, names)
-		} else {
-			err = s.fs.InNamespace(n.PID, func(in ipc.FS) error { return s.gatherIn(in, tagged, pol, names) })
-		}
-		switch {
-		case errors.Is(err, ipc.ErrNamespaceGone):
-			// A container that stopped meanwhile: nothing to report.
-		case err != nil:
+		if err := s.gatherIn(in, taggedAccumulator{Accumulator: acc, tags: tags}, pol, names); err != nil && !errors.Is(err, ipc.ErrNamespaceGone) {
 			// One namespace failing must not hide the others.
 			acc.AddError(fmt.Errorf("%s: %w", n.Label(), err))
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // taggedAccumulator adds the namespace's tags to every metric.

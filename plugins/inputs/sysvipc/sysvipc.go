@@ -35,6 +35,7 @@ type SysVIPC struct {
 	Log           telegraf.Logger `toml:"-"`
 
 	fs      ipc.FS
+	policy  ipc.Policy
 	collect map[string]bool
 	now     func() time.Time
 }
@@ -63,9 +64,19 @@ func (s *SysVIPC) Init() error {
 			return fmt.Errorf("%w: apache_users: empty user name", errConfig)
 		}
 	}
-	if s.MinAge < 0 {
-		return fmt.Errorf("%w: min_age: %s is negative", errConfig, time.Duration(s.MinAge))
+	// The same policy, and the same refusal of an unknown user, as the
+	// check and the remediation plugin: a misspelled apache_users entry
+	// fails here instead of silently judging nobody's arrays.
+	pol, err := ipc.NewPolicy(s.ApacheUsers, time.Duration(s.MinAge))
+	if err != nil {
+		var pe *ipc.PolicyError
+		option := "apache_users"
+		if errors.As(err, &pe) && pe.Field == ipc.FieldMinAge {
+			option = "min_age"
+		}
+		return fmt.Errorf("%w: %s: %w", errConfig, option, err)
 	}
+	s.policy = pol
 	if s.Namespaces != "self" && s.Namespaces != "all" {
 		return fmt.Errorf("%w: namespaces: %q, want \"self\" or \"all\"", errConfig, s.Namespaces)
 	}

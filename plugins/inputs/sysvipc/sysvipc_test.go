@@ -121,6 +121,7 @@ func TestInitErrors(t *testing.T) {
 		{"empty users", func(s *SysVIPC) { s.ApacheUsers = nil }, "invalid configuration: apache_users: empty list (leave it out for the defaults)"},
 		{"blank user", func(s *SysVIPC) { s.ApacheUsers = []string{"www-data", ""} }, "invalid configuration: apache_users: empty user name"},
 		{"negative min age", func(s *SysVIPC) { s.MinAge = -1 }, "invalid configuration: min_age: -1ns is negative"},
+		{"misspelled user", func(s *SysVIPC) { s.ApacheUsers = []string{"www-dat"} }, `invalid configuration: apache_users: unknown user: "www-dat": user: unknown user www-dat`},
 		{"max arrays zero", func(s *SysVIPC) { s.MaxArrays = 0 }, "invalid configuration: max_arrays: 0, want at least 1"},
 		{"namespaces", func(s *SysVIPC) { s.Namespaces = "containers" }, `invalid configuration: namespaces: "containers", want "self" or "all"`},
 	}
