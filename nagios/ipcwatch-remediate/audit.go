@@ -19,7 +19,8 @@ type record struct {
 	Policy       policyRecord             `json:"policy"`
 	DryRun       bool                     `json:"dry_run"`
 	Plugin       string                   `json:"plugin,omitempty"`
-	ArraysBefore int64                    `json:"arrays_before"`
+	Namespace    uint64                   `json:"ipc_namespace,omitempty"`
+	ArraysBefore int64                    `json:"arrays_before"` // -1: not counted (a gated call) or unknown
 	ArraysAfter  int64                    `json:"arrays_after"`
 	Rounds       int                      `json:"rounds"` // 2 when orphans were killed and the arrays judged again
 	Evidence     []remediate.Evidence     `json:"evidence"`
@@ -43,6 +44,13 @@ type policyRecord struct {
 	MaxRemovals int      `json:"max_removals"`
 	KillOrphans bool     `json:"kill_orphans"`
 	PID         int      `json:"pid,omitempty"`
+}
+
+// fill takes the plugin's report into the record.
+func (r *record) fill(rep remediate.Report) {
+	r.ArraysBefore, r.ArraysAfter, r.Rounds = rep.ArraysBefore, rep.ArraysAfter, rep.Rounds
+	r.Evidence, r.Orphans, r.Actions, r.OrphanActs = rep.Evidence, rep.Orphans, rep.Actions, rep.OrphanActions
+	r.Namespace = rep.Namespace
 }
 
 // appendAudit appends one JSON line. The log is created 0640 (its

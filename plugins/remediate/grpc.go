@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 	"github.com/ipcwatch/ipcwatch/plugins/remediate/proto"
 )
 
@@ -19,20 +20,12 @@ func (c *grpcClient) Describe() (Description, error) {
 	return Description{Name: d.GetName(), Version: d.GetVersion(), Capabilities: d.GetCapabilities()}, nil
 }
 
-func (c *grpcClient) Plan(p Policy) (Plan, error) {
-	plan, err := c.client.Plan(context.Background(), policyToProto(p))
+func (c *grpcClient) Remediate(req Request) (Report, error) {
+	r, err := c.client.Remediate(context.Background(), &proto.Request{Policy: policyToProto(req.Policy), DryRun: req.DryRun})
 	if err != nil {
-		return Plan{}, err
+		return Report{}, err
 	}
-	return planFromProto(plan), nil
-}
-
-func (c *grpcClient) Apply(p Plan) (Result, error) {
-	r, err := c.client.Apply(context.Background(), planToProto(p))
-	if err != nil {
-		return Result{}, err
-	}
-	return resultFromProto(r), nil
+	return reportFromProto(r), nil
 }
 
 // grpcServer runs on the plugin side and calls the implementation.
@@ -49,20 +42,12 @@ func (s *grpcServer) Describe(context.Context, *proto.DescribeRequest) (*proto.D
 	return &proto.Description{Name: d.Name, Version: d.Version, Capabilities: d.Capabilities}, nil
 }
 
-func (s *grpcServer) Plan(_ context.Context, p *proto.Policy) (*proto.RemediationPlan, error) {
-	plan, err := s.impl.Plan(policyFromProto(p))
+func (s *grpcServer) Remediate(_ context.Context, req *proto.Request) (*proto.Report, error) {
+	r, err := s.impl.Remediate(Request{Policy: policyFromProto(req.GetPolicy()), DryRun: req.GetDryRun()})
 	if err != nil {
 		return nil, err
 	}
-	return planToProto(plan), nil
-}
-
-func (s *grpcServer) Apply(_ context.Context, p *proto.RemediationPlan) (*proto.Result, error) {
-	r, err := s.impl.Apply(planFromProto(p))
-	if err != nil {
-		return nil, err
-	}
-	return resultToProto(r), nil
+	return reportToProto(r), nil
 }
 
 func policyToProto(p Policy) *proto.Policy {
@@ -82,56 +67,116 @@ func policyFromProto(p *proto.Policy) Policy {
 	}
 }
 
-func planToProto(p Plan) *proto.RemediationPlan {
-	out := &proto.RemediationPlan{Policy: policyToProto(p.Policy), TakenUnixNano: p.Taken.UnixNano(), IpcNamespace: p.Namespace}
-	for _, e := range p.Arrays {
-		out.Arrays = append(out.Arrays, &proto.Evidence{
+func reportToProto(r Report) *proto.Report {
+	out := &proto.Report{
+		IpcNamespace: r.Namespace, ArraysBefore: r.ArraysBefore, ArraysAfter: r.ArraysAfter,
+		Rounds: int32(r.Rounds), DryRun: r.DryRun,
+	}
+	for _, e := range r.Evidence {
+		pe := &proto.Evidence{
 			Semid: e.SemID, Key: e.Key, Uid: e.UID, Owner: e.Owner, Nsems: e.NSems,
 			Value: int32(e.Value), Ncnt: int32(e.NCnt), Zcnt: int32(e.ZCnt), LastPid: int32(e.LastPID),
-			PidState: e.PIDState, Otime: e.OTime, Ctime: e.CTime, Verdict: e.Verdict, Reasons: e.Reasons,
-		})
-	}
-	for _, o := range p.Orphans {
-		out.Orphans = append(out.Orphans, &proto.Orphan{Pid: int32(o.PID), StartUnixNano: o.Start.UnixNano(), Uid: o.UID, Name: o.Name, StartTicks: o.StartTicks})
-	}
-	return out
-}
-
-func planFromProto(p *proto.RemediationPlan) Plan {
-	out := Plan{Policy: policyFromProto(p.GetPolicy()), Taken: time.Unix(0, p.GetTakenUnixNano()), Namespace: p.GetIpcNamespace()}
-	for _, e := range p.GetArrays() {
-		out.Arrays = append(out.Arrays, Evidence{
-			SemID: e.GetSemid(), Key: e.GetKey(), UID: e.GetUid(), Owner: e.GetOwner(), NSems: e.GetNsems(),
-			Value: int(e.GetValue()), NCnt: int(e.GetNcnt()), ZCnt: int(e.GetZcnt()), LastPID: int(e.GetLastPid()),
-			PIDState: e.GetPidState(), OTime: e.GetOtime(), CTime: e.GetCtime(), Verdict: e.GetVerdict(), Reasons: e.GetReasons(),
-		})
-	}
-	for _, o := range p.GetOrphans() {
-		out.Orphans = append(out.Orphans, Orphan{PID: int(o.GetPid()), Start: time.Unix(0, o.GetStartUnixNano()), UID: o.GetUid(), Name: o.GetName(), StartTicks: o.GetStartTicks()})
-	}
-	return out
-}
-
-func resultToProto(r Result) *proto.Result {
-	out := &proto.Result{}
-	for _, a := range r.Actions {
-		out.Actions = append(out.Actions, &proto.Action{Semid: a.SemID, Outcome: a.Outcome, Why: a.Why, Errno: int32(a.Errno)})
+			PidState: pidStates.toProto(e.PIDState), Otime: e.OTime, Ctime: e.CTime,
+			Verdict: verdicts.toProto(e.Verdict), Round: int32(e.Round),
+		}
+		for _, reason := range e.Reasons {
+			pe.Reasons = append(pe.Reasons, reasons.toProto(reason))
+		}
+		out.Evidence = append(out.Evidence, pe)
 	}
 	for _, o := range r.Orphans {
-		out.Orphans = append(out.Orphans, &proto.OrphanAction{Pid: int32(o.PID), Outcome: o.Outcome, Why: o.Why})
+		out.Orphans = append(out.Orphans, &proto.Orphan{Pid: int32(o.PID), StartUnixNano: o.Start.UnixNano(), Uid: o.UID, Name: o.Name, StartTicks: o.StartTicks})
+	}
+	for _, a := range r.Actions {
+		out.Actions = append(out.Actions, &proto.Action{Semid: a.SemID, Outcome: outcomes.toProto(a.Outcome), Why: a.Why, Errno: int32(a.Errno)})
+	}
+	for _, o := range r.OrphanActions {
+		out.OrphanActions = append(out.OrphanActions, &proto.OrphanAction{Pid: int32(o.PID), Outcome: outcomes.toProto(o.Outcome), Why: o.Why})
 	}
 	return out
 }
 
-func resultFromProto(r *proto.Result) Result {
-	var out Result
-	for _, a := range r.GetActions() {
-		out.Actions = append(out.Actions, Action{SemID: a.GetSemid(), Outcome: a.GetOutcome(), Why: a.GetWhy(), Errno: int(a.GetErrno())})
+func reportFromProto(r *proto.Report) Report {
+	out := Report{
+		Namespace: r.GetIpcNamespace(), ArraysBefore: r.GetArraysBefore(), ArraysAfter: r.GetArraysAfter(),
+		Rounds: int(r.GetRounds()), DryRun: r.GetDryRun(),
+	}
+	for _, e := range r.GetEvidence() {
+		ev := Evidence{
+			SemID: e.GetSemid(), Key: e.GetKey(), UID: e.GetUid(), Owner: e.GetOwner(), NSems: e.GetNsems(),
+			Value: int(e.GetValue()), NCnt: int(e.GetNcnt()), ZCnt: int(e.GetZcnt()), LastPID: int(e.GetLastPid()),
+			PIDState: pidStates.fromProto(e.GetPidState()), OTime: e.GetOtime(), CTime: e.GetCtime(),
+			Verdict: verdicts.fromProto(e.GetVerdict()), Round: int(e.GetRound()),
+		}
+		for _, reason := range e.GetReasons() {
+			ev.Reasons = append(ev.Reasons, reasons.fromProto(reason))
+		}
+		out.Evidence = append(out.Evidence, ev)
 	}
 	for _, o := range r.GetOrphans() {
-		out.Orphans = append(out.Orphans, OrphanAction{PID: int(o.GetPid()), Outcome: o.GetOutcome(), Why: o.GetWhy()})
+		out.Orphans = append(out.Orphans, Orphan{PID: int(o.GetPid()), Start: time.Unix(0, o.GetStartUnixNano()), UID: o.GetUid(), Name: o.GetName(), StartTicks: o.GetStartTicks()})
+	}
+	for _, a := range r.GetActions() {
+		out.Actions = append(out.Actions, Action{SemID: a.GetSemid(), Outcome: outcomes.fromProto(a.GetOutcome()), Why: a.GetWhy(), Errno: int(a.GetErrno())})
+	}
+	for _, o := range r.GetOrphanActions() {
+		out.OrphanActions = append(out.OrphanActions, OrphanAction{PID: int(o.GetPid()), Outcome: outcomes.fromProto(o.GetOutcome()), Why: o.GetWhy()})
 	}
 	return out
+}
+
+// enumMap is one Go enum and its proto enum, both ways. A value missing
+// from the table crosses as the zero value ("unspecified" on the far
+// side), which no rule treats as stale or removed.
+type enumMap[G comparable, P comparable] map[G]P
+
+func (m enumMap[G, P]) toProto(g G) P {
+	return m[g]
+}
+
+func (m enumMap[G, P]) fromProto(p P) G {
+	for g, q := range m {
+		if q == p {
+			return g
+		}
+	}
+	var zero G
+	return zero
+}
+
+var verdicts = enumMap[sysvipc.Verdict, proto.Verdict]{
+	sysvipc.Live: proto.Verdict_VERDICT_LIVE, sysvipc.Stale: proto.Verdict_VERDICT_STALE, sysvipc.Unknown: proto.Verdict_VERDICT_UNKNOWN,
+}
+
+var pidStates = enumMap[sysvipc.PIDState, proto.PIDState]{
+	sysvipc.PIDAlive: proto.PIDState_PID_STATE_ALIVE, sysvipc.PIDDead: proto.PIDState_PID_STATE_DEAD, sysvipc.PIDUnknown: proto.PIDState_PID_STATE_UNKNOWN,
+}
+
+var outcomes = enumMap[Outcome, proto.Outcome]{
+	Removed: proto.Outcome_OUTCOME_REMOVED, Skipped: proto.Outcome_OUTCOME_SKIPPED, Failed: proto.Outcome_OUTCOME_FAILED,
+	Killed: proto.Outcome_OUTCOME_KILLED, Gone: proto.Outcome_OUTCOME_GONE,
+}
+
+var reasons = enumMap[sysvipc.Reason, proto.Reason]{
+	sysvipc.ReasonKeyed:            proto.Reason_REASON_KEYED,
+	sysvipc.ReasonNotApacheUser:    proto.Reason_REASON_NOT_APACHE_USER,
+	sysvipc.ReasonNotSingle:        proto.Reason_REASON_NOT_SINGLE_SEMAPHORE,
+	sysvipc.ReasonUnreadable:       proto.Reason_REASON_DETAIL_UNREADABLE,
+	sysvipc.ReasonNoDetail:         proto.Reason_REASON_DETAIL_UNAVAILABLE,
+	sysvipc.ReasonGone:             proto.Reason_REASON_GONE,
+	sysvipc.ReasonWaiters:          proto.Reason_REASON_WAITERS,
+	sysvipc.ReasonHeld:             proto.Reason_REASON_HELD,
+	sysvipc.ReasonTooYoung:         proto.Reason_REASON_YOUNGER_THAN_MIN_AGE,
+	sysvipc.ReasonLastPIDAlive:     proto.Reason_REASON_LAST_PID_ALIVE,
+	sysvipc.ReasonLastPIDUnknown:   proto.Reason_REASON_LAST_PID_UNKNOWN,
+	sysvipc.ReasonAfterMasterStart: proto.Reason_REASON_CHANGED_AFTER_MASTER_START,
+	sysvipc.ReasonMasterMayOwn:     proto.Reason_REASON_MASTER_MAY_OWN,
+	sysvipc.ReasonOrphanAlive:      proto.Reason_REASON_ORPHAN_WORKER_MAY_USE,
+	sysvipc.ReasonOwnerProcess:     proto.Reason_REASON_OWNER_PROCESS_PREDATES,
+	sysvipc.ReasonOwnerAlive:       proto.Reason_REASON_OWNER_PROCESS_ALIVE,
+	sysvipc.ReasonNoApache:         proto.Reason_REASON_NO_APACHE_RUNNING,
+	sysvipc.ReasonLastPIDDead:      proto.Reason_REASON_LAST_PID_DEAD,
+	ReasonAfterOrphans:             proto.Reason_REASON_AFTER_KILLING_ORPHANS,
 }
 
 // ceilSeconds rounds up, without overflowing: a shorter minimum age than

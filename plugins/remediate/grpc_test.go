@@ -1,6 +1,9 @@
 package remediate
 
 import (
+	"slices"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 	"math"
 	"testing"
 	"time"
@@ -28,6 +31,17 @@ func TestDurationsCrossWithoutWrapping(t *testing.T) {
 	} {
 		if got := secondsDuration(tt.in); got != tt.want {
 			t.Errorf("secondsDuration(%d) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestEveryReasonCrosses: each reason the classifier gives has its proto
+// value; one missing would cross as "unspecified".
+func TestEveryReasonCrosses(t *testing.T) {
+	for _, r := range append(slices.Clone(sysvipc.Reasons), ReasonAfterOrphans) {
+		p := reasons.toProto(r)
+		if p == 0 || reasons.fromProto(p) != r {
+			t.Errorf("reason %q crosses as %v", r, p)
 		}
 	}
 }

@@ -16,16 +16,17 @@ const PluginName = "remediator"
 // checks the plugin's sha256 for that); it keeps a plugin binary run by
 // hand from starting a gRPC server on a terminal.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
+	ProtocolVersion:  2,
 	MagicCookieKey:   "IPCWATCH_REMEDIATE_PLUGIN",
 	MagicCookieValue: "3b0d5c4e-leaked-semaphores",
 }
 
-// VersionedPlugins maps protocol versions to plugin sets; version 1 is
-// the gRPC Remediator.
+// VersionedPlugins maps protocol versions to plugin sets: version 2 is
+// the gRPC Remediator whose plugin owns the whole protocol (version 1
+// had the host drive Plan and Apply, and is gone).
 func VersionedPlugins(impl Remediator) map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{
-		1: {PluginName: &GRPCPlugin{Impl: impl}},
+		2: {PluginName: &GRPCPlugin{Impl: impl}},
 	}
 }
 

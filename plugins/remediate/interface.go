@@ -1,17 +1,21 @@
 package remediate
 
-import "time"
+import (
+	"time"
 
-// Remediator is what a remediation plugin does.
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+// Remediator is what a remediation plugin does. The plugin owns the whole
+// protocol; the host gates, checks trust, calls Remediate once, audits the
+// report and prints it.
 type Remediator interface {
 	// Describe names the plugin, its version and capabilities.
 	Describe() (Description, error)
-	// Plan is read-only: the candidate arrays with evidence and verdict,
-	// and the orphaned workers found.
-	Plan(Policy) (Plan, error)
-	// Apply carries out a plan: it removes only arrays the plan calls
-	// stale, after re-reading each one, and reports per array.
-	Apply(Plan) (Result, error)
+	// Remediate judges every array and, unless the request is a dry run,
+	// kills certain orphans (with KillOrphans), judges again, and removes
+	// what is stale, re-judging each array right before its removal.
+	Remediate(Request) (Report, error)
 }
 
 // Description names a plugin.
@@ -31,22 +35,34 @@ type Policy struct {
 	PID         int           // act in this process's IPC namespace (a container's); 0: the plugin's own
 }
 
+// Request is one call of the handler.
+type Request struct {
+	Policy Policy
+	DryRun bool // plan only
+}
+
+// ReasonAfterOrphans marks an array that would be stale once the orphaned
+// workers that may use it are gone. It is never removed on that plan's
+// word: after killing them the plugin judges it afresh.
+const ReasonAfterOrphans sysvipc.Reason = "after_killing_orphans"
+
 // Evidence is one candidate array as the plugin saw it.
 type Evidence struct {
-	SemID    int32    `json:"semid"`
-	Key      int32    `json:"key"`
-	UID      uint32   `json:"uid"`
-	Owner    string   `json:"owner"`
-	NSems    uint64   `json:"nsems"`
-	Value    int      `json:"value"`
-	NCnt     int      `json:"ncnt"`
-	ZCnt     int      `json:"zcnt"`
-	LastPID  int      `json:"last_pid"`
-	PIDState string   `json:"pid_state"`
-	OTime    int64    `json:"otime"`
-	CTime    int64    `json:"ctime"`
-	Verdict  string   `json:"verdict"`
-	Reasons  []string `json:"reasons"`
+	SemID    int32            `json:"semid"`
+	Key      int32            `json:"key"`
+	UID      uint32           `json:"uid"`
+	Owner    string           `json:"owner"`
+	NSems    uint64           `json:"nsems"`
+	Value    int              `json:"value"`
+	NCnt     int              `json:"ncnt"`
+	ZCnt     int              `json:"zcnt"`
+	LastPID  int              `json:"last_pid"`
+	PIDState sysvipc.PIDState `json:"pid_state"`
+	OTime    int64            `json:"otime"`
+	CTime    int64            `json:"ctime"`
+	Verdict  sysvipc.Verdict  `json:"verdict"`
+	Reasons  []sysvipc.Reason `json:"reasons"`
+	Round    int              `json:"round"` // 1, or 2 when judged again after killing orphans
 }
 
 // Orphan is an Apache worker whose master died.
@@ -60,63 +76,73 @@ type Orphan struct {
 	StartTicks uint64 `json:"start_ticks"`
 }
 
-// Plan is a Plan call's answer, and what Apply carries out.
-type Plan struct {
-	Policy  Policy     `json:"-"`
-	Arrays  []Evidence `json:"arrays"`
-	Orphans []Orphan   `json:"orphans"`
-	Taken   time.Time  `json:"taken"`
-	// Namespace is the inode of the IPC namespace planned in; Apply acts
-	// only in the same one.
-	Namespace uint64 `json:"ipc_namespace"`
+// Outcome is what became of one array or orphan.
+type Outcome string
+
+// The outcomes.
+const (
+	Removed Outcome = "removed"
+	Skipped Outcome = "skipped"
+	Failed  Outcome = "failed"
+	Killed  Outcome = "killed"
+	Gone    Outcome = "gone"
+)
+
+// Action is what the plugin did to one array.
+type Action struct {
+	SemID   int32   `json:"semid"`
+	Outcome Outcome `json:"outcome"`
+	Why     string  `json:"why,omitempty"`
+	Errno   int     `json:"errno,omitempty"`
 }
 
-// Stale counts the arrays the plan would remove.
-func (p Plan) Stale() int {
+// OrphanAction is what the plugin did to one orphaned worker.
+type OrphanAction struct {
+	PID     int     `json:"pid"`
+	Outcome Outcome `json:"outcome"`
+	Why     string  `json:"why,omitempty"`
+}
+
+// Report is the answer to one Remediate call.
+type Report struct {
+	Namespace     uint64         // inode of the IPC namespace acted in
+	ArraysBefore  int64          // SEM_INFO's count; -1 when the kernel could not say
+	ArraysAfter   int64          // the same after the removals
+	Rounds        int            // 2 when orphans were killed and the arrays judged again
+	Evidence      []Evidence     // every round's
+	Orphans       []Orphan       // the certain orphans found
+	Actions       []Action       // each array's last action
+	OrphanActions []OrphanAction // what became of the orphans
+	DryRun        bool
+}
+
+// Count counts the actions with the outcome.
+func (r Report) Count(o Outcome) int {
 	n := 0
-	for _, e := range p.Arrays {
-		if e.Verdict == "stale" {
+	for _, a := range r.Actions {
+		if a.Outcome == o {
 			n++
 		}
 	}
 	return n
 }
 
-// The outcomes of Apply.
-const (
-	Removed = "removed"
-	Skipped = "skipped"
-	Failed  = "failed"
-	Killed  = "killed"
-	Gone    = "gone"
-)
-
-// Action is what Apply did to one array.
-type Action struct {
-	SemID   int32  `json:"semid"`
-	Outcome string `json:"outcome"`
-	Why     string `json:"why,omitempty"`
-	Errno   int    `json:"errno,omitempty"`
+// FirstRound is the first judgement: what a dry run shows.
+func (r Report) FirstRound() []Evidence {
+	var out []Evidence
+	for _, e := range r.Evidence {
+		if e.Round <= 1 {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
-// OrphanAction is what Apply did to one orphaned worker.
-type OrphanAction struct {
-	PID     int    `json:"pid"`
-	Outcome string `json:"outcome"`
-	Why     string `json:"why,omitempty"`
-}
-
-// Result is an Apply call's answer.
-type Result struct {
-	Actions []Action       `json:"actions"`
-	Orphans []OrphanAction `json:"orphans"`
-}
-
-// Count counts actions with the outcome.
-func (r Result) Count(outcome string) int {
+// Stale counts the stale verdicts of the first round.
+func (r Report) Stale() int {
 	n := 0
-	for _, a := range r.Actions {
-		if a.Outcome == outcome {
+	for _, e := range r.FirstRound() {
+		if e.Verdict == sysvipc.Stale {
 			n++
 		}
 	}

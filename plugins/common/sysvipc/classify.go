@@ -58,6 +58,11 @@ func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []
 	return classify(arrays, census, prober, pol, runtime.GOMAXPROCS(0))
 }
 
+// ClassifyThreads is Classify on at most threads threads (FS.Threads).
+func ClassifyThreads(arrays []SemArray, census Census, prober SemProber, pol Policy, threads int) []Classification {
+	return classify(arrays, census, prober, pol, threads)
+}
+
 func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWorkers int) []Classification {
 	probes := probeCandidates(arrays, prober, pol, maxWorkers)
 	out := make([]Classification, len(arrays))

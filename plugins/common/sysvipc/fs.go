@@ -98,6 +98,11 @@ func readSysvipc[T any](fs FS, name string, parse func(io.Reader, string) ([]T, 
 }
 
 // workers is how many goroutines one read may use.
+// Threads is how many threads may read and probe through the FS at once:
+// one inside InNamespace, where only the calling thread is in the
+// namespace.
+func (fs FS) Threads() int { return fs.workers() }
+
 func (fs FS) workers() int {
 	if fs.single {
 		return 1

@@ -64,11 +64,15 @@ const (
 // gives, so 32,000 verdicts do not allocate 32,000 small slices.
 var internedReasons = map[[2]Reason][]Reason{}
 
+// Reasons lists every reason the classifier gives, for the tables that
+// carry them across the plugin boundary (a test checks each is there).
+var Reasons = []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
+	ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
+	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerProcess, ReasonOwnerAlive,
+	ReasonNoApache, ReasonLastPIDDead}
+
 func init() {
-	single := []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
-		ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
-		ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerProcess, ReasonOwnerAlive}
-	for _, r := range single {
+	for _, r := range Reasons[:len(Reasons)-2] {
 		internedReasons[[2]Reason{r}] = []Reason{r}
 	}
 	internedReasons[[2]Reason{ReasonNoApache, ReasonLastPIDDead}] = []Reason{ReasonNoApache, ReasonLastPIDDead}

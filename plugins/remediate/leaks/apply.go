@@ -16,7 +16,7 @@ import (
 // every array the plan calls stale is read again and removed only if it
 // is still the same array (key, ctime, otime, owner), has no waiter and is
 // not held. Anything else is skipped with the reason.
-func (r *Remediator) Apply(plan remediate.Plan) (res remediate.Result, err error) {
+func (r *Remediator) Apply(plan Plan) (res Result, err error) {
 	err = r.in(plan.Policy.PID, func(sys System) error {
 		if ns := sys.Namespace(); plan.Namespace != 0 && ns != plan.Namespace {
 			return fmt.Errorf("%w: planned in ipc:[%d], now in ipc:[%d] (the pid was reused?)", errNamespaceChanged, plan.Namespace, ns)
@@ -30,8 +30,8 @@ func (r *Remediator) Apply(plan remediate.Plan) (res remediate.Result, err error
 // errNamespaceChanged refuses a plan made in another IPC namespace.
 var errNamespaceChanged = errors.New("refusing to apply in another namespace")
 
-func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
-	var res remediate.Result
+func (r *Remediator) apply(sys System, plan Plan) Result {
+	var res Result
 	orphansGone := true
 	if plan.Policy.KillOrphans && len(plan.Orphans) > 0 {
 		res.Orphans = r.killOrphans(sys, plan)
@@ -47,7 +47,7 @@ func (r *Remediator) apply(sys System, plan remediate.Plan) remediate.Result {
 	check, err := r.recheckerNow(sys, plan.Policy)
 	removed := 0
 	for _, e := range plan.Arrays {
-		if e.Verdict != string(sysvipc.Stale) {
+		if e.Verdict != sysvipc.Stale {
 			continue
 		}
 		var a remediate.Action
@@ -92,7 +92,7 @@ func (r *Remediator) recheckerNow(sys System, p remediate.Policy) (rechecker, er
 }
 
 func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check rechecker) remediate.Action {
-	act := func(outcome, why string, err error) remediate.Action {
+	act := func(outcome remediate.Outcome, why string, err error) remediate.Action {
 		a := remediate.Action{SemID: e.SemID, Outcome: outcome, Why: why}
 		var errno syscall.Errno
 		if errors.As(err, &errno) {
@@ -159,7 +159,7 @@ func notStaleNow(c sysvipc.Classification) string {
 // still shows it as a certain orphan, the same process (start ticks), and
 // no master runs: a master that started since the plan, or an "orphan"
 // that turned out to have Apache children of its own, is never signalled.
-func (r *Remediator) killOrphans(sys System, plan remediate.Plan) []remediate.OrphanAction {
+func (r *Remediator) killOrphans(sys System, plan Plan) []remediate.OrphanAction {
 	var out []remediate.OrphanAction
 	pol, err := corePolicy(plan.Policy, r.Now())
 	var census sysvipc.Census
@@ -203,7 +203,7 @@ func (r *Remediator) killOrphan(sys System, o remediate.Orphan, grace time.Durat
 		p, ok, err := sys.Process(o.PID)
 		return err == nil && ok && p.StartTicks == o.StartTicks, err
 	}
-	result := func(outcome, why string) remediate.OrphanAction {
+	result := func(outcome remediate.Outcome, why string) remediate.OrphanAction {
 		return remediate.OrphanAction{PID: o.PID, Outcome: outcome, Why: why}
 	}
 	for _, step := range []struct {

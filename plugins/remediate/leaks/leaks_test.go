@@ -82,8 +82,12 @@ func (f *fakeSystem) Process(pid int) (*sysvipc.Process, bool, error) {
 	return p, ok, nil
 }
 
-func (f *fakeSystem) Classify(arrays []sysvipc.SemArray, c sysvipc.Census, pol sysvipc.Policy) []sysvipc.Classification {
-	return sysvipc.Classify(arrays, c, f, pol)
+// Threads: the fake probes on one.
+func (f *fakeSystem) Threads() int { return 1 }
+
+// Usage counts the fake's arrays.
+func (f *fakeSystem) Usage() (sysvipc.Usage, error) {
+	return sysvipc.Usage{SemArrays: int64(len(f.arrays))}, nil
 }
 
 // Namespace is the fake's one namespace.
@@ -137,12 +141,18 @@ func outage() *fakeSystem {
 	return f
 }
 
-// client runs the remediator behind go-plugin's in-process gRPC
-// connection: the same adapters the real plugin and host use.
-func client(t *testing.T, sys *fakeSystem) remediate.Remediator {
+// client is the remediator's own steps, in process: Plan and Apply are
+// what Remediate runs inside the plugin, tested one at a time.
+func client(t *testing.T, sys *fakeSystem) *Remediator {
 	t.Helper()
-	impl := &Remediator{Sys: sys, Now: func() time.Time { return now }, Poll: time.Millisecond}
-	c, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{remediate.PluginName: &remediate.GRPCPlugin{Impl: impl}})
+	return &Remediator{Sys: sys, Now: func() time.Time { return now }, Poll: time.Millisecond}
+}
+
+// overGRPC runs the remediator behind go-plugin's in-process gRPC
+// connection: the same adapters the real plugin and host use.
+func overGRPC(t *testing.T, sys *fakeSystem) remediate.Remediator {
+	t.Helper()
+	c, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{remediate.PluginName: &remediate.GRPCPlugin{Impl: client(t, sys)}})
 	t.Cleanup(func() { c.Close() })
 	raw, err := c.Dispense(remediate.PluginName)
 	if err != nil {
@@ -154,7 +164,7 @@ func client(t *testing.T, sys *fakeSystem) remediate.Remediator {
 var policy = remediate.Policy{ApacheUsers: []string{"33"}, MinAge: 5 * time.Minute}
 
 func TestDescribe(t *testing.T) {
-	d, err := client(t, world()).Describe()
+	d, err := overGRPC(t, world()).Describe()
 	if err != nil || d.Name != "apache-sysvsem" || !slices.Contains(d.Capabilities, "kill-orphans") {
 		t.Errorf("Describe() = %+v, %v", d, err)
 	}
@@ -169,14 +179,14 @@ func TestPlanApply(t *testing.T) {
 	}
 	verdicts := map[int32]string{}
 	for _, e := range plan.Arrays {
-		verdicts[e.SemID] = e.Verdict
+		verdicts[e.SemID] = string(e.Verdict)
 	}
 	want := map[int32]string{1: "stale", 2: "stale", 3: "stale", 10: "stale"}
 	if fmt.Sprint(verdicts) != fmt.Sprint(want) {
 		t.Errorf("plan verdicts %v, want %v (only Apache-shaped arrays are candidates)", verdicts, want)
 	}
 	if e := plan.Arrays[0]; e.Value != 1 || e.LastPID != 900 || e.PIDState != "dead" || e.Owner != "www-data" ||
-		!slices.Equal(e.Reasons, []string{"no_apache_running", "last_pid_dead"}) {
+		!slices.Equal(e.Reasons, []sysvipc.Reason{"no_apache_running", "last_pid_dead"}) {
 		t.Errorf("evidence of semid 1 = %+v", e)
 	}
 	if len(sys.removed) != 0 {
@@ -204,9 +214,9 @@ func TestPlanMasterRunning(t *testing.T) {
 	}
 	got := map[int32]string{}
 	for _, e := range plan.Arrays {
-		got[e.SemID] = e.Verdict + " " + strings.Join(e.Reasons, ",")
+		got[e.SemID] = fmt.Sprint(e.Verdict, " ", e.Reasons)
 	}
-	want := map[int32]string{1: "unknown master_may_own", 2: "unknown master_may_own", 3: "unknown master_may_own", 10: "live last_pid_alive"}
+	want := map[int32]string{1: "unknown [master_may_own]", 2: "unknown [master_may_own]", 3: "unknown [master_may_own]", 10: "live [last_pid_alive]"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("plan %v, want %v", got, want)
 	}
@@ -504,5 +514,38 @@ func TestApplyLastPIDAlive(t *testing.T) {
 	}
 	if slices.Contains(sys.removed, 1) || res.Actions[0].Why != "last pid 900 is alive now" {
 		t.Errorf("removed %v, action %+v", sys.removed, res.Actions[0])
+	}
+}
+
+// TestRemediateOverGRPC: the whole protocol in one call across the real
+// adapters: a dry run changes nothing; an act removes the stale arrays
+// and counts before and after; with orphans and KillOrphans it kills
+// them, judges again and removes in the same call.
+func TestRemediateOverGRPC(t *testing.T) {
+	sys := outage()
+	r := overGRPC(t, sys)
+	rep, err := r.Remediate(remediate.Request{Policy: policy, DryRun: true})
+	if err != nil || len(sys.removed) != 0 || rep.Stale() != 4 || rep.ArraysBefore != 6 || rep.ArraysAfter != 6 || !rep.DryRun || len(rep.Actions) != 0 {
+		t.Fatalf("dry run: %+v, removed %v, %v", rep, sys.removed, err)
+	}
+	if e := rep.Evidence[0]; e.Verdict != sysvipc.Stale || !slices.Equal(e.Reasons, []sysvipc.Reason{sysvipc.ReasonNoApache, sysvipc.ReasonLastPIDDead}) || e.PIDState != sysvipc.PIDDead || e.Round != 1 {
+		t.Errorf("evidence across the boundary: %+v", e)
+	}
+	rep, err = r.Remediate(remediate.Request{Policy: policy})
+	if err != nil || rep.Count(remediate.Removed) != 4 || rep.ArraysBefore != 6 || rep.ArraysAfter != 2 || rep.Rounds != 1 {
+		t.Errorf("act: %+v, %v", rep, err)
+	}
+
+	sys = outage()
+	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM}
+	p := policy
+	p.KillOrphans, p.OrphanGrace = true, 20*time.Millisecond
+	rep, err = overGRPC(t, sys).Remediate(remediate.Request{Policy: p})
+	if err != nil || rep.Rounds != 2 || rep.Count(remediate.Removed) != 4 || len(rep.OrphanActions) != 1 || rep.OrphanActions[0].Outcome != remediate.Killed {
+		t.Errorf("kill orphans, then finish: %+v, %v", rep, err)
+	}
+	if !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) {
+		t.Errorf("removed %v, want 1 2 3 10", sys.removed)
 	}
 }

@@ -1,8 +1,6 @@
 package leaks
 
 import (
-	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -11,13 +9,9 @@ import (
 	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
-// Version is the plugin's version, reported by Describe.
+// Version is the plugin's version, reported by Describe; make build
+// stamps it from git.
 var Version = "0.1.0"
-
-// ReasonAfterOrphans marks an array that would be stale once the orphaned
-// workers that may use it are gone. Apply never removes it on this plan's
-// word: after killing them the host plans again and judges it afresh.
-const ReasonAfterOrphans = "after_killing_orphans"
 
 // Remediator removes leaked Apache semaphore arrays.
 type Remediator struct {
@@ -34,10 +28,49 @@ func (r *Remediator) Describe() (remediate.Description, error) {
 	}, nil
 }
 
+// Plan is one judgement of every candidate array: what Apply carries out.
+type Plan struct {
+	Policy  remediate.Policy
+	Arrays  []remediate.Evidence
+	Orphans []remediate.Orphan
+	Taken   time.Time
+	// Namespace is the inode of the IPC namespace planned in; Apply acts
+	// only in the same one.
+	Namespace uint64
+}
+
+// Stale counts the arrays the plan would remove.
+func (p Plan) Stale() int {
+	n := 0
+	for _, e := range p.Arrays {
+		if e.Verdict == sysvipc.Stale {
+			n++
+		}
+	}
+	return n
+}
+
+// Result is what one Apply did.
+type Result struct {
+	Actions []remediate.Action
+	Orphans []remediate.OrphanAction
+}
+
+// Count counts actions with the outcome.
+func (r Result) Count(o remediate.Outcome) int {
+	n := 0
+	for _, a := range r.Actions {
+		if a.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
 // Plan classifies every array and returns the candidates with their
 // evidence. With KillOrphans, arrays that only orphaned workers keep from
 // being stale are judged as if those workers were gone, and marked so.
-func (r *Remediator) Plan(p remediate.Policy) (plan remediate.Plan, err error) {
+func (r *Remediator) Plan(p remediate.Policy) (plan Plan, err error) {
 	err = r.in(p.PID, func(sys System) error {
 		plan, err = r.plan(sys, p)
 		return err
@@ -53,40 +86,30 @@ func (r *Remediator) in(pid int, fn func(System) error) error {
 	return r.Sys.Enter(pid, fn)
 }
 
-// corePolicy is the classifier's policy for a remediation policy: the
-// same for the plan and for the re-check before each removal.
+// corePolicy is the classifier's policy for a remediation policy, built
+// by the core's one constructor: the same for the plan and for the
+// re-check before each removal.
 func corePolicy(p remediate.Policy, now time.Time) (sysvipc.Policy, error) {
-	if p.MinAge < 0 {
-		// Never from the host (it range-checks), but a negative minimum
-		// age would let every array through: refuse it at the boundary too.
-		return sysvipc.Policy{}, fmt.Errorf("%w: min age %s is negative", errBadPolicy, p.MinAge)
-	}
-	uids, err := sysvipc.LookupUsers(p.ApacheUsers, false)
-	if err != nil {
-		return sysvipc.Policy{}, err
-	}
-	return sysvipc.Policy{ApacheUIDs: sysvipc.UIDSet(uids), MinAge: p.MinAge, Now: now}, nil
+	pol, err := sysvipc.NewPolicy(p.ApacheUsers, p.MinAge)
+	return pol.At(now), err
 }
 
-// errBadPolicy refuses a policy no host should send.
-var errBadPolicy = errors.New("invalid policy")
-
-func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error) {
+func (r *Remediator) plan(sys System, p remediate.Policy) (Plan, error) {
 	now := r.Now()
 	pol, err := corePolicy(p, now)
 	if err != nil {
-		return remediate.Plan{}, err
+		return Plan{}, err
 	}
 	arrays, err := sys.SemArrays()
 	if err != nil {
-		return remediate.Plan{}, err
+		return Plan{}, err
 	}
 	census, err := sys.Census()
 	if err != nil {
-		return remediate.Plan{}, err
+		return Plan{}, err
 	}
 	census.AssignRoles(pol.ApacheUIDs)
-	judged := sys.Classify(arrays, census, pol)
+	judged := sysvipc.ClassifyThreads(arrays, census, sys, pol, sys.Threads())
 	// Orphans are offered for killing only when no master runs: while one
 	// does, every array older than it stays unknown whatever the orphans
 	// do, so killing them would gain nothing and risk a live server.
@@ -104,10 +127,10 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
 		}
-		afterOrphans = sys.Classify(arrays, without, pol)
+		afterOrphans = sysvipc.ClassifyThreads(arrays, without, sys, pol, sys.Threads())
 	}
 
-	plan := remediate.Plan{Policy: p, Taken: now, Namespace: sys.Namespace()}
+	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace()}
 	for i, c := range judged {
 		if ok, _ := pol.Candidate(c.Array); !ok {
 			continue
@@ -115,7 +138,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (remediate.Plan, error
 		e := evidence(c)
 		if afterOrphans != nil && c.Verdict != sysvipc.Stale && afterOrphans[i].Verdict == sysvipc.Stale {
 			e = evidence(afterOrphans[i])
-			e.Reasons = append(e.Reasons, ReasonAfterOrphans)
+			e.Reasons = append(slices.Clone(e.Reasons), remediate.ReasonAfterOrphans)
 		}
 		plan.Arrays = append(plan.Arrays, e)
 	}
@@ -129,17 +152,14 @@ func evidence(c sysvipc.Classification) remediate.Evidence {
 	e := remediate.Evidence{
 		SemID: c.Array.SemID, Key: c.Array.Key, UID: c.Array.UID, Owner: sysvipc.UserName(c.Array.UID),
 		NSems: c.Array.NSems, OTime: c.Array.OTime, CTime: c.Array.CTime,
-		PIDState: string(c.PIDState), Verdict: string(c.Verdict), Value: -1,
+		PIDState: c.PIDState, Verdict: c.Verdict, Reasons: c.Reasons, Value: -1, Round: 1,
 	}
 	if d := c.Detail; d != nil {
 		e.Value, e.NCnt, e.ZCnt, e.LastPID = d.Value, d.NCnt, d.ZCnt, d.PID
-	}
-	for _, r := range c.Reasons {
-		e.Reasons = append(e.Reasons, string(r))
 	}
 	return e
 }
 
 func dependsOnOrphans(e remediate.Evidence) bool {
-	return slices.Contains(e.Reasons, ReasonAfterOrphans)
+	return slices.Contains(e.Reasons, remediate.ReasonAfterOrphans)
 }

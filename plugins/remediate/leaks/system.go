@@ -6,24 +6,25 @@ import (
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
-// System is the IPC and process layer the remediator acts through: the
-// kernel in the plugin, a fake in unit tests.
+// System is the layer of system calls the remediator acts through: the
+// kernel and /proc in the plugin, a fake in unit tests. It holds no
+// judgement: the verdicts and the re-check before a removal come from the
+// core's classifier.
 type System interface {
-	SemArrays() ([]sysvipc.SemArray, error)
-	Census() (sysvipc.Census, error)
-	ProbeSem(sysvipc.SemArray) (sysvipc.SemDetail, error)
-	StatSem(id int32) (sysvipc.SemArray, error)
-	RemoveSem(id int32) error
-	// Process re-reads one process; ok is false when it is gone.
-	Process(pid int) (p *sysvipc.Process, ok bool, err error)
-	Signal(pid int, sig syscall.Signal) error
-	// Classify judges the arrays; the live system keeps to one thread
-	// inside a namespace.
-	Classify([]sysvipc.SemArray, sysvipc.Census, sysvipc.Policy) []sysvipc.Classification
-	// Enter runs fn with the system of pid's IPC namespace.
+	sysvipc.SemProber                                // semctl GETVAL, GETNCNT, GETZCNT, GETPID
+	SemArrays() ([]sysvipc.SemArray, error)          // semctl SEM_STAT_ANY over the table
+	StatSem(id int32) (sysvipc.SemArray, error)      // semctl IPC_STAT
+	RemoveSem(id int32) error                        // semctl IPC_RMID
+	Usage() (sysvipc.Usage, error)                   // SEM_INFO and friends: the counts
+	Census() (sysvipc.Census, error)                 // /proc, this namespace's processes
+	Process(pid int) (*sysvipc.Process, bool, error) // /proc/<pid> again; ok false when gone
+	Signal(pid int, sig syscall.Signal) error        // kill
+	// Enter runs fn with the system of pid's IPC namespace (setns).
 	Enter(pid int, fn func(System) error) error
 	// Namespace is the inode of the IPC namespace it acts in (0: unknown).
 	Namespace() uint64
+	// Threads is how many threads may probe at once (1 inside Enter).
+	Threads() int
 }
 
 // Live is the System of the namespace the plugin runs in.
@@ -44,16 +45,14 @@ func NewLive() (Live, error) {
 // SemArrays lists the arrays the fastest way the FS knows.
 func (l Live) SemArrays() ([]sysvipc.SemArray, error) { return l.FS.LiveSemArrays() }
 
+// Usage counts through the FS (SEM_INFO on a live procfs).
+func (l Live) Usage() (sysvipc.Usage, error) { return l.FS.Usage() }
+
 // Signal sends a signal.
 func (Live) Signal(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }
 
 // Census is the census of the processes in the namespace being judged.
 func (l Live) Census() (sysvipc.Census, error) { return l.FS.NamespaceCensus() }
-
-// Classify judges with the kernel's probes.
-func (l Live) Classify(arrays []sysvipc.SemArray, c sysvipc.Census, pol sysvipc.Policy) []sysvipc.Classification {
-	return l.FS.Classify(arrays, c, l.Kernel, pol)
-}
 
 // Enter runs fn inside pid's IPC namespace, on one thread.
 func (l Live) Enter(pid int, fn func(System) error) error {
