@@ -72,8 +72,18 @@ test: deps lint build telegraf fuzz install-test unit
 install-test: build
 	bash .ci/install-test.sh
 
-unit:
-	IPCWATCH_TELEGRAF=$(TELEGRAF) $(GO) test -count=1 $(PKGS)
+# The programs are built once (make build) and every test package runs
+# that one build, copied where other users may run it (the tests run the
+# check as nobody): IPCWATCH_TEST_BIN tells ipctest.BuildBin not to build.
+# Then the unit tests of the packages that run goroutines (parallel
+# probes, the gRPC boundary, the input) once more under the race detector,
+# which needs cgo; the shipped binaries stay static.
+RACE_PKGS := ./plugins/common/sysvipc ./plugins/remediate ./plugins/remediate/leaks ./plugins/inputs/sysvipc
+unit: build
+	@set -e; d=$$(mktemp -d /tmp/ipcwatch-bin-XXXXXX); trap 'rm -rf $$d' EXIT; chmod 755 $$d; \
+	cp $(BIN)/check_sysvipc $(BIN)/ipcwatch-telegraf $(BIN)/ipcwatch-remediate $(BIN)/ipcwatch-plugin-apache $(BIN)/SHA256SUMS $$d/; \
+	IPCWATCH_TEST_BIN=$$d IPCWATCH_TELEGRAF=$(TELEGRAF) $(GO) test -count=1 $(PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 
 # safety: the remediation-safety suite alone (part of unit): one test per
 # scenario in which a past version removed a live mutex or killed a

@@ -26,7 +26,7 @@ object Service "sysvipc" {
   check_command = "{{check}}"
   event_command = "sysvipc-remediate"
   vars.sysvipc_stale_critical = "50"
-  vars.sysvipc_remediate_kill_orphans = true
+  vars.sysvipc_remediate_dry_run = true
 }
 `
 

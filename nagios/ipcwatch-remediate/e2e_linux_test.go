@@ -83,9 +83,10 @@ func semIDs(t *testing.T) []int32 {
 // as Nagios would. While a server runs, the dead servers' arrays cannot
 // be told from the running master's own start-up arrays: the handler
 // keeps them all (unknown, master_may_own). Once no Apache runs at all
-// and Apache cannot start (the outage), a SOFT attempt does nothing, a dry
-// run only plans, and a HARD CRITICAL removes exactly the leaked arrays,
-// and Apache starts again.
+// and Apache cannot start (the outage), www-data processes still keep
+// them (owner_process_alive); once those are gone too, a SOFT attempt
+// does nothing, a dry run only plans, and a HARD CRITICAL removes exactly
+// the arrays no process can use, and Apache starts again.
 func TestRemediateApache(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
@@ -124,7 +125,8 @@ func TestRemediateApache(t *testing.T) {
 	}
 
 	// The outage: the running server is killed too; nothing of Apache is
-	// left, and it cannot start.
+	// left, and it cannot start. While www-data processes run (the two
+	// holders), any of them may use a www-data array: nothing goes.
 	must(ipctest.KillAll())
 	leaked := slices.DeleteFunc(semIDs(t), func(id int32) bool { return slices.Contains(keep, id) })
 	if len(leaked) != 3*ipctest.ArraysPerApacheStart {
@@ -133,19 +135,27 @@ func TestRemediateApache(t *testing.T) {
 	if err := second.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
 		t.Fatalf("apache in the outage: %v, want (28)No space left on device", err)
 	}
+	out, code = h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
+	if code != 0 || !strings.Contains(out, "removed 0 of 0 stale arrays") || !strings.Contains(out, "kept, not proven stale: 9 owner_process_alive") {
+		t.Errorf("HARD CRITICAL beside www-data processes: exit %d, %s", code, out)
+	}
+	held.Stop()
+	touched.Stop()
+	keep = []int32{other.ID, keyed}
+
 	out, code = h.run("--state", "CRITICAL", "--state-type", "SOFT", "--attempt", "1")
 	if code != 0 || !strings.Contains(out, "nothing to do (CRITICAL SOFT at attempt 1 (acting from 3))") {
 		t.Errorf("SOFT attempt 1: exit %d, %s", code, out)
 	}
 	out, code = h.run("--dry-run", "--min-age", "0s")
-	if code != 0 || !strings.Contains(out, "dry run: 9 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 9 {
+	if code != 0 || !strings.Contains(out, "dry run: 11 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 11 {
 		t.Errorf("dry run: exit %d, %s", code, out)
 	}
-	if got := semIDs(t); len(got) != len(leaked)+len(keep) {
+	if got := semIDs(t); len(got) != 13 {
 		t.Fatalf("a dry run changed the arrays: %v", got)
 	}
 	out, code = h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
-	if code != 0 || !strings.Contains(out, "removed 9 of 9 stale arrays, 0 skipped, 0 failed; semaphore arrays 13 -> 4") {
+	if code != 0 || !strings.Contains(out, "removed 11 of 11 stale arrays, 0 skipped, 0 failed; semaphore arrays 13 -> 2") {
 		t.Errorf("HARD CRITICAL: exit %d, %s", code, out)
 	}
 	got := semIDs(t)
@@ -158,17 +168,17 @@ func TestRemediateApache(t *testing.T) {
 	}
 
 	recs := h.records()
-	if len(recs) != 4 {
-		t.Fatalf("%d audit lines, want 4 (master running, gated, dry run, act)", len(recs))
+	if len(recs) != 5 {
+		t.Fatalf("%d audit lines, want 5 (master running, beside www-data, gated, dry run, act)", len(recs))
 	}
 	if r := recs[0]; r.ArraysBefore != 13 || r.ArraysAfter != 13 || len(r.Actions) != 0 || len(r.Evidence) != 11 {
 		t.Errorf("audit of the run beside a master: %+v", r)
 	}
-	if r := recs[3]; r.DryRun || r.ArraysBefore != 13 || r.ArraysAfter != 4 || len(r.Actions) != 9 || r.Trigger.StateType != "HARD" || len(r.Evidence) != 11 {
+	if r := recs[4]; r.DryRun || r.ArraysBefore != 13 || r.ArraysAfter != 2 || len(r.Actions) != 11 || r.Trigger.StateType != "HARD" || len(r.Evidence) != 11 {
 		t.Errorf("audit of the acting run: %+v", r)
 	}
-	if !recs[2].DryRun || len(recs[2].Actions) != 0 || !strings.HasPrefix(recs[1].Trigger.Decision, "nothing to do") {
-		t.Errorf("audit of the gated and dry runs: %+v %+v", recs[1], recs[2])
+	if !recs[3].DryRun || len(recs[3].Actions) != 0 || !strings.HasPrefix(recs[2].Trigger.Decision, "nothing to do") {
+		t.Errorf("audit of the gated and dry runs: %+v %+v", recs[2], recs[3])
 	}
 }
 

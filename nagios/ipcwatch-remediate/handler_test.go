@@ -163,8 +163,12 @@ func hexOf(b []byte) string { return hex.EncodeToString(b) }
 // root or where root writes.
 func TestSudoRestrictions(t *testing.T) {
 	t.Setenv("SUDO_UID", "108")
-	for _, flag := range []string{"--plugin", "--manifest", "--audit-log", "--lock", "--apache-user"} {
-		_, err := parseArgs([]string{flag, "/etc/passwd"})
+	for _, flag := range []string{"--plugin", "--manifest", "--audit-log", "--lock", "--apache-user", "--kill-orphans"} {
+		arg := flag + "=/etc/passwd"
+		if flag == "--kill-orphans" {
+			arg = flag
+		}
+		_, err := parseArgs([]string{arg})
 		want := "usage: " + flag + ": not allowed through sudo (SUDO_UID 108); only root may choose what the handler runs, writes or judges"
 		if err == nil || err.Error() != want {
 			t.Errorf("%s through sudo: %v", flag, err)

@@ -33,9 +33,11 @@ const (
 
 // sudoOnly are the flags only root may pass: through sudo (the nagios
 // user, by the sudoers snippet) they would let the caller pick what runs
-// as root, where root writes (--audit-log /etc/passwd) or whose arrays
-// are judged and removed (--apache-user 4242).
-var sudoOnly = []string{"plugin", "manifest", "audit-log", "lock", "apache-user"}
+// as root, where root writes (--audit-log /etc/passwd), whose arrays are
+// judged and removed (--apache-user 4242), or which processes are killed
+// (--kill-orphans: a non-root `apache2 -X` whose launcher exited looks
+// exactly like an orphaned worker).
+var sudoOnly = []string{"plugin", "manifest", "audit-log", "lock", "apache-user", "kill-orphans"}
 
 type options struct {
 	state, stateType string

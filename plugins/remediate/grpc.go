@@ -172,7 +172,6 @@ var reasons = enumMap[sysvipc.Reason, proto.Reason]{
 	sysvipc.ReasonAfterMasterStart: proto.Reason_REASON_CHANGED_AFTER_MASTER_START,
 	sysvipc.ReasonMasterMayOwn:     proto.Reason_REASON_MASTER_MAY_OWN,
 	sysvipc.ReasonOrphanAlive:      proto.Reason_REASON_ORPHAN_WORKER_MAY_USE,
-	sysvipc.ReasonOwnerProcess:     proto.Reason_REASON_OWNER_PROCESS_PREDATES,
 	sysvipc.ReasonOwnerAlive:       proto.Reason_REASON_OWNER_PROCESS_ALIVE,
 	sysvipc.ReasonNoApache:         proto.Reason_REASON_NO_APACHE_RUNNING,
 	sysvipc.ReasonLastPIDDead:      proto.Reason_REASON_LAST_PID_DEAD,

@@ -28,11 +28,10 @@ func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment
 	if !slices.ContainsFunc(arrays, func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }) {
 		return Assessment{Arrays: classify(arrays, Census{}, prober, pol, fs.workers())}, nil
 	}
-	census, err := fs.NamespaceCensus()
+	census, err := fs.ApacheCensus(pol.ApacheUIDs)
 	if err != nil {
 		return Assessment{}, err
 	}
-	census.AssignRoles(pol.ApacheUIDs)
 	return Assessment{Arrays: classify(arrays, census, prober, pol, fs.workers()), Census: census}, nil
 }
 

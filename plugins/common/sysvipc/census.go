@@ -34,6 +34,10 @@ type Process struct {
 	CertainOrphan   bool   // an orphan whose master (its group leader) is gone: safe to kill
 	StartTicks      uint64 // starttime of /proc/<pid>/stat: the identity check before a signal
 	IPCNS           uint64 // inode of its IPC namespace; 0 when unreadable (another user's, without root)
+	// APR: the process maps libapr-1, the library whose sysvsem mutexes
+	// these are. Read by ApacheCensus for root's and the Apache users'
+	// processes only.
+	APR bool
 }
 
 // Role is what a process is to Apache.
@@ -55,14 +59,28 @@ var apacheNames = []string{
 	"httpd2-prefork", "httpd2-worker", "httpd2-event", "httpd-prefork",
 }
 
-// IsApache reports whether the process runs an Apache server binary. The
-// executable's name wins over comm, which a process can change.
-func (p Process) IsApache() bool {
+// IsApache reports whether the process may be an Apache server: it runs
+// a binary of an Apache name, or it maps APR, whose mutexes these are (a
+// copy of apache2 under another name, Apache under valgrind or ld.so, a
+// prelinked "(deleted)" binary). Counting an APR program that is no
+// Apache only keeps arrays from being stale.
+func (p Process) IsApache() bool { return p.ApacheBinary() || p.APR }
+
+// ApacheBinary reports whether the executable has an Apache server's
+// name. Its name wins over comm, which a process can change.
+func (p Process) ApacheBinary() bool {
 	name := p.Exe
 	if name == "" {
 		name = p.Comm
 	}
 	return slices.Contains(apacheNames, name)
+}
+
+// Killable is an orphan positively identified as Apache: a certain orphan
+// that both has an Apache name and maps APR (a renamed `sleep` is
+// neither; an APR program that is no Apache lacks the name).
+func (p Process) Killable() bool {
+	return p.Role == RoleOrphan && p.CertainOrphan && p.ApacheBinary() && p.APR
 }
 
 // Census is a snapshot of the processes of the reader's PID namespace.
@@ -118,7 +136,7 @@ func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
 		return nil, false
 	}
 	p, state, ticks, err := parseProcStat(stat)
-	if err != nil || state == 'Z' {
+	if err != nil || (state == 'Z' && !fs.liveThreads(dir, buf)) {
 		return nil, false
 	}
 	// A process whose status cannot be read is kept with unknown owners
@@ -142,6 +160,47 @@ func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
 		p.IPCNS, _ = parseNSLink(link, dir)
 	}
 	return p, true
+}
+
+// liveThreads reports whether a process whose main thread is a zombie
+// still has live threads: a program that ends main() with pthread_exit
+// runs on, and shows state Z. A real zombie counts one thread.
+func (fs FS) liveThreads(dir string, buf []byte) bool {
+	status, err := readSmall(filepath.Join(dir, "status"), buf)
+	if err != nil {
+		return false
+	}
+	for line := range bytes.Lines(status) {
+		if v, ok := bytes.CutPrefix(line, []byte("Threads:")); ok {
+			n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+			return err == nil && n > 1
+		}
+	}
+	return false
+}
+
+// ApacheCensus is the census the classifier and the remediator judge by:
+// the processes of the reader's IPC namespace, with APR read for root's
+// and the Apache users' processes, and roles assigned.
+func (fs FS) ApacheCensus(apacheUIDs map[uint32]bool) (Census, error) {
+	c, err := fs.NamespaceCensus()
+	if err != nil {
+		return Census{}, err
+	}
+	for pid, p := range c.Procs {
+		if p.RUID == 0 || p.EUID == 0 || apacheUIDs[p.RUID] || apacheUIDs[p.EUID] {
+			p.APR = fs.mapsAPR(pid)
+		}
+	}
+	c.AssignRoles(apacheUIDs)
+	return c, nil
+}
+
+// mapsAPR reads /proc/<pid>/maps for libapr-1 (readable for root, or for
+// one's own processes; unreadable counts as no).
+func (fs FS) mapsAPR(pid int) bool {
+	b, err := os.ReadFile(fs.Path(strconv.Itoa(pid), "maps"))
+	return err == nil && bytes.Contains(b, []byte("/libapr-1.so"))
 }
 
 // readSmall reads a small /proc file into buf with one read; procfs

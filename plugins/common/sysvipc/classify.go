@@ -183,7 +183,7 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 	case j.anyApache:
 		return verdict(Unknown, ReasonOrphanAlive)
 	}
-	if why, ok := j.ownerMayUse(a, created); ok {
+	if why, ok := j.ownerMayUse(a); ok {
 		return verdict(Unknown, why)
 	}
 	if c.PIDState != PIDDead {
@@ -192,22 +192,20 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 	return verdict(Stale, ReasonNoApache, ReasonLastPIDDead)
 }
 
-// ownerMayUse finds a process other than Apache that may use the array.
-// An array made by a non-root process (cuid not 0) belongs to a program
-// of that user, and any process of that user may be its creator's child,
-// whenever it started. Apache's own arrays are made by root and handed to
-// User (cuid 0): of the owner's processes only those that predate it are
-// counted, as before.
-func (j judge) ownerMayUse(a SemArray, created time.Time) (Reason, bool) {
+// ownerMayUse finds a process other than Apache that may use the array:
+// any live process of its owner, or of its creator when that was not
+// root, whenever it started. A program may make an array, hand it to a
+// user and fork workers of that user later (as Apache does), or exit and
+// leave it to a child; and a start time compared with the array's ctime
+// is two clocks a step pulls apart. So a neighbour of the Apache user
+// (a php-fpm pool, a cron job) keeps the leaks unknown while it runs.
+func (j judge) ownerMayUse(a SemArray) (Reason, bool) {
 	for _, p := range j.census.Procs {
 		if p.Role != RoleNone {
 			continue
 		}
-		if a.CUID != 0 && (p.RUID == a.CUID || p.EUID == a.CUID || p.RUID == a.UID || p.EUID == a.UID) {
+		if p.RUID == a.UID || p.EUID == a.UID || (a.CUID != 0 && (p.RUID == a.CUID || p.EUID == a.CUID)) {
 			return ReasonOwnerAlive, true
-		}
-		if (p.RUID == a.UID || p.EUID == a.UID) && !p.Start.After(created.Add(clockSlack)) {
-			return ReasonOwnerProcess, true
 		}
 	}
 	return "", false

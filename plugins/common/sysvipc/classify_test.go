@@ -122,16 +122,26 @@ func TestClassify(t *testing.T) {
 		{name: "root's arrays are never candidates", array: array(1, 0, 1, 0), verdict: Live, reasons: []Reason{ReasonNotApacheUser}, pidState: PIDUnknown},
 		{name: "owner process predates it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old-10, 0)}},
-			verdict: Unknown, reasons: []Reason{ReasonOwnerProcess}, pidState: PIDDead},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// A www-data program made it (cuid 33) and exited; its child, started
 		// later, keeps using it.
 		{name: "made by a non-root program, a process of that user runs", array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
 			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 49, Comm: "worker", EUID: www, RUID: www, Start: time.Unix(old+3, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
-		{name: "owner process started later is no evidence", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
-			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
+		// A root program made it, handed it to www-data and forked its
+		// workers later (as Apache does): a start after the array is no
+		// evidence, and neither clock can be trusted to order them.
+		{name: "owner process started later still may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 50, PPID: 49, PGRP: 49, Comm: "lockd", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
+		{name: "a process of another user is no evidence", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: 1000, RUID: 1000, Start: time.Unix(old-60, 0)}},
 			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
+		// A copy of apache2 under another name maps APR: it counts as Apache.
+		{name: "renamed apache binary", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 60, PPID: 1, PGRP: 60, Exe: "httpd-custom", APR: true, Start: now.Add(-time.Hour)}},
+			verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,8 +36,7 @@ const (
 	// from a dead generation's array, so it is never stale.
 	ReasonMasterMayOwn Reason = "master_may_own"
 	ReasonOrphanAlive  Reason = "orphan_worker_may_use" // an orphaned worker (or unsure master) runs
-	ReasonOwnerProcess Reason = "owner_process_predates"
-	ReasonOwnerAlive   Reason = "owner_process_alive" // made by a non-root process, and a process of that user runs
+	ReasonOwnerAlive   Reason = "owner_process_alive" // a process of its owner (or non-root creator) runs
 )
 
 // Reasons that make an array stale; a stale verdict carries two: why no
@@ -68,7 +67,7 @@ var internedReasons = map[[2]Reason][]Reason{}
 // carry them across the plugin boundary (a test checks each is there).
 var Reasons = []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
 	ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
-	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerProcess, ReasonOwnerAlive,
+	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerAlive,
 	ReasonNoApache, ReasonLastPIDDead}
 
 func init() {

@@ -83,11 +83,10 @@ func (r *Remediator) recheckerNow(sys System, p remediate.Policy) (rechecker, er
 	if err != nil {
 		return rechecker{}, err
 	}
-	census, err := sys.Census()
+	census, err := sys.Census(pol.ApacheUIDs)
 	if err != nil {
 		return rechecker{}, fmt.Errorf("census before removal: %w", err)
 	}
-	census.AssignRoles(pol.ApacheUIDs)
 	return rechecker{pol: pol, census: census}, nil
 }
 
@@ -155,19 +154,21 @@ func notStaleNow(c sysvipc.Classification) string {
 	return fmt.Sprintf("%s now (%s)", c.Verdict, strings.Join(reasons, ", "))
 }
 
-// killOrphans ends the plan's orphans, each only if a census taken now
-// still shows it as a certain orphan, the same process (start ticks), and
-// no master runs: a master that started since the plan, or an "orphan"
-// that turned out to have Apache children of its own, is never signalled.
+// killOrphans ends the plan's orphans, each only if a census taken now,
+// at least Confirm after the plan's, still shows it as a killable orphan
+// (positively Apache, a certain orphan, no Apache children), the same
+// process (start ticks), and no master running: a master that started
+// since the plan, or a master that was only briefly childless, is never
+// signalled.
 func (r *Remediator) killOrphans(sys System, plan Plan) []remediate.OrphanAction {
+	if wait := r.confirm() - time.Since(plan.censusAt); wait > 0 {
+		time.Sleep(wait)
+	}
 	var out []remediate.OrphanAction
 	pol, err := corePolicy(plan.Policy, r.Now())
 	var census sysvipc.Census
 	if err == nil {
-		census, err = sys.Census()
-	}
-	if err == nil {
-		census.AssignRoles(pol.ApacheUIDs)
+		census, err = sys.Census(pol.ApacheUIDs)
 	}
 	masters := census.WithRole(sysvipc.RoleMaster)
 	for _, o := range plan.Orphans {
@@ -179,13 +180,20 @@ func (r *Remediator) killOrphans(sys System, plan Plan) []remediate.OrphanAction
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Gone, Why: "exited before any signal"})
 		case len(masters) > 0:
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("an Apache master runs now (pid %d)", masters[0].PID)})
-		case p.Role != sysvipc.RoleOrphan || !p.CertainOrphan:
+		case !p.Killable():
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("no longer a certain orphan (%s)", roleName(p.Role))})
 		default:
 			out = append(out, r.killOrphan(sys, o, plan.Policy.OrphanGrace))
 		}
 	}
 	return out
+}
+
+func (r *Remediator) confirm() time.Duration {
+	if r.Confirm > 0 {
+		return r.Confirm
+	}
+	return DefaultConfirm
 }
 
 func roleName(r sysvipc.Role) string {

@@ -40,12 +40,13 @@ func (f *fakeSystem) SemArrays() ([]sysvipc.SemArray, error) {
 	return out, nil
 }
 
-func (f *fakeSystem) Census() (sysvipc.Census, error) {
+func (f *fakeSystem) Census(apacheUIDs map[uint32]bool) (sysvipc.Census, error) {
 	c := sysvipc.Census{Procs: map[int]*sysvipc.Process{}}
 	for pid, p := range f.procs {
 		cp := *p
 		c.Procs[pid] = &cp
 	}
+	c.AssignRoles(apacheUIDs)
 	return c, nil
 }
 
@@ -128,7 +129,7 @@ func world() *fakeSystem {
 	add(20, 0, 1000, old, 1, 903)                       // another user's
 	add(30, 0x1234, www, old, 1, 904)                   // keyed
 	f.procs[100] = &sysvipc.Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
-	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
 	return f
 }
 
@@ -145,7 +146,7 @@ func outage() *fakeSystem {
 // what Remediate runs inside the plugin, tested one at a time.
 func client(t *testing.T, sys *fakeSystem) *Remediator {
 	t.Helper()
-	return &Remediator{Sys: sys, Now: func() time.Time { return now }, Poll: time.Millisecond}
+	return &Remediator{Sys: sys, Now: func() time.Time { return now }, Poll: time.Millisecond, Confirm: time.Millisecond}
 }
 
 // overGRPC runs the remediator behind go-plugin's in-process gRPC
@@ -537,7 +538,7 @@ func TestRemediateOverGRPC(t *testing.T) {
 	}
 
 	sys = outage()
-	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
 	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM}
 	p := policy
 	p.KillOrphans, p.OrphanGrace = true, 20*time.Millisecond

@@ -18,7 +18,15 @@ type Remediator struct {
 	Sys  System
 	Now  func() time.Time
 	Poll time.Duration // how often a signalled orphan is re-checked
+	// Confirm is how long an orphan must stay one before it is signalled
+	// (0: DefaultConfirm).
+	Confirm time.Duration
 }
+
+// DefaultConfirm outlasts prefork's one-second maintenance cycle: a
+// master that was briefly childless (a worker recycled by
+// MaxConnectionsPerChild) has forked a new one by then, and is no orphan.
+const DefaultConfirm = 2 * time.Second
 
 // Describe names the plugin.
 func (r *Remediator) Describe() (remediate.Description, error) {
@@ -37,6 +45,9 @@ type Plan struct {
 	// Namespace is the inode of the IPC namespace planned in; Apply acts
 	// only in the same one.
 	Namespace uint64
+	// censusAt is when the plan's census was taken, by the wall clock the
+	// orphans' confirmation window is measured on.
+	censusAt time.Time
 }
 
 // Stale counts the arrays the plan would remove.
@@ -104,11 +115,10 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	census, err := sys.Census()
+	census, err := sys.Census(pol.ApacheUIDs)
 	if err != nil {
 		return Plan{}, err
 	}
-	census.AssignRoles(pol.ApacheUIDs)
 	judged := sysvipc.ClassifyThreads(arrays, census, sys, pol, sys.Threads())
 	// Orphans are offered for killing only when no master runs: while one
 	// does, every array older than it stays unknown whatever the orphans
@@ -116,7 +126,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (Plan, error) {
 	var orphans []*sysvipc.Process
 	if len(census.WithRole(sysvipc.RoleMaster)) == 0 {
 		for _, o := range census.WithRole(sysvipc.RoleOrphan) {
-			if o.CertainOrphan {
+			if o.Killable() {
 				orphans = append(orphans, o)
 			}
 		}
@@ -130,7 +140,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (Plan, error) {
 		afterOrphans = sysvipc.ClassifyThreads(arrays, without, sys, pol, sys.Threads())
 	}
 
-	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace()}
+	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now()}
 	for i, c := range judged {
 		if ok, _ := pol.Candidate(c.Array); !ok {
 			continue

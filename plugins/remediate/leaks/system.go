@@ -11,14 +11,14 @@ import (
 // judgement: the verdicts and the re-check before a removal come from the
 // core's classifier.
 type System interface {
-	sysvipc.SemProber                                // semctl GETVAL, GETNCNT, GETZCNT, GETPID
-	SemArrays() ([]sysvipc.SemArray, error)          // semctl SEM_STAT_ANY over the table
-	StatSem(id int32) (sysvipc.SemArray, error)      // semctl IPC_STAT
-	RemoveSem(id int32) error                        // semctl IPC_RMID
-	Usage() (sysvipc.Usage, error)                   // SEM_INFO and friends: the counts
-	Census() (sysvipc.Census, error)                 // /proc, this namespace's processes
-	Process(pid int) (*sysvipc.Process, bool, error) // /proc/<pid> again; ok false when gone
-	Signal(pid int, sig syscall.Signal) error        // kill
+	sysvipc.SemProber                                          // semctl GETVAL, GETNCNT, GETZCNT, GETPID
+	SemArrays() ([]sysvipc.SemArray, error)                    // semctl SEM_STAT_ANY over the table
+	StatSem(id int32) (sysvipc.SemArray, error)                // semctl IPC_STAT
+	RemoveSem(id int32) error                                  // semctl IPC_RMID
+	Usage() (sysvipc.Usage, error)                             // SEM_INFO and friends: the counts
+	Census(apacheUIDs map[uint32]bool) (sysvipc.Census, error) // /proc: this namespace's processes, roles assigned
+	Process(pid int) (*sysvipc.Process, bool, error)           // /proc/<pid> again; ok false when gone
+	Signal(pid int, sig syscall.Signal) error                  // kill
 	// Enter runs fn with the system of pid's IPC namespace (setns).
 	Enter(pid int, fn func(System) error) error
 	// Namespace is the inode of the IPC namespace it acts in (0: unknown).
@@ -52,7 +52,9 @@ func (l Live) Usage() (sysvipc.Usage, error) { return l.FS.Usage() }
 func (Live) Signal(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }
 
 // Census is the census of the processes in the namespace being judged.
-func (l Live) Census() (sysvipc.Census, error) { return l.FS.NamespaceCensus() }
+func (l Live) Census(apacheUIDs map[uint32]bool) (sysvipc.Census, error) {
+	return l.FS.ApacheCensus(apacheUIDs)
+}
 
 // Enter runs fn inside pid's IPC namespace, on one thread.
 func (l Live) Enter(pid int, fn func(System) error) error {

@@ -180,9 +180,14 @@ func TestNonRootForegroundMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	actsRemovingNothing(t, "with --kill-orphans as root", "--kill-orphans", "--orphan-grace", "1s")
-	out, code := viaSudo(t)(append(slices.Clone(act), "--kill-orphans")...)
-	if code != 0 || strings.Contains(out, "orphan pid") {
+	sudo := viaSudo(t)
+	out, code := sudo(append(slices.Clone(act), "--kill-orphans")...)
+	if code != 2 || !strings.Contains(out, "--kill-orphans: not allowed through sudo") {
 		t.Errorf("with --kill-orphans through sudo: exit %d, %s", code, out)
+	}
+	out, code = sudo(act...)
+	if code != 0 || strings.Contains(out, "orphan pid") {
+		t.Errorf("through sudo: exit %d, %s", code, out)
 	}
 	if now, err := s.MasterPID(); err != nil || now != pid || !ipctest.Alive(pid) {
 		t.Errorf("the master %d is gone (pid file says %d, %v)", pid, now, err)

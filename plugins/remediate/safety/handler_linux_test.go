@@ -72,6 +72,11 @@ func viaSudo(t *testing.T) func(args ...string) (string, int) {
 	if err := unix.Mount(sudoers, "/etc/sudoers.d", "", unix.MS_BIND, ""); err != nil {
 		t.Fatalf("bind the test's sudoers.d: %v", err)
 	}
+	t.Cleanup(func() {
+		for _, dir := range []string{"/etc/sudoers.d", "/var/log", "/run"} {
+			_ = unix.Unmount(dir, unix.MNT_DETACH)
+		}
+	})
 	return func(args ...string) (string, int) {
 		t.Helper()
 		cmd := exec.Command("/usr/bin/sudo", append([]string{"-n", filepath.Join(binDir, "ipcwatch-remediate")}, args...)...)
