@@ -55,6 +55,7 @@ type Apache struct {
 	opts    ApacheOptions
 	port    string // the first plain HTTP listener, for Get
 	tlsPort string
+	binary  string // ApacheBinary, or its renamed copy
 }
 
 // NewApache writes the config; it skips (fails under CI) without apache2.
@@ -76,7 +77,8 @@ func (a *Apache) Start() error {
 // startServers is the config's StartServers.
 const startServers = 2
 
-// countChildren counts the live apache2 children of pid.
+// countChildren counts the live apache2 (or renamed httpd-custom)
+// children of pid.
 func countChildren(pid int) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -90,7 +92,7 @@ func countChildren(pid int) int {
 		}
 		// pid (comm) state ppid ...
 		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || !bytes.HasSuffix(b[:i], []byte("(apache2")) {
+		if i < 0 || !(bytes.HasSuffix(b[:i], []byte("(apache2")) || bytes.HasSuffix(b[:i], []byte("(httpd-custom"))) {
 			continue
 		}
 		f := strings.Fields(string(b[i+1:]))
@@ -135,7 +137,7 @@ func (a *Apache) logSince(off int64) string {
 // and workers, the way an OOM kill or a systemd stop timeout leaves the
 // mutexes behind, and waits until they are gone.
 func KillAll() error {
-	return killMatching(func(comm string, _ int) bool { return comm == "apache2" })
+	return killMatching(func(comm string, _ int) bool { return comm == "apache2" || comm == "httpd-custom" })
 }
 
 // KillMaster SIGKILLs only the master, leaving its workers orphaned.

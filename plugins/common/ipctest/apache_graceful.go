@@ -13,7 +13,7 @@ import (
 func (a *Apache) Graceful() error {
 	const resumed = "resuming normal operations"
 	before := strings.Count(a.Log(), resumed)
-	if out, err := exec.Command(ApacheBinary, "-f", a.confFile(), "-k", "graceful").CombinedOutput(); err != nil {
+	if out, err := exec.Command(a.binary, "-f", a.confFile(), "-k", "graceful").CombinedOutput(); err != nil {
 		return fmt.Errorf("apache2 -k graceful: %w: %s", err, out)
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

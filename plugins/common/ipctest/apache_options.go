@@ -25,6 +25,9 @@ type ApacheOptions struct {
 	// process-group leader and whose group leader has exited: a non-root
 	// Apache under a supervisor that is not systemd.
 	NonRootForeground bool
+	// Renamed runs a copy of apache2 under a name no census knows
+	// (httpd-custom): only its use of APR says it is Apache.
+	Renamed bool
 }
 
 // wwwDataUID is Debian's www-data (fixed by base-passwd).
@@ -57,7 +60,13 @@ func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := &Apache{Dir: dir, opts: o, port: freePort(t)}
+	a := &Apache{Dir: dir, opts: o, port: freePort(t), binary: ApacheBinary}
+	if o.Renamed {
+		a.binary = filepath.Join(dir, "httpd-custom")
+		if err := copyFile(ApacheBinary, a.binary, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{port1}}", a.port, "{{port2}}", freePort(t), "{{start}}", strconv.Itoa(startServers)).Replace(apacheConf)
 	if o.NonRootForeground {
 		// A server started by its own user has nobody to switch to.
@@ -97,4 +106,12 @@ func chownTree(dir string, uid int) error {
 		}
 		return os.Lchown(path, uid, uid)
 	})
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, mode)
 }

@@ -40,7 +40,7 @@ func (a *Apache) StartAsync() (*StartingApache, error) {
 		s.PID = pid
 		return s, nil
 	}
-	s.cmd = exec.Command(ApacheBinary, "-f", a.confFile(), "-k", "start")
+	s.cmd = exec.Command(a.binary, "-f", a.confFile(), "-k", "start")
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("apache2 -k start: %w", err)
@@ -55,7 +55,7 @@ func (a *Apache) StartAsync() (*StartingApache, error) {
 // backgrounds it. The shell prints the master's pid.
 func (a *Apache) startForeground() (int, error) {
 	script := `"$0" -DFOREGROUND -f "$1" </dev/null >>"$2" 2>&1 & echo $!`
-	cmd := exec.Command("/bin/sh", "-c", script, ApacheBinary, a.confFile(), a.stderrFile())
+	cmd := exec.Command("/bin/sh", "-c", script, a.binary, a.confFile(), a.stderrFile())
 	cmd.Dir = a.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setsid:     true,

@@ -33,12 +33,31 @@ type InheritedUser struct {
 // is than the child.
 func StartInheritedUser(t testing.TB, uid uint32, childDelay time.Duration) *InheritedUser {
 	t.Helper()
+	return startInherited(t, &syscall.Credential{Uid: uid, Gid: uid}, childDelay.String())
+}
+
+// StartHandedUser is the same with a root creator that hands the array
+// to owner (IPC_SET, as Apache does with its mutexes: cuid 0) and starts
+// the child as owner: a root daemon with workers of another user.
+func StartHandedUser(t testing.TB, owner uint32, childDelay time.Duration) *InheritedUser {
+	t.Helper()
+	return startInherited(t, nil, childDelay.String(), strconv.FormatUint(uint64(owner), 10))
+}
+
+func startInherited(t testing.TB, cred *syscall.Credential, args ...string) *InheritedUser {
+	t.Helper()
+	uid := uint32(0)
+	if cred != nil {
+		uid = cred.Uid
+	}
 	exe, err := WorldExecutable(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, childDelay.String())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	cmd := exec.Command(exe, args...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	stdin, stdout, line := startHelperLines(t, cmd, string(modeInheritCreator))
 	u := &InheritedUser{CreatorPID: cmd.Process.Pid, creator: cmd, stdin: stdin, stdout: stdout}
 	t.Cleanup(u.stop)
@@ -113,10 +132,11 @@ func waitGone(pid int, timeout time.Duration) error {
 }
 
 // inheritCreator is modeInheritCreator: args are the delay before the
-// child starts. It prints the array's id.
+// child starts and, for a root creator, the uid to hand the array and
+// the child to. It prints the array's id.
 func inheritCreator(args []string) error {
-	if len(args) != 1 {
-		return fmt.Errorf("creator wants a delay, got %q", args)
+	if len(args) < 1 || len(args) > 2 {
+		return fmt.Errorf("creator wants a delay and maybe an owner, got %q", args)
 	}
 	delay, err := time.ParseDuration(args[0])
 	if err != nil {
@@ -129,6 +149,17 @@ func inheritCreator(args []string) error {
 	if err := SemSetVal(id, 0, 1); err != nil {
 		return err
 	}
+	var owner *syscall.Credential
+	if len(args) == 2 {
+		uid, err := strconv.ParseUint(args[1], 10, 32)
+		if err != nil {
+			return err
+		}
+		if err := SemChown(id, uint32(uid), uint32(uid)); err != nil {
+			return err
+		}
+		owner = &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}
+	}
 	fmt.Println(id)
 	// The array's ctime ends up this much before the child's start: the
 	// user is younger than the array, as a restarted worker would be.
@@ -137,6 +168,9 @@ func inheritCreator(args []string) error {
 	child.Env = append(os.Environ(), envHolder+"="+string(modeInheritChild))
 	// The test talks to the child through the creator's own pipes.
 	child.Stdin, child.Stdout, child.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if owner != nil {
+		child.SysProcAttr = &syscall.SysProcAttr{Credential: owner}
+	}
 	// No Wait: the creator exits and the child is reparented.
 	return child.Start()
 }

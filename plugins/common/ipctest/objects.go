@@ -96,3 +96,21 @@ func SetSemLimits(msl, mns, opm, mni int) error {
 	}
 	return nil
 }
+
+// SemChown hands an array to another user, as Apache hands its mutexes to
+// User: IPC_STAT, then IPC_SET with the new uid and gid. Only uid and gid
+// are changed; they follow the key in struct ipc64_perm on every 64-bit
+// architecture Linux has.
+func SemChown(id int32, uid, gid uint32) error {
+	// The 64-bit semctl always speaks struct semid64_ds (no IPC_64 flag).
+	var ds [256]byte
+	if _, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_STAT, uintptr(unsafe.Pointer(&ds[0])), 0, 0); errno != 0 {
+		return fmt.Errorf("semctl IPC_STAT semid %d: %w", id, errno)
+	}
+	*(*uint32)(unsafe.Pointer(&ds[4])) = uid
+	*(*uint32)(unsafe.Pointer(&ds[8])) = gid
+	if _, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_SET, uintptr(unsafe.Pointer(&ds[0])), 0, 0); errno != 0 {
+		return fmt.Errorf("semctl IPC_SET semid %d: %w", id, errno)
+	}
+	return nil
+}
