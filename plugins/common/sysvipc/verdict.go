@@ -36,7 +36,7 @@ const (
 	// from a dead generation's array, so it is never stale.
 	ReasonMasterMayOwn Reason = "master_may_own"
 	ReasonOrphanAlive  Reason = "orphan_worker_may_use" // an orphaned worker (or unsure master) runs
-	ReasonOwnerAlive   Reason = "owner_process_alive" // a process of its owner (or non-root creator) runs
+	ReasonOwnerAlive   Reason = "owner_process_alive"   // a process of its owner (or non-root creator) runs
 )
 
 // Reasons that make an array stale; a stale verdict carries two: why no
