@@ -19,8 +19,8 @@ type facts struct {
 // gather reads the counts in O(1) and, only when asked, classifies the
 // arrays (which reads the table, the processes and semctl per candidate),
 // in each namespace of the scope.
-func gather(o options, now time.Time) ([]facts, error) {
-	fs, err := sysvipc.NewDefaultFS()
+func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts, error) {
+	fs, err := open()
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+
 	"bytes"
 	"errors"
 	"flag"
@@ -90,7 +92,11 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			out, code := runCheck(t, root, tt.args...)
+			// In process, on the fixture: the logic and its output, with
+			// the version the source says (make build stamps the binary's).
+			var buf bytes.Buffer
+			code := RunWith(func() (sysvipc.FS, error) { return sysvipc.NewFS(root) }, tt.args, &buf)
+			out := buf.String()
 			got := fmt.Sprintf("%s\nexit: %d\n", strings.ReplaceAll(out, root, "$HOST_PROC"), code)
 			path := filepath.Join("testdata", "golden", tt.name+".golden")
 			if *update {

@@ -16,9 +16,14 @@ import (
 // serviceName starts the first line of every output.
 const serviceName = "SYSVIPC"
 
-// Run is the whole check: it writes the plugin output to stdout and
-// returns the exit code. It never panics and always prints one first line.
-func Run(args []string, stdout io.Writer) int {
+// Run is the whole check over /proc (or HOST_PROC): it writes the plugin
+// output to stdout and returns the exit code. It never panics and always
+// prints one first line.
+func Run(args []string, stdout io.Writer) int { return RunWith(sysvipc.NewDefaultFS, args, stdout) }
+
+// RunWith is Run over the proc tree that open returns: the golden tests
+// inject their fixtures here and run in process.
+func RunWith(open func() (sysvipc.FS, error), args []string, stdout io.Writer) int {
 	o, err := parseArgs(args)
 	switch {
 	case err != nil:
@@ -43,7 +48,7 @@ func Run(args []string, stdout io.Writer) int {
 		})
 	})
 	defer timer.Stop()
-	out, code := check(o)
+	out, code := check(o, open)
 	written := false
 	once.Do(func() {
 		fmt.Fprint(stdout, out)
@@ -59,13 +64,13 @@ func Run(args []string, stdout io.Writer) int {
 var exit = os.Exit
 
 // check gathers and reports, turning a panic into UNKNOWN.
-func check(o options) (out string, code nagrange.State) {
+func check(o options, open func() (sysvipc.FS, error)) (out string, code nagrange.State) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, code = line(nagrange.Unknown, fmt.Sprintf("internal error: %v", p)), nagrange.Unknown
 		}
 	}()
-	all, err := gather(o, time.Now())
+	all, err := gather(o, open, time.Now())
 	if err != nil {
 		return line(nagrange.Unknown, err.Error()), nagrange.Unknown
 	}
