@@ -40,7 +40,7 @@ processes() {
 
 processes 0
 # 32,000 leaked Apache-style arrays: www-data, IPC_PRIVATE, one semaphore, value 1
-IPCWATCH_TEST_HOLDER=fill:32000 setpriv --reuid 33 --regid 33 --clear-groups "$w/sysvipc.test"
+IPCWATCH_TEST_HOLDER=fill setpriv --reuid 33 --regid 33 --clear-groups "$w/sysvipc.test" 32000
 echo "filled: $(($(wc -l < /proc/sysvipc/sem) - 1)) arrays"
 processes 32000
 t_cat=$(mean "cat /proc/sysvipc/sem /proc/sysvipc/shm /proc/sysvipc/msg")
@@ -70,7 +70,7 @@ echo "  shim peak resident memory: $((hwm / 1024)) MiB (target <= 40 MiB)"
 echo "removing 32,000 leaked arrays (each run refills them as www-data first):"
 cat > "$w/fill.sh" <<EOS
 ipcrm -a
-IPCWATCH_TEST_HOLDER=fill:32000 setpriv --reuid 33 --regid 33 --clear-groups $w/sysvipc.test
+IPCWATCH_TEST_HOLDER=fill setpriv --reuid 33 --regid 33 --clear-groups $w/sysvipc.test 32000
 EOS
 # What operators run by hand today: every www-data array, no questions asked.
 cat > "$w/ipcrm.sh" <<'EOS'

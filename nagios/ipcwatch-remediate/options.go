@@ -24,7 +24,6 @@ var errHelp = errors.New("help requested")
 // Bounds checked before any number is converted or sent to the plugin
 // (the protocol carries int32 counts and pids, and whole seconds).
 const (
-	maxMinAge      = 365 * 24 * time.Hour // longer than any array lives in practice
 	maxOrphanGrace = 10 * time.Minute
 	maxCount       = math.MaxInt32
 	// maxPID is the kernel's PID_MAX_LIMIT (4194304): no pid is higher.
@@ -122,11 +121,20 @@ func parseArgs(args []string) (options, error) {
 	if o.actOnAttempt < 1 {
 		return o, fmt.Errorf("%w: --act-on-attempt: %d is not a positive attempt number", errUsage, o.actOnAttempt)
 	}
-	if o.minAge < 0 {
-		return o, fmt.Errorf("%w: --min-age: %s is negative", errUsage, o.minAge)
+	// The users and the minimum age are checked by the core's one policy
+	// constructor, as in check_sysvipc, the Telegraf input and the plugin.
+	for _, u := range strings.Split(*users, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.apacheUsers = append(o.apacheUsers, u)
+		}
 	}
-	if o.minAge > maxMinAge {
-		return o, fmt.Errorf("%w: --min-age: %s is above the maximum %s", errUsage, o.minAge, maxMinAge)
+	if _, err := sysvipc.NewPolicy(o.apacheUsers, o.minAge); err != nil {
+		flag := "--apache-user"
+		var pe *sysvipc.PolicyError
+		if errors.As(err, &pe) && pe.Field == sysvipc.FieldMinAge {
+			flag = "--min-age"
+		}
+		return o, fmt.Errorf("%w: %s: %w", errUsage, flag, err)
 	}
 	if o.pid < 0 || o.pid > maxPID {
 		return o, fmt.Errorf("%w: --pid: %d is not a process id (1 to %d)", errUsage, o.pid, maxPID)
@@ -145,19 +153,6 @@ func parseArgs(args []string) (options, error) {
 	}
 	if o.orphanGrace > maxOrphanGrace {
 		return o, fmt.Errorf("%w: --orphan-grace: %s is above the maximum %s", errUsage, o.orphanGrace, maxOrphanGrace)
-	}
-	for _, u := range strings.Split(*users, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			o.apacheUsers = append(o.apacheUsers, u)
-		}
-	}
-	if len(o.apacheUsers) == 0 {
-		return o, fmt.Errorf("%w: --apache-user: no user given", errUsage)
-	}
-	// Named users must exist, as in check_sysvipc; the defaults are the
-	// users of several distributions and each host has only some.
-	if _, err := sysvipc.LookupUsers(o.apacheUsers, set["apache-user"]); err != nil {
-		return o, fmt.Errorf("%w: --apache-user: %w", errUsage, err)
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 )
@@ -30,9 +29,9 @@ func StartChildNamespace(t testing.TB, sem [4]int, leaked int, uid uint32) *Chil
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("unshare", "--ipc", exe)
-	mode := fmt.Sprintf("ns:%d,%d,%d,%d:%d:%d", sem[0], sem[1], sem[2], sem[3], leaked, uid)
-	stdin, line := startHelper(t, cmd, mode)
+	cmd := exec.Command("unshare", "--ipc", exe, strconv.Itoa(sem[0]), strconv.Itoa(sem[1]), strconv.Itoa(sem[2]), strconv.Itoa(sem[3]),
+		strconv.Itoa(leaked), strconv.FormatUint(uint64(uid), 10))
+	stdin, line := startHelper(t, cmd, modeChildNamespace)
 	if line != "ready\n" {
 		t.Fatalf("child namespace did not come up: %q", line)
 	}
@@ -41,29 +40,26 @@ func StartChildNamespace(t testing.TB, sem [4]int, leaked int, uid uint32) *Chil
 	return c
 }
 
-// childNamespace is the helper side: spec is "MSL,MNS,OPM,MNI:N:UID".
-func childNamespace(spec string) error {
-	parts := strings.Split(spec, ":")
-	if len(parts) != 3 {
-		return fmt.Errorf("child namespace spec %q", spec)
+// childNamespace is the helper side: args are kernel.sem's four numbers,
+// how many arrays to leak, and as which uid.
+func childNamespace(args []string) error {
+	if len(args) != 6 {
+		return fmt.Errorf("child namespace wants kernel.sem (4), a count and a uid, got %q", args)
 	}
-	var sem [4]int
-	for i, f := range strings.Split(parts[0], ",") {
-		v, err := strconv.Atoi(f)
-		if err != nil || i > 3 {
-			return fmt.Errorf("child namespace kernel.sem %q", parts[0])
+	var n [6]int
+	for i, a := range args {
+		v, err := strconv.Atoi(a)
+		if err != nil {
+			return fmt.Errorf("child namespace argument %d %q: %w", i+1, a, err)
 		}
-		sem[i] = v
+		n[i] = v
 	}
-	uid, err := strconv.Atoi(parts[2])
-	if err != nil {
-		return err
-	}
+	sem, leaked, uid := n[:4], n[4], n[5]
 	if err := SetSemLimits(sem[0], sem[1], sem[2], sem[3]); err != nil {
 		return err
 	}
-	fill := exec.Command(os.Args[0])
-	fill.Env = append(os.Environ(), envHolder+"=fill:"+parts[1])
+	fill := exec.Command(os.Args[0], strconv.Itoa(leaked))
+	fill.Env = append(os.Environ(), envHolder+"="+string(modeFill))
 	fill.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	fill.Stderr = os.Stderr
 	if err := fill.Run(); err != nil {

@@ -23,29 +23,28 @@ func HelperMain() {
 	if mode == "" {
 		return
 	}
-	var err error
-	if n, ok := strings.CutPrefix(mode, "fill:"); ok {
-		err = fill(n)
-	} else if spec, ok := strings.CutPrefix(mode, "ns:"); ok {
-		err = childNamespace(spec)
-	} else if run, ok := helperModes[helperMode(mode)]; ok {
-		err = run(os.Args[1:])
-	} else {
-		err = hold(mode == "lock")
+	run, ok := helperModes[helperMode(mode)]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "holder: unknown mode %q\n", mode)
+		os.Exit(2)
 	}
-	if err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "holder:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-// fill creates n Apache-style mutexes and exits, leaving them as a crashed
-// server would: the benchmarks' 32,000 leaked arrays.
-func fill(n string) error {
-	count, err := strconv.Atoi(n)
+// fill creates n Apache-style mutexes (its one argument) and exits,
+// leaving them as a crashed server would: the benchmarks' 32,000 leaked
+// arrays.
+func fill(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("fill wants a count, got %q", args)
+	}
+	count, err := strconv.Atoi(args[0])
 	if err != nil {
-		return fmt.Errorf("fill count %q: %w", n, err)
+		return fmt.Errorf("fill count %q: %w", args[0], err)
 	}
 	for range count {
 		id, err := SemGet(0, 1, 0o600)
@@ -92,9 +91,9 @@ type Holder struct {
 // (value 0), else it only set it up (value 1, last pid its own).
 func StartHolder(t testing.TB, uid uint32, lock bool) *Holder {
 	t.Helper()
-	mode := "setup"
+	mode := modeHold
 	if lock {
-		mode = "lock"
+		mode = modeHoldLocked
 	}
 	exe, err := WorldExecutable(t)
 	if err != nil {
@@ -154,7 +153,7 @@ func WorldExecutable(t testing.TB) (string, error) {
 // startHelper starts cmd (the test binary, or a wrapper around it) as a
 // helper in mode and returns its stdin, which keeps it alive until
 // closed, and the first line it printed, which says it is ready.
-func startHelper(t testing.TB, cmd *exec.Cmd, mode string) (io.WriteCloser, string) {
+func startHelper(t testing.TB, cmd *exec.Cmd, mode helperMode) (io.WriteCloser, string) {
 	t.Helper()
 	stdin, _, line := startHelperLines(t, cmd, mode)
 	return stdin, line
@@ -162,9 +161,9 @@ func startHelper(t testing.TB, cmd *exec.Cmd, mode string) (io.WriteCloser, stri
 
 // startHelperLines is startHelper for a helper that goes on talking: it
 // also returns the reader its later lines come from.
-func startHelperLines(t testing.TB, cmd *exec.Cmd, mode string) (io.WriteCloser, *bufio.Reader, string) {
+func startHelperLines(t testing.TB, cmd *exec.Cmd, mode helperMode) (io.WriteCloser, *bufio.Reader, string) {
 	t.Helper()
-	cmd.Env = append(os.Environ(), envHolder+"="+mode)
+	cmd.Env = append(os.Environ(), envHolder+"="+string(mode))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -58,7 +58,7 @@ func startInherited(t testing.TB, cred *syscall.Credential, args ...string) *Inh
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
-	stdin, stdout, line := startHelperLines(t, cmd, string(modeInheritCreator))
+	stdin, stdout, line := startHelperLines(t, cmd, modeInheritCreator)
 	u := &InheritedUser{CreatorPID: cmd.Process.Pid, creator: cmd, stdin: stdin, stdout: stdout}
 	t.Cleanup(u.stop)
 	id, err := strconv.Atoi(strings.TrimSpace(line))

@@ -56,9 +56,10 @@ func (l Live) Census(apacheUIDs map[uint32]bool) (sysvipc.Census, error) {
 	return l.FS.ApacheCensus(apacheUIDs)
 }
 
-// Enter runs fn inside pid's IPC namespace, on one thread.
+// Enter runs fn inside pid's IPC namespace, on one thread, through the
+// core's one walk over namespaces.
 func (l Live) Enter(pid int, fn func(System) error) error {
-	return l.FS.InNamespace(pid, func(in sysvipc.FS) error { return fn(Live{FS: in}) })
+	return l.FS.Each(sysvipc.Scope{PID: pid}, func(_ sysvipc.Namespace, in sysvipc.FS) error { return fn(Live{FS: in}) })
 }
 
 // Namespace reads the inode of the calling thread's IPC namespace: inside
