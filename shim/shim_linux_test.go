@@ -31,6 +31,11 @@ func known(t *testing.T) {
 	must(err)
 	_, err = ipctest.SemGet(77, 1, 0o644)
 	must(err)
+	// An Apache-shaped array (private, one semaphore, made by root and
+	// handed to www-data): nobody cannot read its detail.
+	apacheLike, err := ipctest.SemGet(0, 1, 0o600)
+	must(err)
+	must(ipctest.SemChown(apacheLike, 33, 33))
 	_, err = ipctest.ShmGet(0, 8192, 0o600)
 	must(err)
 	q, err := ipctest.MsgGet(5, 0o600)
@@ -42,9 +47,8 @@ func known(t *testing.T) {
 // wantKnown are the fields known() implies, by measurement.
 var wantKnown = map[string]map[string]any{
 	"sysvipc_sem": {
-		"arrays": int64(2), "arrays_max": int64(20), "semaphores": int64(4), "semaphores_max": int64(2000),
-		"semmsl": int64(100), "semopm": int64(50), "semvmx": int64(32767), "arrays_used_percent": 10.0,
-		"stale_arrays": int64(0),
+		"arrays": int64(3), "arrays_max": int64(20), "semaphores": int64(5), "semaphores_max": int64(2000),
+		"semmsl": int64(100), "semopm": int64(50), "semvmx": int64(32767), "arrays_used_percent": 15.0,
 	},
 	"sysvipc_shm": {
 		"segments": int64(1), "segments_max": int64(4096), "bytes": int64(8192), "rss_bytes": int64(0),
@@ -107,8 +111,22 @@ func gatherOnce(t *testing.T, cred *syscall.Credential) map[string]telegraf.Metr
 	return got
 }
 
-func checkFields(t *testing.T, got map[string]telegraf.Metric) {
+// checkFields wants the known fields, and the stale count only where it
+// was measured: as root stale_arrays=0 and unjudged_arrays=0; as nobody,
+// who cannot read the www-data array, no stale_arrays at all and
+// unjudged_arrays=1 (never a zero it did not measure).
+func checkFields(t *testing.T, got map[string]telegraf.Metric, asRoot bool) {
 	t.Helper()
+	if sem, ok := got["sysvipc_sem"]; ok {
+		stale, hasStale := sem.GetField("stale_arrays")
+		unjudged, _ := sem.GetField("unjudged_arrays")
+		switch {
+		case asRoot && (!hasStale || stale != int64(0) || unjudged != int64(0)):
+			t.Errorf("as root: stale_arrays %v (present %v), unjudged_arrays %v; want 0 and 0", stale, hasStale, unjudged)
+		case !asRoot && (hasStale || unjudged != int64(1)):
+			t.Errorf("as nobody: stale_arrays %v (present %v), unjudged_arrays %v; want absent and 1", stale, hasStale, unjudged)
+		}
+	}
 	for name, fields := range wantKnown {
 		m, ok := got[name]
 		if !ok {
@@ -131,6 +149,6 @@ func TestShimGather(t *testing.T) {
 		return
 	}
 	known(t)
-	checkFields(t, gatherOnce(t, nil))
-	checkFields(t, gatherOnce(t, &syscall.Credential{Uid: 65534, Gid: 65534}))
+	checkFields(t, gatherOnce(t, nil), true)
+	checkFields(t, gatherOnce(t, &syscall.Credential{Uid: 65534, Gid: 65534}), false)
 }

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/ipcwatch/ipcwatch/nagios/nagrange"
@@ -16,6 +17,10 @@ type resource struct {
 	limit      int64 // -1: no kernel limit (stale arrays)
 	warn, crit nagrange.Range
 	state      nagrange.State
+	// unmeasured, noDetail: the stale count was not taken, because this
+	// many arrays could not be read (semctl refused) or had no kernel
+	// behind them (a fixture tree); no number is printed for it.
+	unmeasured, noDetail int
 }
 
 func (r resource) percent() float64 {
@@ -27,6 +32,13 @@ func (r resource) percent() float64 {
 
 // summary is the resource's part of the first line.
 func (r resource) summary() string {
+	switch {
+	case r.unmeasured > 0:
+		return fmt.Sprintf("%s not measured: %d apache arrays unreadable as %s (semctl needs read permission: run as root, the arrays' owner, or with CAP_IPC_OWNER)",
+			r.noun, r.unmeasured, whoAmI())
+	case r.noDetail > 0:
+		return fmt.Sprintf("%s not measured: %d apache arrays have no semctl detail (a proc tree with no kernel behind it)", r.noun, r.noDetail)
+	}
 	if r.limit < 0 {
 		return fmt.Sprintf("%d %s", r.used, r.noun)
 	}
@@ -35,6 +47,9 @@ func (r resource) summary() string {
 
 // perfdata is 'label'=value;warn;crit;min;max with percent resolved.
 func (r resource) perfdata() string {
+	if r.unmeasured+r.noDetail > 0 {
+		return ""
+	}
 	max := ""
 	if r.limit >= 0 {
 		max = fmt.Sprint(r.limit)
@@ -85,4 +100,10 @@ func headline(rs []resource) []resource {
 	}
 	slices.SortStableFunc(shown, func(a, b resource) int { return int(b.state) - int(a.state) })
 	return shown
+}
+
+// whoAmI names the user the check runs as, for the unmeasured message.
+func whoAmI() string {
+	uid := uint32(os.Getuid())
+	return fmt.Sprintf("uid %d (%s)", uid, sysvipc.UserName(uid))
 }

@@ -17,14 +17,54 @@ type judged struct {
 	state nagrange.State
 }
 
+// judge evaluates one namespace. A stale count is a measurement only when
+// every Apache-shaped array could be read: with some unreadable (semctl
+// refused, as an unprivileged user) the count is not taken at all, the
+// stale resource says how many could not be read and as whom, and with
+// stale thresholds asked the check is UNKNOWN unless something measured
+// is worse (monitoring-plugins' max_state_alt: CRITICAL > WARNING >
+// UNKNOWN > OK).
 func judge(o options, f facts) judged {
 	var stale *int
-	if f.assessment != nil {
-		n := sysvipc.Count(f.assessment.Arrays, sysvipc.Stale)
-		stale = &n
+	unread, nodetail := 0, 0
+	if a := f.assessment; a != nil {
+		unread, nodetail = unmeasured(*a)
+		if unread+nodetail == 0 {
+			n := sysvipc.Count(a.Arrays, sysvipc.Stale)
+			stale = &n
+		}
 	}
 	rs := evaluate(o, f.usage, f.limits, stale)
-	return judged{f: f, rs: rs, state: worst(rs)}
+	state := worst(rs)
+	if unread+nodetail > 0 {
+		r := resource{label: "stale_arrays", noun: "stale apache arrays", limit: -1, unmeasured: unread, noDetail: nodetail, state: nagrange.OK}
+		if !o.stale.warn.IsZero() || !o.stale.crit.IsZero() {
+			r.state = nagrange.Unknown
+			if state == nagrange.OK {
+				state = nagrange.Unknown
+			}
+		}
+		rs = append(rs, r)
+	}
+	return judged{f: f, rs: rs, state: state}
+}
+
+// unmeasured counts the Apache-shaped arrays whose detail could not be
+// read (semctl refused) or has no kernel behind it (a fixture tree):
+// their verdict was never measured.
+func unmeasured(a sysvipc.Assessment) (unreadable, noDetail int) {
+	for _, c := range a.Arrays {
+		if c.Verdict != sysvipc.Unknown {
+			continue
+		}
+		switch c.Reasons[0] {
+		case sysvipc.ReasonUnreadable:
+			unreadable++
+		case sysvipc.ReasonNoDetail:
+			noDetail++
+		}
+	}
+	return unreadable, noDetail
 }
 
 func (j judged) summary() string {
@@ -59,7 +99,9 @@ func report(o options, all []facts, now time.Time) (string, nagrange.State) {
 	}
 	var perf []string
 	for _, r := range js[0].rs {
-		perf = append(perf, r.perfdata())
+		if p := r.perfdata(); p != "" {
+			perf = append(perf, p)
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s - %s | %s\n", serviceName, state, clean(summary), strings.Join(perf, " "))
@@ -81,6 +123,10 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 	f := j.f
 	if o.verbose >= 1 {
 		for _, r := range j.rs {
+			if r.unmeasured+r.noDetail > 0 {
+				long("%s (%s)", r.summary(), r.state)
+				continue
+			}
 			if r.limit < 0 {
 				long("%s: %d (%s)", r.noun, r.used, r.state)
 				continue

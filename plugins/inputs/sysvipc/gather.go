@@ -80,8 +80,8 @@ func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, 
 
 func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.Assessment, names owners, now time.Time) {
 	l := snap.Limits
-	var semaphores int64
-	type ownerSem struct{ objects, semaphores, stale int64 }
+	var semaphores, unjudged int64
+	type ownerSem struct{ objects, semaphores, stale, unjudged int64 }
 	per := map[uint32]*ownerSem{}
 	for _, c := range a.Arrays {
 		o := per[c.Array.UID]
@@ -92,8 +92,12 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 		o.objects++
 		o.semaphores += int64(c.Array.NSems)
 		semaphores += int64(c.Array.NSems)
-		if c.Verdict == ipc.Stale {
+		switch {
+		case c.Verdict == ipc.Stale:
 			o.stale++
+		case notJudged(c):
+			o.unjudged++
+			unjudged++
 		}
 	}
 	arrays := int64(len(snap.Sem))
@@ -101,17 +105,27 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 	if l.SEMMNI > 0 {
 		pct = 100 * float64(arrays) / float64(l.SEMMNI)
 	}
-	acc.AddFields("sysvipc_sem", map[string]any{
+	fields := map[string]any{
 		"arrays": arrays, "arrays_max": l.SEMMNI,
 		"semaphores": semaphores, "semaphores_max": l.SEMMNS,
 		"semmsl": l.SEMMSL, "semopm": l.SEMOPM, "semvmx": l.SEMVMX,
 		"arrays_used_percent": pct,
-		"stale_arrays":        int64(ipc.Count(a.Arrays, ipc.Stale)),
-	}, nil, now)
+		"unjudged_arrays":     unjudged,
+	}
+	// A stale count over arrays it could not read would be a number never
+	// measured: the field is left out, and unjudged_arrays says why.
+	if unjudged == 0 {
+		fields["stale_arrays"] = int64(ipc.Count(a.Arrays, ipc.Stale))
+	} else {
+		s.warnUnjudged(unjudged)
+	}
+	acc.AddFields("sysvipc_sem", fields, nil, now)
 	for uid, o := range per {
-		acc.AddFields("sysvipc_owner", map[string]any{
-			"objects": o.objects, "semaphores": o.semaphores, "stale_arrays": o.stale,
-		}, map[string]string{"kind": "sem", "owner": names.name(uid)}, now)
+		f := map[string]any{"objects": o.objects, "semaphores": o.semaphores}
+		if o.unjudged == 0 {
+			f["stale_arrays"] = o.stale
+		}
+		acc.AddFields("sysvipc_owner", f, map[string]string{"kind": "sem", "owner": names.name(uid)}, now)
 	}
 	if !s.IncludeArrays {
 		return
@@ -129,6 +143,22 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 			"owner": names.name(c.Array.UID), "verdict": string(c.Verdict),
 		}, now)
 	}
+}
+
+// notJudged is an Apache-shaped array whose detail could not be read
+// (semctl refused: an unprivileged collector) or has no kernel behind it.
+func notJudged(c ipc.Classification) bool {
+	return c.Verdict == ipc.Unknown && (c.Reasons[0] == ipc.ReasonUnreadable || c.Reasons[0] == ipc.ReasonNoDetail)
+}
+
+// warnUnjudged logs once per process, not on every gather, that stale
+// counts are left out and how to get them.
+func (s *SysVIPC) warnUnjudged(n int64) {
+	if s.warnedUnjudged {
+		return
+	}
+	s.warnedUnjudged = true
+	s.Log.Warnf("stale_arrays left out: %d apache arrays could not be judged as uid %d (semctl needs read permission: run as root, the arrays' owner, or with CAP_IPC_OWNER); unjudged_arrays counts them", n, os.Getuid())
 }
 
 func gatherShm(acc telegraf.Accumulator, snap ipc.Snapshot, names owners, now time.Time) {

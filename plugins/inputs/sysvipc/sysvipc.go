@@ -34,10 +34,12 @@ type SysVIPC struct {
 	Namespaces    string          `toml:"namespaces"`
 	Log           telegraf.Logger `toml:"-"`
 
-	fs      ipc.FS
-	policy  ipc.Policy
-	collect map[string]bool
-	now     func() time.Time
+	fs     ipc.FS
+	policy ipc.Policy
+	// warnedUnjudged: the warning about unjudged arrays is logged once.
+	warnedUnjudged bool
+	collect        map[string]bool
+	now            func() time.Time
 }
 
 // SampleConfig returns the embedded sample.conf.
