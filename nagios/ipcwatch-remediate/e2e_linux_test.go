@@ -268,3 +268,34 @@ func TestRemediateNamespace(t *testing.T) {
 		t.Errorf("audit: %+v", r)
 	}
 }
+
+// TestRemediateOrphansFinish: the workers of a SIGKILLed master hold the
+// accept mutex by turns; killing them runs their SEM_UNDO, which stamps
+// the array with a killed worker's pid and the time of the kill. With a
+// minimum age of 1 s that once kept the accept mutex "younger than the
+// minimum age", and one array of two stayed behind. Now the same run
+// removes all of them, and Apache starts on the same ports.
+func TestRemediateOrphansFinish(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	if err := ipctest.SetSemLimits(250, 32000, 32, ipctest.ArraysPerApacheStart); err != nil {
+		t.Fatal(err)
+	}
+	ap := ipctest.NewApache(t)
+	if err := ap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ipctest.KillAll()
+	if err := ap.KillMaster(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // every array older than the minimum age
+	out, code := newHandler(t).run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--kill-orphans", "--orphan-grace", "2s", "--min-age", "1s")
+	if code != 0 || !strings.Contains(out, "removed 3 of 3 stale arrays, 0 skipped, 0 failed; semaphore arrays 3 -> 0") {
+		t.Errorf("kill orphans, then finish: exit %d, %s", code, out)
+	}
+	if err := ap.Start(); err != nil {
+		t.Errorf("apache on the same ports after remediation: %v", err)
+	}
+}

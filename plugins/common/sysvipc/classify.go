@@ -24,6 +24,12 @@ type Policy struct {
 	Users      map[uint32]string // the names the uids were given as
 	MinAge     time.Duration
 	Now        time.Time
+	// Killed are pids the remediator itself killed in this run: the
+	// SEM_UNDO adjustment at their exit stamped sempid and otime, which
+	// is no sign of life. An array whose last operation is theirs is not
+	// kept young by it; any other process touching it after would have
+	// put its own pid there.
+	Killed map[int]bool
 }
 
 // Classification is one array's verdict with the evidence behind it.
@@ -167,7 +173,7 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 		return verdict(Live, ReasonWaiters)
 	case d.Value == 0:
 		return verdict(Live, ReasonHeld)
-	case c.Age < j.pol.MinAge:
+	case c.Age < j.pol.MinAge && !j.pol.Killed[d.PID]:
 		return verdict(Live, ReasonTooYoung)
 	case c.PIDState == PIDAlive:
 		return verdict(Live, ReasonLastPIDAlive)

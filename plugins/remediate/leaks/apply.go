@@ -44,7 +44,7 @@ func (r *Remediator) apply(sys System, plan Plan) Result {
 	// The re-checks judge each array again with the core's rules, against
 	// a census taken now: an Apache started since the plan, or a process
 	// that took a dead last pid's number, keeps its arrays.
-	check, err := r.recheckerNow(sys, plan.Policy)
+	check, err := r.recheckerNow(sys, plan.Policy, plan.killed)
 	removed := 0
 	for _, e := range plan.Arrays {
 		if e.Verdict != sysvipc.Stale {
@@ -78,11 +78,12 @@ type rechecker struct {
 	census sysvipc.Census
 }
 
-func (r *Remediator) recheckerNow(sys System, p remediate.Policy) (rechecker, error) {
+func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool) (rechecker, error) {
 	pol, err := corePolicy(p, r.Now())
 	if err != nil {
 		return rechecker{}, err
 	}
+	pol.Killed = killed
 	census, err := sys.Census(pol.ApacheUIDs)
 	if err != nil {
 		return rechecker{}, fmt.Errorf("census before removal: %w", err)

@@ -24,8 +24,9 @@ type fakeSystem struct {
 	// onStat runs before StatSem answers: a test changes the world between
 	// plan and removal there.
 	onStat func(id int32)
-	// dieOn lists signals a process exits on.
-	dieOn map[int]syscall.Signal
+	// dieOn lists signals a process exits on; onDeath runs when one does.
+	dieOn   map[int]syscall.Signal
+	onDeath func(pid int)
 	// entered lists the pids whose namespaces Plan and Apply entered.
 	entered []int
 	ns      uint64
@@ -104,6 +105,9 @@ func (f *fakeSystem) Signal(pid int, sig syscall.Signal) error {
 	f.signals = append(f.signals, fmt.Sprintf("%d:%s", pid, sig))
 	if f.dieOn[pid] == sig || sig == syscall.SIGKILL {
 		delete(f.procs, pid)
+		if f.onDeath != nil {
+			f.onDeath(pid)
+		}
 	}
 	return nil
 }
@@ -548,5 +552,34 @@ func TestRemediateOverGRPC(t *testing.T) {
 	}
 	if !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) {
 		t.Errorf("removed %v, want 1 2 3 10", sys.removed)
+	}
+}
+
+// TestKillOrphansThenFinish: the orphan held the accept mutex; killing it
+// ran its SEM_UNDO, which stamped the array with its pid and the time of
+// death. That is no sign of life: the same call removes the array too,
+// the minimum age notwithstanding. An array another process touched after
+// would carry that process's pid and stay.
+func TestKillOrphansThenFinish(t *testing.T) {
+	sys := outage()
+	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	held := sys.details[2]
+	held.Value, held.PID = 0, 101
+	sys.details[2] = held
+	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM}
+	sys.onDeath = func(pid int) {
+		d := sys.details[2]
+		d.Value, d.PID, d.OTime = 1, pid, now.Unix()
+		sys.details[2] = d
+		a := sys.arrays[2]
+		a.OTime = now.Unix()
+		sys.arrays[2] = a
+	}
+	p := policy // the default 5 minutes
+	p.KillOrphans, p.OrphanGrace = true, 20*time.Millisecond
+	rep, err := overGRPC(t, sys).Remediate(remediate.Request{Policy: p})
+	slices.Sort(sys.removed)
+	if err != nil || rep.Rounds != 2 || !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) {
+		t.Errorf("removed %v in %d rounds (%v): %+v", sys.removed, rep.Rounds, err, rep.Actions)
 	}
 }

@@ -48,6 +48,8 @@ type Plan struct {
 	// censusAt is when the plan's census was taken, by the wall clock the
 	// orphans' confirmation window is measured on.
 	censusAt time.Time
+	// killed are the orphans this run killed before planning (round 2).
+	killed map[int]bool
 }
 
 // Stale counts the arrays the plan would remove.
@@ -83,7 +85,7 @@ func (r Result) Count(o remediate.Outcome) int {
 // being stale are judged as if those workers were gone, and marked so.
 func (r *Remediator) Plan(p remediate.Policy) (plan Plan, err error) {
 	err = r.in(p.PID, func(sys System) error {
-		plan, err = r.plan(sys, p)
+		plan, err = r.plan(sys, p, nil)
 		return err
 	})
 	return plan, err
@@ -105,12 +107,15 @@ func corePolicy(p remediate.Policy, now time.Time) (sysvipc.Policy, error) {
 	return pol.At(now), err
 }
 
-func (r *Remediator) plan(sys System, p remediate.Policy) (Plan, error) {
+// plan judges every array; killed are the orphans this run killed before
+// (their undo at exit is no sign of life).
+func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool) (Plan, error) {
 	now := r.Now()
 	pol, err := corePolicy(p, now)
 	if err != nil {
 		return Plan{}, err
 	}
+	pol.Killed = killed
 	arrays, err := sys.SemArrays()
 	if err != nil {
 		return Plan{}, err
@@ -140,7 +145,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy) (Plan, error) {
 		afterOrphans = sysvipc.ClassifyThreads(arrays, without, sys, pol, sys.Threads())
 	}
 
-	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now()}
+	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now(), killed: killed}
 	for i, c := range judged {
 		if ok, _ := pol.Candidate(c.Array); !ok {
 			continue

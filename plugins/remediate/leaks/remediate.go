@@ -18,7 +18,7 @@ func (r *Remediator) Remediate(req remediate.Request) (rep remediate.Report, err
 
 func (r *Remediator) remediate(sys System, req remediate.Request) (remediate.Report, error) {
 	rep := remediate.Report{Namespace: sys.Namespace(), ArraysBefore: countArrays(sys), DryRun: req.DryRun}
-	plan, err := r.plan(sys, req.Policy)
+	plan, err := r.plan(sys, req.Policy, nil)
 	if err != nil {
 		return rep, err
 	}
@@ -35,7 +35,7 @@ func (r *Remediator) remediate(sys System, req remediate.Request) (remediate.Rep
 		p := req.Policy
 		p.MaxRemovals = max(0, p.MaxRemovals-res.Count(remediate.Removed))
 		if req.Policy.MaxRemovals == 0 || p.MaxRemovals > 0 {
-			again, err := r.plan(sys, p)
+			again, err := r.plan(sys, p, killedPIDs(res))
 			if err != nil {
 				return rep, err
 			}
@@ -62,6 +62,17 @@ func countArrays(sys System) int64 {
 		return -1
 	}
 	return u.SemArrays
+}
+
+// killedPIDs are the orphans this run killed itself.
+func killedPIDs(res Result) map[int]bool {
+	killed := map[int]bool{}
+	for _, a := range res.Orphans {
+		if a.Outcome == remediate.Killed {
+			killed[a.PID] = true
+		}
+	}
+	return killed
 }
 
 func killedAny(res Result) bool {
