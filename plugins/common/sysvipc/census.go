@@ -76,6 +76,16 @@ func (p Process) ApacheBinary() bool {
 	return slices.Contains(apacheNames, name)
 }
 
+// IsPHPFPM reports whether the process runs PHP-FPM (php-fpm, or
+// Debian's versioned php-fpm8.2): by the executable's name, else comm.
+func (p Process) IsPHPFPM() bool {
+	name := p.Exe
+	if name == "" {
+		name = p.Comm
+	}
+	return strings.HasPrefix(name, "php-fpm")
+}
+
 // Killable is an orphan positively identified as Apache: a certain orphan
 // that both has an Apache name and maps APR (a renamed `sleep` is
 // neither; an APR program that is no Apache lacks the name).

@@ -203,11 +203,15 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 // root, whenever it started. A program may make an array, hand it to a
 // user and fork workers of that user later (as Apache does), or exit and
 // leave it to a child; and a start time compared with the array's ctime
-// is two clocks a step pulls apart. So a neighbour of the Apache user
-// (a php-fpm pool, a cron job) keeps the leaks unknown while it runs.
+// is two clocks a step pulls apart. So a neighbour of the Apache user (a
+// cron job, a daemon's worker) keeps the leaks unknown while it runs.
+// PHP-FPM is the one neighbour known by what it runs: PHP reaches System V
+// semaphores only through sysvsem, whose sem_get finds or makes an array
+// by key and always with three semaphores, so a pool can neither make an
+// Apache-shaped array nor use a private one that root made (cuid 0).
 func (j judge) ownerMayUse(a SemArray) (Reason, bool) {
 	for _, p := range j.census.Procs {
-		if p.Role != RoleNone {
+		if p.Role != RoleNone || (a.CUID == 0 && p.IsPHPFPM()) {
 			continue
 		}
 		if p.RUID == a.UID || p.EUID == a.UID || (a.CUID != 0 && (p.RUID == a.CUID || p.EUID == a.CUID)) {

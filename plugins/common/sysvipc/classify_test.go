@@ -135,6 +135,20 @@ func TestClassify(t *testing.T) {
 		{name: "owner process started later still may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 49, PGRP: 49, Comm: "lockd", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
+		// A php-fpm pool of www-data started before the leak: PHP cannot use
+		// a private array root made, so it keeps nothing.
+		{name: "php-fpm pool beside a root-made array", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs: []*Process{
+				{PID: 40, PPID: 1, PGRP: 40, Exe: "php-fpm8.2", Start: time.Unix(old-600, 0)},
+				{PID: 41, PPID: 40, PGRP: 40, Exe: "php-fpm8.2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)},
+			},
+			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
+		// An array a www-data process made itself (cuid 33) stays unknown
+		// beside any www-data process, php-fpm included.
+		{name: "php-fpm pool beside a www-data-made array", array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
+			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 41, PPID: 40, PGRP: 40, Comm: "php-fpm8.2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		{name: "a process of another user is no evidence", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: 1000, RUID: 1000, Start: time.Unix(old-60, 0)}},
 			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -212,4 +213,39 @@ func TestNamedLikeApacheNotKilled(t *testing.T) {
 	if !ipctest.Alive(pid) {
 		t.Errorf("the program named httpd (pid %d) was killed", pid)
 	}
+}
+
+// TestPHPFPMNeighbour: Debian's php-fpm with its www-data pool runs from
+// before the leak to after it, as on most Apache hosts. Two SIGKILLed
+// Apaches fill SEMMNI; with no Apache left, their arrays go and php-fpm
+// is untouched (PHP cannot use a private array root made), and Apache
+// starts again.
+func TestPHPFPMNeighbour(t *testing.T) {
+	t.Parallel()
+	if !ipctest.Enter(t) {
+		return
+	}
+	fpm := ipctest.StartPHPFPM(t)
+	if err := ipctest.SetSemLimits(250, 32000, 32, 2*ipctest.ArraysPerApacheStart); err != nil {
+		t.Fatal(err)
+	}
+	leaked := append(leakGeneration(t), leakGeneration(t)...)
+	ap := ipctest.NewApache(t)
+	if err := ap.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
+		t.Fatalf("apache with SEMMNI full: %v, want (28)No space left on device", err)
+	}
+	out, code := handler(t, append(slices.Clone(act), "--min-age", "0s")...)
+	if code != 0 || !strings.Contains(out, "removed 6 of 6 stale arrays, 0 skipped, 0 failed; semaphore arrays 6 -> 0") {
+		t.Errorf("beside php-fpm: exit %d, %s", code, out)
+	}
+	for _, id := range leaked {
+		if slices.Contains(semIDs(t), id) {
+			t.Errorf("leaked semid %d is still there", id)
+		}
+	}
+	if !fpm.Alive() {
+		t.Errorf("php-fpm (master %d, workers %v) did not survive", fpm.MasterPID, fpm.Workers)
+	}
+	startServer(t, ap).healthy(t, "after the leak was removed beside php-fpm")
+	ipctest.KillAll()
 }
