@@ -12,7 +12,7 @@ PKGS     := ./...
 # machine (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 60000x
 # Debian packages the end-to-end tests run for real.
-DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm gcc libc6-dev
+DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm gcc libc6-dev libcap2-bin
 BENCH_PKGS := hyperfine
 # Telegraf for the end-to-end test, built from the module proxy at the
 # version go.mod requires, with only what the test runs.
@@ -144,6 +144,12 @@ install: build
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
 	install -m 0755 $(BIN)/check_sysvipc $(DESTDIR)$(PLUGINDIR)/
 	install -m 0755 $(BIN)/ipcwatch-remediate $(BIN)/ipcwatch-plugin-apache $(BIN)/ipcwatch-telegraf $(DESTDIR)$(LIBDIR)/
+	@# The check and the shim read other users' arrays (semctl GETVAL,
+	@# GETNCNT, GETZCNT, GETPID), which needs read permission on each array
+	@# or CAP_IPC_OWNER: as the nagios and telegraf users they get that one
+	@# capability, as a file capability, and nothing else (README: Install).
+	setcap cap_ipc_owner=ep $(DESTDIR)$(PLUGINDIR)/check_sysvipc
+	setcap cap_ipc_owner=ep $(DESTDIR)$(LIBDIR)/ipcwatch-telegraf
 	cd $(DESTDIR)$(LIBDIR) && sha256sum ipcwatch-plugin-apache > SHA256SUMS && chmod 0644 SHA256SUMS
 	install -m 0644 sample.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf
 	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/nagios/sysvipc.cfg > $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg

@@ -22,6 +22,14 @@ expect /usr/share/ipcwatch/telegraf/ipcwatch-execd.conf 644
 expect /usr/share/ipcwatch/nagios/sysvipc.cfg 644
 expect /usr/share/ipcwatch/icinga2/sysvipc.conf 644
 expect /etc/sudoers.d/ipcwatch 440
+# The check and the shim carry CAP_IPC_OWNER and nothing else; the handler
+# and the plugin carry no capability (root runs them through sudo).
+for f in /usr/lib/nagios/plugins/check_sysvipc /usr/lib/ipcwatch/ipcwatch-telegraf; do
+  if [ "$(getcap "$dest$f" | awk '{print $2}')" = "cap_ipc_owner=ep" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $f capabilities: $(getcap "$dest$f")"; fi
+done
+for f in /usr/lib/ipcwatch/ipcwatch-remediate /usr/lib/ipcwatch/ipcwatch-plugin-apache; do
+  if [ -z "$(getcap "$dest$f")" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $f has capabilities: $(getcap "$dest$f")"; fi
+done
 # The manifest must vouch for the installed plugin, and the config must be
 # the plugin's sample.conf.
 if (cd "$dest/usr/lib/ipcwatch" && sha256sum -c --quiet SHA256SUMS); then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: SHA256SUMS does not match"; fi

@@ -1,0 +1,194 @@
+package nagios
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+)
+
+// installed runs make install into a fresh root (DESTDIR) and returns it:
+// the tests below use only what it put there.
+func installed(t *testing.T) string {
+	t.Helper()
+	root, err := os.MkdirTemp("", "ipcwatch-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "--no-print-directory", "-C", "..", "install", "PREFIX=/usr", "DESTDIR="+root, "BIN="+filepath.Join(root, "build"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	return root
+}
+
+// account returns the uid and gid of a system user, adding it to copies
+// of /etc/passwd and /etc/group bind-mounted in this test's private mount
+// namespace when the host lacks it (Telegraf's package makes telegraf;
+// the test does not install that package, and never edits the host's).
+func account(t *testing.T, name string, uid int) (int, int) {
+	t.Helper()
+	if u, err := user.Lookup(name); err == nil {
+		id, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		return id, gid
+	}
+	for file, line := range map[string]string{
+		"/etc/passwd": fmt.Sprintf("%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", name, uid, uid),
+		"/etc/group":  fmt.Sprintf("%s:x:%d:\n", name, uid),
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyPath := filepath.Join(t.TempDir(), filepath.Base(file))
+		if err := os.WriteFile(copyPath, append(b, line...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount(copyPath, file, "", unix.MS_BIND, ""); err != nil {
+			t.Fatalf("bind %s: %v", file, err)
+		}
+		t.Cleanup(func() { _ = unix.Unmount(file, unix.MNT_DETACH) })
+	}
+	return uid, uid
+}
+
+func runAs(t *testing.T, uid, gid int, stdin string, name string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	cmd.Dir = "/"
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.Output()
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("uid %d: %s %s -> %d\n%s", uid, name, strings.Join(args, " "), code, out)
+	return string(out), code
+}
+
+// TestDeployedUnprivileged: what make install puts in place measures as
+// the users that run it. Two SIGKILLed Apaches leave six arrays, made by
+// root and owned by www-data; the installed check, run as nagios, counts
+// them stale (its file capability lets semctl read them), and the
+// installed shim, run as telegraf with the installed config, reports
+// them. A copy of the check without the capability says the stale count
+// was not measured, instead of a zero.
+func TestDeployedUnprivileged(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	root := installed(t)
+	nagiosUID, nagiosGID := account(t, "nagios", 0)
+	telegrafUID, telegrafGID := account(t, "telegraf", 60999)
+	if nagiosUID == 0 {
+		t.Fatal("Debian's nagios4-core makes the nagios user (make deps)")
+	}
+	if err := ipctest.SetSemLimits(250, 32000, 32, 2*ipctest.ArraysPerApacheStart); err != nil {
+		t.Fatal(err)
+	}
+	ap := ipctest.NewApache(t)
+	for range 2 {
+		if err := ap.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ipctest.KillAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	check := filepath.Join(root, "usr/lib/nagios/plugins/check_sysvipc")
+	out, code := runAs(t, nagiosUID, nagiosGID, "", check, "--stale-warning", "0", "--stale-critical", "5", "--min-age", "0s")
+	if code != 2 || !strings.HasPrefix(out, "SYSVIPC CRITICAL - 6/6 semaphore arrays (100.0%), 6 stale apache arrays |") || !strings.Contains(out, " stale_arrays=6;0;5;0;") {
+		t.Errorf("the installed check as nagios: exit %d, %s", code, out)
+	}
+	bare := filepath.Join(root, "check_sysvipc-without-capability")
+	b, err := os.ReadFile(check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bare, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// SEMMNI is full, a measured CRITICAL that the unmeasured stale count
+	// does not hide.
+	out, code = runAs(t, nagiosUID, nagiosGID, "", bare, "--stale-warning", "0", "--min-age", "0s")
+	if code != 2 || !strings.Contains(out, "stale apache arrays not measured: 6 apache arrays unreadable as uid") || strings.Contains(out, "stale_arrays=") {
+		t.Errorf("without the capability: exit %d, %s", code, out)
+	}
+
+	// The shim as Telegraf's execd runs it, with the installed config
+	// (only min_age lowered, the leak being seconds old).
+	conf, err := os.ReadFile(filepath.Join(root, "etc/ipcwatch/telegraf-sysvipc.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(conf), `# min_age = "5m"`) {
+		t.Fatalf("the installed config has no min_age line to lower:\n%s", conf)
+	}
+	lowered := filepath.Join(root, "telegraf-sysvipc-min-age-0.conf")
+	if err := os.WriteFile(lowered, []byte(strings.Replace(string(conf), `# min_age = "5m"`, `min_age = "0s"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shim := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-telegraf")
+	sem := gatherAs(t, telegrafUID, telegrafGID, shim, "-config", lowered, "-poll_interval_disabled")
+	if !strings.Contains(sem, "stale_arrays=6i") || !strings.Contains(sem, "unjudged_arrays=0i") || !strings.Contains(sem, "arrays=6i") {
+		t.Errorf("the installed shim as telegraf: %s", sem)
+	}
+}
+
+// gatherAs runs the shim as execd with signal = "STDIN" does, as a user,
+// and returns its sysvipc_sem line.
+func gatherAs(t *testing.T, uid, gid int, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	cmd.Dir = "/"
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
+	defer kill.Stop()
+	if _, err := stdin.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	line := ""
+	for sc := bufio.NewScanner(stdout); sc.Scan(); {
+		if strings.HasPrefix(sc.Text(), "sysvipc_sem ") {
+			line = sc.Text()
+			break
+		}
+	}
+	stdin.Close()
+	_ = cmd.Wait()
+	t.Logf("uid %d: %s -> %s\n%s", uid, name, line, stderr.String())
+	return line
+}
