@@ -120,9 +120,9 @@ generate:
 
 # fixtures re-captures the parser fixtures in a private IPC namespace.
 fixtures:
-	$(GO) build -o $(BIN)/capture ./plugins/common/sysvipc/testdata/capture
+	$(GO) test -c -o $(BIN)/capture.test ./plugins/common/sysvipc/testdata/capture
 	cd plugins/common/sysvipc && for c in idle objects; do \
-	  unshare --ipc ../../../$(BIN)/capture -case $$c -out testdata/$$c; done
+	  unshare --ipc ../../../$(BIN)/capture.test -test.run '^TestCapture$$' -case $$c -out testdata/$$c; done
 
 # install: the check into the monitoring plugins directory, the handler,
 # its plugin (with their manifest) and the Telegraf shim into

@@ -1,10 +1,12 @@
-// Command capture records real /proc trees for the parser fixtures. Run it
-// through `make fixtures`, which puts it in a private IPC namespace
-// (unshare --ipc), so it sees and creates only its own objects:
+// Package capture records real /proc trees for the parser fixtures. It is
+// a test (test support may only be imported by tests), outside ./... as
+// every testdata directory is, so only `make fixtures` runs it, in a
+// private IPC namespace (unshare --ipc) where it sees and creates only its
+// own objects:
 //
-//	capture -case idle    -out testdata/idle
-//	capture -case objects -out testdata/objects
-package main
+//	capture.test -test.run '^TestCapture$' -case idle    -out testdata/idle
+//	capture.test -test.run '^TestCapture$' -case objects -out testdata/objects
+package capture
 
 import (
 	"flag"
@@ -14,21 +16,27 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"testing"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
-func main() {
+var (
+	which = flag.String("case", "", "idle, objects, or asuser (internal)")
+	out   = flag.String("out", "", "directory to write the proc tree into")
+)
+
+// TestCapture records the fixture tree -case names into -out.
+func TestCapture(t *testing.T) {
+	if *which == "" {
+		t.Skip("make fixtures passes -case and -out")
+	}
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "capture:", err)
-		os.Exit(1)
+		t.Fatal(err)
 	}
 }
 
 func run() error {
-	which := flag.String("case", "", "idle, objects, or asuser (internal)")
-	out := flag.String("out", "", "directory to write the proc tree into")
-	flag.Parse()
 	switch *which {
 	case "idle":
 	case "objects":
@@ -78,7 +86,7 @@ func makeObjects() error {
 	}
 	// www-data (33) and nobody (65534) own some, as on a Debian web host.
 	for _, uid := range []uint32{33, 33, 65534} {
-		cmd := exec.Command(os.Args[0], "-case", "asuser")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCapture$", "-case", "asuser")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
