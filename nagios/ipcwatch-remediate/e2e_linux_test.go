@@ -66,19 +66,6 @@ func (h handler) records() []record {
 	return recs
 }
 
-func semIDs(t *testing.T) []int32 {
-	t.Helper()
-	arrays, err := sysvipc.KernelSemArrays()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int32
-	for _, a := range arrays {
-		ids = append(ids, a.SemID)
-	}
-	return ids
-}
-
 // TestRemediateApache leaks a real Apache's mutexes, then runs the handler
 // as Nagios would. While a server runs, the dead servers' arrays cannot
 // be told from the running master's own start-up arrays: the handler
@@ -128,7 +115,7 @@ func TestRemediateApache(t *testing.T) {
 	// left, and it cannot start. While www-data processes run (the two
 	// holders), any of them may use a www-data array: nothing goes.
 	must(ipctest.KillAll())
-	leaked := slices.DeleteFunc(semIDs(t), func(id int32) bool { return slices.Contains(keep, id) })
+	leaked := slices.DeleteFunc(ipctest.SemIDs(t), func(id int32) bool { return slices.Contains(keep, id) })
 	if len(leaked) != 3*ipctest.ArraysPerApacheStart {
 		t.Fatalf("%d leaked arrays, want %d", len(leaked), 3*ipctest.ArraysPerApacheStart)
 	}
@@ -151,14 +138,14 @@ func TestRemediateApache(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "dry run: 11 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 11 {
 		t.Errorf("dry run: exit %d, %s", code, out)
 	}
-	if got := semIDs(t); len(got) != 13 {
+	if got := ipctest.SemIDs(t); len(got) != 13 {
 		t.Fatalf("a dry run changed the arrays: %v", got)
 	}
 	out, code = h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
 	if code != 0 || !strings.Contains(out, "removed 11 of 11 stale arrays, 0 skipped, 0 failed; semaphore arrays 13 -> 2") {
 		t.Errorf("HARD CRITICAL: exit %d, %s", code, out)
 	}
-	got := semIDs(t)
+	got := ipctest.SemIDs(t)
 	slices.Sort(keep)
 	if !slices.Equal(got, keep) {
 		t.Errorf("arrays after remediation %v, want exactly the kept ones %v", got, keep)
@@ -209,14 +196,14 @@ func TestRemediateOrphans(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "removed 0 of 0 stale arrays") || !strings.Contains(out, "orphaned workers left running (--kill-orphans to end them)") {
 		t.Errorf("without --kill-orphans: exit %d, %s", code, out)
 	}
-	if n := len(semIDs(t)); n != ipctest.ArraysPerApacheStart {
+	if n := len(ipctest.SemIDs(t)); n != ipctest.ArraysPerApacheStart {
 		t.Fatalf("%d arrays left, want %d", n, ipctest.ArraysPerApacheStart)
 	}
 	out, code = h.run("--min-age", "0s", "--kill-orphans", "--orphan-grace", "2s")
 	if code != 0 || !strings.Contains(out, "removed 3 of 3 stale arrays") || !strings.Contains(out, ": killed (") {
 		t.Errorf("with --kill-orphans: exit %d, %s", code, out)
 	}
-	if ids := semIDs(t); len(ids) != 0 {
+	if ids := ipctest.SemIDs(t); len(ids) != 0 {
 		t.Errorf("arrays left after killing the orphans: %v", ids)
 	}
 	if err := ap.Start(); err != nil {
@@ -261,7 +248,7 @@ func TestRemediateNamespace(t *testing.T) {
 	if n := count(b.PID); n != 4 {
 		t.Errorf("the other namespace has %d arrays, want its 4", n)
 	}
-	if ids := semIDs(t); len(ids) != 1 || ids[0] != own.ID {
+	if ids := ipctest.SemIDs(t); len(ids) != 1 || ids[0] != own.ID {
 		t.Errorf("this namespace has %v, want its one array %d", ids, own.ID)
 	}
 	if r := h.records(); len(r) != 1 || r[0].Policy.PID != a.PID || r[0].ArraysBefore != 5 || r[0].ArraysAfter != 0 {

@@ -3,6 +3,9 @@ package ipctest
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -113,4 +116,28 @@ func SemChown(id int32, uid, gid uint32) error {
 		return fmt.Errorf("semctl IPC_SET semid %d: %w", id, errno)
 	}
 	return nil
+}
+
+// SemIDs lists the semids of this namespace's arrays, in the kernel's
+// order, from /proc/sysvipc/sem (read directly: test support uses no
+// product package, and these tests check that package).
+func SemIDs(t testing.TB) []int32 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sysvipc/sem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int32
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 2 {
+			continue
+		}
+		id, err := strconv.ParseInt(f[1], 10, 32)
+		if err != nil {
+			t.Fatalf("/proc/sysvipc/sem line %d: semid %q: %v", i+1, f[1], err)
+		}
+		ids = append(ids, int32(id))
+	}
+	return ids
 }

@@ -38,14 +38,14 @@ func TestApacheLeak(t *testing.T) {
 	must(ipctest.KillAll())
 	must(ap.Start())
 	must(ipctest.KillAll())
-	leaked := semIDs(t)
+	leaked := ipctest.SemIDs(t)
 	if len(leaked) != 2*ipctest.ArraysPerApacheStart {
 		t.Fatalf("two crashed starts left %d arrays, want %d", len(leaked), 2*ipctest.ArraysPerApacheStart)
 	}
 	// The running server must start clearly after the leak (clockSlack).
 	time.Sleep(3 * time.Second)
 	must(ap.Start())
-	running := without(semIDs(t), leaked)
+	running := without(ipctest.SemIDs(t), leaked)
 	if len(running) != ipctest.ArraysPerApacheStart {
 		t.Fatalf("running server has %d arrays, want %d", len(running), ipctest.ArraysPerApacheStart)
 	}
@@ -127,7 +127,7 @@ func TestApacheOrphans(t *testing.T) {
 	if err := ap.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ids := semIDs(t)
+	ids := ipctest.SemIDs(t)
 	if err := ap.KillMaster(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,23 +156,6 @@ func TestApacheOrphans(t *testing.T) {
 	if err := ipctest.KillAll(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func semIDs(t *testing.T) []int32 {
-	t.Helper()
-	fs, err := NewDefaultFS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	arrays, err := fs.SemArrays()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int32
-	for _, a := range arrays {
-		ids = append(ids, a.SemID)
-	}
-	return ids
 }
 
 func without(all, drop []int32) []int32 {

@@ -19,11 +19,11 @@ type server struct {
 // during its start.
 func startServer(t *testing.T, ap *ipctest.Apache) server {
 	t.Helper()
-	before := semIDs(t)
+	before := ipctest.SemIDs(t)
 	if err := ap.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return server{Apache: ap, arrays: slices.DeleteFunc(semIDs(t), func(id int32) bool { return slices.Contains(before, id) })}
+	return server{Apache: ap, arrays: slices.DeleteFunc(ipctest.SemIDs(t), func(id int32) bool { return slices.Contains(before, id) })}
 }
 
 // healthy fails unless every array of the server is still there, it
@@ -62,7 +62,7 @@ func leakGeneration(t *testing.T) []int32 {
 // widest a caller can make it), and wants exit 0 and nothing removed.
 func actsRemovingNothing(t *testing.T, when string, extra ...string) {
 	t.Helper()
-	before := semIDs(t)
+	before := ipctest.SemIDs(t)
 	out, code := handler(t, append(append(slices.Clone(act), "--min-age", "0s"), extra...)...)
 	if code != 0 || !strings.Contains(out, "removed 0 of 0 stale arrays") {
 		t.Errorf("%s: exit %d, %s", when, code, out)
@@ -82,7 +82,7 @@ func slowStart(t *testing.T, delay time.Duration) {
 	}
 	leaked := leakGeneration(t)
 	ap := ipctest.NewApacheWith(t, ipctest.ApacheOptions{TLS: true, PassPhraseDelay: delay})
-	before := semIDs(t)
+	before := ipctest.SemIDs(t)
 	start, err := ap.StartAsync()
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func slowStart(t *testing.T, delay time.Duration) {
 	if err := start.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	s := server{Apache: ap, arrays: slices.DeleteFunc(semIDs(t), func(id int32) bool { return slices.Contains(before, id) })}
+	s := server{Apache: ap, arrays: slices.DeleteFunc(ipctest.SemIDs(t), func(id int32) bool { return slices.Contains(before, id) })}
 	defer ipctest.KillAll()
 
 	actsRemovingNothing(t, "after the slow start, no TLS request yet")
@@ -111,8 +111,8 @@ func slowStart(t *testing.T, delay time.Duration) {
 		t.Fatal(err)
 	}
 	out, code := handler(t, append(slices.Clone(act), "--min-age", "0s")...)
-	if code != 0 || len(semIDs(t)) != 0 {
-		t.Errorf("in the outage: exit %d, arrays left %v: %s", code, semIDs(t), out)
+	if code != 0 || len(ipctest.SemIDs(t)) != 0 {
+		t.Errorf("in the outage: exit %d, arrays left %v: %s", code, ipctest.SemIDs(t), out)
 	}
 	startServer(t, ap).healthy(t, "restarted after the outage")
 }
@@ -207,7 +207,7 @@ func TestGracefulRestart(t *testing.T) {
 	if err := s.Graceful(); err != nil {
 		t.Fatal(err)
 	}
-	s.arrays = semIDs(t)
+	s.arrays = ipctest.SemIDs(t)
 	actsRemovingNothing(t, "right after a graceful restart")
 	s.healthy(t, "after a graceful restart")
 }

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
 // act is how Nagios calls the handler on a HARD CRITICAL.
@@ -86,24 +86,10 @@ func viaSudo(t *testing.T) func(args ...string) (string, int) {
 	}
 }
 
-// semIDs lists this namespace's arrays.
-func semIDs(t *testing.T) []int32 {
-	t.Helper()
-	arrays, err := sysvipc.KernelSemArrays()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int32
-	for _, a := range arrays {
-		ids = append(ids, a.SemID)
-	}
-	return ids
-}
-
 // wantArrays fails unless every id still exists.
 func wantArrays(t *testing.T, ids []int32, what string) {
 	t.Helper()
-	now := semIDs(t)
+	now := ipctest.SemIDs(t)
 	for _, id := range ids {
 		if !slices.Contains(now, id) {
 			t.Errorf("semid %d (%s) was removed", id, what)

@@ -46,7 +46,7 @@ func TestRenamedApache(t *testing.T) {
 	if err := s.Graceful(); err != nil { // new workers, younger than the arrays
 		t.Fatal(err)
 	}
-	s.arrays = semIDs(t)
+	s.arrays = ipctest.SemIDs(t)
 	actsRemovingNothing(t, "beside a renamed apache2")
 	s.healthy(t, "beside a renamed apache2")
 	// Recognised as Apache (its master a master, its workers workers),
@@ -239,7 +239,7 @@ func TestPHPFPMNeighbour(t *testing.T) {
 		t.Errorf("beside php-fpm: exit %d, %s", code, out)
 	}
 	for _, id := range leaked {
-		if slices.Contains(semIDs(t), id) {
+		if slices.Contains(ipctest.SemIDs(t), id) {
 			t.Errorf("leaked semid %d is still there", id)
 		}
 	}
