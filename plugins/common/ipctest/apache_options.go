@@ -25,6 +25,9 @@ type ApacheOptions struct {
 	// process-group leader and whose group leader has exited: a non-root
 	// Apache under a supervisor that is not systemd.
 	NonRootForeground bool
+	// OneProcess runs that non-root foreground server as `apache2 -X`:
+	// one process, no workers, ever.
+	OneProcess bool
 	// Renamed runs a copy of apache2 under a name no census knows
 	// (httpd-custom): only its use of APR says it is Apache.
 	Renamed bool

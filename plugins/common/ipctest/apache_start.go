@@ -54,7 +54,11 @@ func (a *Apache) StartAsync() (*StartingApache, error) {
 // shell's group, a group whose leader is gone, as under a supervisor that
 // backgrounds it. The shell prints the master's pid.
 func (a *Apache) startForeground() (int, error) {
-	script := `"$0" -DFOREGROUND -f "$1" </dev/null >>"$2" 2>&1 & echo $!`
+	mode := "-DFOREGROUND"
+	if a.opts.OneProcess {
+		mode = "-X"
+	}
+	script := `"$0" ` + mode + ` -f "$1" </dev/null >>"$2" 2>&1 & echo $!`
 	cmd := exec.Command("/bin/sh", "-c", script, a.binary, a.confFile(), a.stderrFile())
 	cmd.Dir = a.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -88,7 +92,7 @@ func (s *StartingApache) Wait() error {
 	limit := 10*time.Second + a.opts.PassPhraseDelay
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		if pid, err := a.MasterPID(); err == nil && syscall.Kill(pid, 0) == nil && countChildren(pid) >= startServers {
+		if pid, err := a.MasterPID(); err == nil && syscall.Kill(pid, 0) == nil && (countChildren(pid) >= startServers || a.oneProcessServing()) {
 			return nil
 		}
 		if s.cmd == nil && !processAlive(s.PID) {
@@ -154,4 +158,14 @@ func (a *Apache) stderrFile() string { return filepath.Join(a.Dir, "stderr.log")
 func (a *Apache) stderr() string {
 	b, _ := os.ReadFile(a.stderrFile())
 	return string(b)
+}
+
+// oneProcessServing: an `apache2 -X` has no workers; it is up once it
+// answers.
+func (a *Apache) oneProcessServing() bool {
+	if !a.opts.OneProcess {
+		return false
+	}
+	_, err := a.Get("/index.html")
+	return err == nil
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,6 +30,7 @@ type Process struct {
 	PID, PPID, PGRP int
 	Comm            string // from /proc/<pid>/stat, at most 15 bytes
 	Exe             string // base name of /proc/<pid>/exe; "" when unreadable
+	ExePath         string // the whole link, " (deleted)" trimmed; "" when unreadable
 	RUID, EUID      uint32
 	Start           time.Time // wall time, to the clock tick
 	Role            Role
@@ -38,6 +41,10 @@ type Process struct {
 	// these are. Read by ApacheCensus for root's and the Apache users'
 	// processes only.
 	APR bool
+	// Foreground: its command line starts Apache in the foreground or as
+	// one process (-X, -DONE_PROCESS, -DFOREGROUND, -DNO_DETACH), the way
+	// a master started by a supervisor runs; read for orphans only.
+	Foreground bool
 }
 
 // Role is what a process is to Apache.
@@ -76,21 +83,49 @@ func (p Process) ApacheBinary() bool {
 	return slices.Contains(apacheNames, name)
 }
 
-// IsPHPFPM reports whether the process runs PHP-FPM (php-fpm, or
-// Debian's versioned php-fpm8.2): by the executable's name, else comm.
-func (p Process) IsPHPFPM() bool {
-	name := p.Exe
-	if name == "" {
-		name = p.Comm
-	}
-	return strings.HasPrefix(name, "php-fpm")
-}
+// phpFPMPath is where distributions install PHP-FPM: /usr/sbin/php-fpm
+// (Red Hat, SUSE) or Debian's versioned /usr/sbin/php-fpm8.2. Only root
+// can put a program there; a name alone (comm, or a copy elsewhere) is
+// anyone's to choose.
+// Compiled on first use, as containerIDPattern: most check runs never
+// look.
+var phpFPMPath = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^/usr/s?bin/php-fpm([0-9]+(\.[0-9]+)?)?$`)
+})
+
+// IsPHPFPM reports whether the process runs the installed PHP-FPM, known
+// by its executable's whole path; an unreadable executable (another
+// user's process, without root) is never taken for it.
+func (p Process) IsPHPFPM() bool { return p.ExePath != "" && phpFPMPath().MatchString(p.ExePath) }
 
 // Killable is an orphan positively identified as Apache: a certain orphan
 // that both has an Apache name and maps APR (a renamed `sleep` is
-// neither; an APR program that is no Apache lacks the name).
+// neither; an APR program that is no Apache lacks the name), and was not
+// started in the foreground: a non-root `apache2 -X` or `-DFOREGROUND`
+// whose launcher exited looks exactly like an orphaned worker, except
+// for that. The orphans of a foreground master are then never killed
+// either; they keep their arrays unknown, which is the safe side.
 func (p Process) Killable() bool {
-	return p.Role == RoleOrphan && p.CertainOrphan && p.ApacheBinary() && p.APR
+	return p.Role == RoleOrphan && p.CertainOrphan && p.ApacheBinary() && p.APR && !p.Foreground
+}
+
+// foregroundFlags start Apache without detaching.
+var foregroundFlags = []string{"-X", "-DONE_PROCESS", "-DFOREGROUND", "-DNO_DETACH"}
+
+// startedInForeground reads /proc/<pid>/cmdline (world-readable) for the
+// flags that keep Apache in the foreground; unreadable counts as yes, so
+// such a process is never killed.
+func (fs FS) startedInForeground(pid int) bool {
+	b, err := os.ReadFile(fs.Path(strconv.Itoa(pid), "cmdline"))
+	if err != nil {
+		return true
+	}
+	for arg := range bytes.SplitSeq(b, []byte{0}) {
+		if slices.Contains(foregroundFlags, string(arg)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Census is a snapshot of the processes of the reader's PID namespace.
@@ -164,7 +199,8 @@ func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
 	// exe is unreadable for other users' processes unless root; the
 	// comm name is the fallback.
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.Exe = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+		p.ExePath = strings.TrimSuffix(exe, " (deleted)")
+		p.Exe = filepath.Base(p.ExePath)
 	}
 	if link, err := os.Readlink(filepath.Join(dir, "ns", "ipc")); err == nil {
 		p.IPCNS, _ = parseNSLink(link, dir)
@@ -203,6 +239,11 @@ func (fs FS) ApacheCensus(apacheUIDs map[uint32]bool) (Census, error) {
 		}
 	}
 	c.AssignRoles(apacheUIDs)
+	for pid, p := range c.Procs {
+		if p.Role == RoleOrphan {
+			p.Foreground = fs.startedInForeground(pid)
+		}
+	}
 	return c, nil
 }
 

@@ -139,10 +139,20 @@ func TestClassify(t *testing.T) {
 		// a private array root made, so it keeps nothing.
 		{name: "php-fpm pool beside a root-made array", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs: []*Process{
-				{PID: 40, PPID: 1, PGRP: 40, Exe: "php-fpm8.2", Start: time.Unix(old-600, 0)},
-				{PID: 41, PPID: 40, PGRP: 40, Exe: "php-fpm8.2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)},
+				{PID: 40, PPID: 1, PGRP: 40, Exe: "php-fpm8.2", ExePath: "/usr/sbin/php-fpm8.2", Start: time.Unix(old-600, 0)},
+				{PID: 41, PPID: 40, PGRP: 40, Exe: "php-fpm8.2", ExePath: "/usr/sbin/php-fpm8.2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)},
 			},
 			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
+		// Found by the second attack review: a daemon's worker named like
+		// PHP-FPM, or a copy of it elsewhere, or one whose executable cannot
+		// be read, is no PHP-FPM.
+		{name: "a worker merely named php-fpm", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs: []*Process{
+				{PID: 41, PPID: 40, PGRP: 40, Exe: "php-fpm-pool", ExePath: "/usr/sbin/php-fpm-pool", EUID: www, RUID: www},
+				{PID: 42, PPID: 40, PGRP: 40, Exe: "php-fpm8.2", ExePath: "/tmp/x/php-fpm8.2", EUID: www, RUID: www},
+				{PID: 43, PPID: 40, PGRP: 40, Comm: "php-fpm8.2", EUID: www, RUID: www},
+			},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// An array a www-data process made itself (cuid 33) stays unknown
 		// beside any www-data process, php-fpm included.
 		{name: "php-fpm pool beside a www-data-made array", array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),

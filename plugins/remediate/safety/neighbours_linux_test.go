@@ -249,3 +249,25 @@ func TestPHPFPMNeighbour(t *testing.T) {
 	startServer(t, ap).healthy(t, "after the leak was removed beside php-fpm")
 	ipctest.KillAll()
 }
+
+// TestOneProcessApacheNotKilled: a www-data `apache2 -X` serving, whose
+// launcher exited: not root, no group leader, no children, an Apache name
+// and libapr. Found by the second attack review: root's --kill-orphans
+// killed it. A process started in the foreground is never killed.
+func TestOneProcessApacheNotKilled(t *testing.T) {
+	t.Parallel()
+	if !ipctest.Enter(t) {
+		return
+	}
+	s := startServer(t, ipctest.NewApacheWith(t, ipctest.ApacheOptions{NonRootForeground: true, OneProcess: true}))
+	defer ipctest.KillAll()
+	pid, err := s.MasterPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	actsRemovingNothing(t, "with --kill-orphans beside apache2 -X", "--kill-orphans", "--orphan-grace", "1s")
+	if !ipctest.Alive(pid) {
+		t.Errorf("apache2 -X (pid %d) was killed", pid)
+	}
+	s.healthy(t, "after --kill-orphans beside apache2 -X")
+}
