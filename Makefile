@@ -152,6 +152,7 @@ install: build
 	setcap cap_ipc_owner=ep $(DESTDIR)$(LIBDIR)/ipcwatch-telegraf
 	cd $(DESTDIR)$(LIBDIR) && sha256sum ipcwatch-plugin-apache > SHA256SUMS && chmod 0644 SHA256SUMS
 	install -m 0644 sample.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf
+	install -m 0644 nagios/ipcwatch-remediate/remediate.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf
 	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/nagios/sysvipc.cfg > $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg
 	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/icinga2/sysvipc.conf > $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf
 	printf '%s\n' '# Telegraf: copy into /etc/telegraf/telegraf.d/ to collect System V IPC metrics.' \
@@ -167,7 +168,8 @@ uninstall:
 	rm -f $(DESTDIR)$(PLUGINDIR)/check_sysvipc \
 	  $(DESTDIR)$(LIBDIR)/ipcwatch-remediate $(DESTDIR)$(LIBDIR)/ipcwatch-plugin-apache \
 	  $(DESTDIR)$(LIBDIR)/ipcwatch-telegraf $(DESTDIR)$(LIBDIR)/SHA256SUMS \
-	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch \
+	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf \
+	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch \
 	  $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf \
 	  $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
 	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch $(DESTDIR)$(SHAREDIR)/nagios \

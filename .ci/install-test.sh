@@ -18,10 +18,14 @@ expect /usr/lib/ipcwatch/ipcwatch-plugin-apache 755
 expect /usr/lib/ipcwatch/ipcwatch-telegraf 755
 expect /usr/lib/ipcwatch/SHA256SUMS 644
 expect /etc/ipcwatch/telegraf-sysvipc.conf 644
+expect /etc/ipcwatch/remediate.conf 644
 expect /usr/share/ipcwatch/telegraf/ipcwatch-execd.conf 644
 expect /usr/share/ipcwatch/nagios/sysvipc.cfg 644
 expect /usr/share/ipcwatch/icinga2/sysvipc.conf 644
 expect /etc/sudoers.d/ipcwatch 440
+# The shipped policy file is one the installed handler accepts.
+if "$dest/usr/lib/ipcwatch/ipcwatch-remediate" --policy "$dest/etc/ipcwatch/remediate.conf" --dry-run --audit-log "$dest/audit.jsonl" --lock "$dest/lock" --plugin /nonexistent 2>&1 | grep -q "policy file"; then fail=$((fail + 1)); echo "FAIL: the shipped remediate.conf is refused"; else pass=$((pass + 1)); fi
+rm -f "$dest/audit.jsonl" "$dest/lock"
 # The check and the shim carry CAP_IPC_OWNER and nothing else; the handler
 # and the plugin carry no capability (root runs them through sudo).
 for f in /usr/lib/nagios/plugins/check_sysvipc /usr/lib/ipcwatch/ipcwatch-telegraf; do

@@ -44,6 +44,7 @@ type policyRecord struct {
 	MaxRemovals int      `json:"max_removals"`
 	KillOrphans bool     `json:"kill_orphans"`
 	PID         int      `json:"pid,omitempty"`
+	File        string   `json:"file,omitempty"` // root's policy file, when one was read
 }
 
 // fill takes the plugin's report into the record.

@@ -197,3 +197,71 @@ func TestSudoRestrictions(t *testing.T) {
 		t.Errorf("root through sudo: %v", err)
 	}
 }
+
+// TestPolicyFile: root's policy file fills what the command line leaves;
+// through sudo it is the only way below the 5-minute floor; an unsafe or
+// misspelled file is refused, naming the file and why.
+func TestPolicyFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must belong to root")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "remediate.conf")
+	write := func(content string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("apache_users = [\"www-data\"]\nmin_age = \"0s\"\nmax_removals = 7\nkill_orphans = true\n", 0o644)
+	o, err := parseArgs([]string{"--policy", path})
+	if err != nil || o.minAge != 0 || o.maxRemovals != 7 || !o.killOrphans || strings.Join(o.apacheUsers, ",") != "www-data" || o.policyRead != path {
+		t.Errorf("policy file as root: %+v, %v", o, err)
+	}
+	if o, err := parseArgs([]string{"--policy", path, "--max-removals", "3"}); err != nil || o.maxRemovals != 3 {
+		t.Errorf("a flag given by root overrides the file: %d, %v", o.maxRemovals, err)
+	}
+
+	saved := defaultPolicyFile
+	defaultPolicyFile = path
+	t.Cleanup(func() { defaultPolicyFile = saved })
+	t.Setenv("SUDO_UID", "108")
+	if o, err := parseArgs([]string{"--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3"}); err != nil || o.minAge != 0 || !o.killOrphans {
+		t.Errorf("through sudo, root's file chooses: min age %s, kill orphans %v, %v", o.minAge, o.killOrphans, err)
+	}
+	if _, err := parseArgs([]string{"--min-age", "0s"}); err == nil || !strings.Contains(err.Error(), "--min-age: 0s is below 5m0s, not allowed through sudo") {
+		t.Errorf("through sudo, the caller's --min-age 0s: %v", err)
+	}
+	if _, err := parseArgs([]string{"--policy", path}); err == nil || !strings.Contains(err.Error(), "--policy: not allowed through sudo") {
+		t.Errorf("through sudo, --policy: %v", err)
+	}
+	t.Setenv("SUDO_UID", "")
+
+	for _, tt := range []struct {
+		content string
+		mode    os.FileMode
+		want    string
+	}{
+		{"min_age = \"0s\"\n", 0o664, "policy file " + path + ": writable by group or others (mode 0664)"},
+		{"min_agee = \"0s\"\n", 0o644, "policy file " + path + ": unknown key min_agee (known: apache_users, min_age, max_removals, kill_orphans)"},
+		{"min_age = \"soon\"\n", 0o644, "policy file " + path + ": min_age: time: invalid duration \"soon\""},
+		{"min_age = \"9223372036s\"\n", 0o644, "policy file " + path + ": min_age: 2562047h47m16s is above the maximum 8760h0m0s"},
+		{"apache_users = [\"www-dat\"]\n", 0o644, "policy file " + path + ": apache_users: unknown user: \"www-dat\": user: unknown user www-dat"},
+		{"max_removals = \"many\"\n", 0o644, "policy file " + path + ": toml: line 1 (last key \"max_removals\"): incompatible types: TOML value has type string; destination has type integer"},
+	} {
+		write(tt.content, tt.mode)
+		if _, err := parseArgs([]string{"--policy", path}); err == nil || err.Error() != tt.want {
+			t.Errorf("policy %q mode %04o: %v\nwant %s", tt.content, tt.mode, err, tt.want)
+		}
+	}
+	write("min_age = \"0s\"\n", 0o644)
+	if err := os.Chown(path, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseArgs([]string{"--policy", path}); err == nil || err.Error() != "policy file "+path+": belongs to uid 1000, not root" {
+		t.Errorf("a policy file of uid 1000: %v", err)
+	}
+}

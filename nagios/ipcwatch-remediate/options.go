@@ -36,7 +36,7 @@ const (
 // judged and removed (--apache-user 4242), or which processes are killed
 // (--kill-orphans: a non-root `apache2 -X` whose launcher exited looks
 // exactly like an orphaned worker).
-var sudoOnly = []string{"plugin", "manifest", "audit-log", "lock", "apache-user", "kill-orphans"}
+var sudoOnly = []string{"plugin", "manifest", "audit-log", "lock", "apache-user", "kill-orphans", "policy"}
 
 type options struct {
 	state, stateType string
@@ -52,8 +52,10 @@ type options struct {
 	apacheUsers      []string
 	auditLog         string
 	lockFile         string
-	manual           bool // no state flags: run by hand
-	pid              int  // act in this process's IPC namespace
+	policyFile       string
+	policyRead       string // the policy file read, for the audit ("" when none)
+	manual           bool   // no state flags: run by hand
+	pid              int    // act in this process's IPC namespace
 }
 
 type listFlag []string
@@ -81,6 +83,7 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.auditLog, "audit-log", "/var/log/ipcwatch/remediate.jsonl", "JSON lines audit log, appended")
 	fs.IntVar(&o.pid, "pid", 0, "act in the IPC namespace of this process (Apache in a container)")
 	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
+	fs.StringVar(&o.policyFile, "policy", defaultPolicyFile, "root's policy file (apache_users, min_age, max_removals, kill_orphans); flags given override it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, fmt.Errorf("%w\n%s", errHelp, usage(fs))
@@ -99,10 +102,22 @@ func parseArgs(args []string) (options, error) {
 				return o, fmt.Errorf("%w: --%s: not allowed through sudo (SUDO_UID %s); only root may choose what the handler runs, writes or judges", errUsage, name, uid)
 			}
 		}
-		// Nor may the caller loosen the safety margin below the default.
-		if o.minAge < sysvipc.DefaultMinAge {
+		// Nor may the caller loosen the safety margin below the default;
+		// root's policy file may.
+		if set["min-age"] && o.minAge < sysvipc.DefaultMinAge {
 			return o, fmt.Errorf("%w: --min-age: %s is below %s, not allowed through sudo (SUDO_UID %s)", errUsage, o.minAge, sysvipc.DefaultMinAge, uid)
 		}
+	}
+	// Root's policy file fills what the command line did not set.
+	pf, err := loadPolicyFile(o.policyFile)
+	if err != nil {
+		return o, err
+	}
+	if pf != nil {
+		if err := pf.apply(&o, users, set, o.policyFile); err != nil {
+			return o, err
+		}
+		o.policyRead = o.policyFile
 	}
 	o.manual = !set["state"] && !set["state-type"] && !set["attempt"]
 	if !o.manual {
@@ -129,10 +144,14 @@ func parseArgs(args []string) (options, error) {
 		}
 	}
 	if _, err := sysvipc.NewPolicy(o.apacheUsers, o.minAge); err != nil {
-		flag := "--apache-user"
+		flag, key := "--apache-user", "apache_users"
 		var pe *sysvipc.PolicyError
 		if errors.As(err, &pe) && pe.Field == sysvipc.FieldMinAge {
-			flag = "--min-age"
+			flag, key = "--min-age", "min_age"
+		}
+		// Name where the bad value came from: the flag, or root's file.
+		if o.policyRead != "" && !set[strings.TrimPrefix(flag, "--")] {
+			return o, fmt.Errorf("%w %s: %s: %w", errPolicyFile, o.policyRead, key, err)
 		}
 		return o, fmt.Errorf("%w: %s: %w", errUsage, flag, err)
 	}

@@ -54,7 +54,7 @@ func runPlugin(o options, why, path string, out io.Writer) error {
 	rec := record{
 		Time: time.Now().UTC(), Host: host, DryRun: o.dryRun, Plugin: path, ArraysBefore: -1, ArraysAfter: -1,
 		Trigger: trigger{Manual: o.manual, State: o.state, StateType: o.stateType, Attempt: o.attempt, Decision: why},
-		Policy:  policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid},
+		Policy:  policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid, File: o.policyRead},
 	}
 	rep, err := callPlugin(o, path)
 	if err == nil {
