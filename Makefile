@@ -34,7 +34,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-telegraf ./shim
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
+	$(GO) build -ldflags '$(LDFLAGS) -X main.defaultPolicyFile=$(SYSCONFDIR)/ipcwatch/remediate.conf' -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-plugin-apache ./plugins/remediate/apache
 	@# The manifest the remediation host trusts plugins by (sha256sum format).
 	cd $(BIN) && sha256sum ipcwatch-plugin-apache > SHA256SUMS

@@ -18,8 +18,11 @@ import (
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
-// installed runs make install into a fresh root (DESTDIR) and returns it:
-// the tests below use only what it put there.
+// installed runs make install into a fresh root and returns it: PREFIX
+// and SYSCONFDIR point into it, so every installed file names the others
+// by their real paths there (the Nagios and Icinga definitions, the
+// sudoers rule, the handler's policy file). The tests below use only what
+// it put there.
 func installed(t *testing.T) string {
 	t.Helper()
 	root, err := os.MkdirTemp("", "ipcwatch-root-")
@@ -30,7 +33,8 @@ func installed(t *testing.T) string {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("make", "--no-print-directory", "-C", "..", "install", "PREFIX=/usr", "DESTDIR="+root, "BIN="+filepath.Join(root, "build"))
+	cmd := exec.Command("make", "--no-print-directory", "-C", "..", "install", "PREFIX="+filepath.Join(root, "usr"),
+		"SYSCONFDIR="+filepath.Join(root, "etc"), "BIN="+filepath.Join(root, "build"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}

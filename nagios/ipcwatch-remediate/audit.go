@@ -15,6 +15,7 @@ import (
 type record struct {
 	Time         time.Time                `json:"time"`
 	Host         string                   `json:"host"`
+	Caller       string                   `json:"caller"` // who ran it: the sudo user, else the uid
 	Trigger      trigger                  `json:"trigger"`
 	Policy       policyRecord             `json:"policy"`
 	DryRun       bool                     `json:"dry_run"`
@@ -54,9 +55,19 @@ func (r *record) fill(rep remediate.Report) {
 	r.Namespace = rep.Namespace
 }
 
+// caller names who ran the handler: through sudo, SUDO_USER (uid
+// SUDO_UID); otherwise the real uid.
+func caller() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return fmt.Sprintf("%s (uid %s, through sudo)", u, os.Getenv("SUDO_UID"))
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
+}
+
 // appendAudit appends one JSON line. The log is created 0640 (its
 // directory 0750) and only ever appended to.
 func appendAudit(path string, r record) error {
+	r.Caller = caller()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}

@@ -1,0 +1,185 @@
+package nagios
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+)
+
+// deployedObjects: one service from the shipped template; the only edits
+// are the intervals (interval_length=1 makes them seconds).
+const deployedObjects = nagiosBase + `define service {
+    use                   sysvipc-service
+    host_name             web1
+    check_interval        2
+    retry_interval        1
+    check_period          24x7
+    contacts              admin
+    notification_period   24x7
+}
+`
+
+const deployedConfig = `cfg_file={{share}}/nagios/sysvipc.cfg
+cfg_file={{dir}}/objects.cfg
+resource_file={{dir}}/resource.cfg
+log_file={{dir}}/nagios.log
+status_file={{dir}}/status.dat
+status_update_interval=1
+lock_file={{dir}}/nagios.lock
+query_socket={{dir}}/nagios.qh
+object_cache_file={{dir}}/objects.cache
+precached_object_file={{dir}}/objects.precache
+temp_file={{dir}}/nagios.tmp
+temp_path={{dir}}
+check_result_path={{dir}}/checkresults
+check_result_reaper_frequency=1
+command_file={{dir}}/nagios.cmd
+state_retention_file={{dir}}/retention.dat
+retain_state_information=0
+nagios_user=nagios
+nagios_group=nagios
+interval_length=1
+enable_event_handlers=1
+max_service_check_spread=1
+use_syslog=0
+illegal_macro_output_chars=` + "`" + `~$&|'"<>
+`
+
+// TestNagiosDeployed is the loop as a Debian install runs it: make install
+// into a fresh root, Nagios 4 running as the nagios user with the shipped
+// sysvipc.cfg (only paths and intervals set), the installed check (its
+// file capability lets nagios measure), the event handler through the
+// real `sudo -n` under the installed sudoers rule, and root's policy in
+// the installed remediate.conf (min_age 0s: the leak is seconds old).
+// Three SIGKILLed Apaches fill SEMMNI; the service goes CRITICAL, the
+// handler removes exactly the leaked arrays at HARD, the service is OK
+// again, the audit names the nagios user, and Apache starts and answers.
+func TestNagiosDeployed(t *testing.T) {
+	_, err := exec.LookPath("nagios4")
+	ipctest.Require(t, err == nil, "needs Debian's nagios4-core (make deps)")
+	if !ipctest.Enter(t) {
+		return
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := installed(t)
+	share, etc := filepath.Join(root, "usr/share/ipcwatch"), filepath.Join(root, "etc")
+	// Root chooses the policy; through sudo nobody else can lower min_age.
+	must(os.WriteFile(filepath.Join(etc, "ipcwatch/remediate.conf"), []byte("min_age = \"0s\"\n"), 0o644))
+	// What the host would have: the installed sudoers rule, and empty /run
+	// and /var/log for the handler's lock and audit log.
+	for _, dir := range []string{"/run", "/var/log"} {
+		must(unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"))
+	}
+	must(unix.Mount(filepath.Join(etc, "sudoers.d"), "/etc/sudoers.d", "", unix.MS_BIND, ""))
+	defer unix.Unmount("/etc/sudoers.d", unix.MNT_DETACH)
+
+	must(ipctest.SetSemLimits(250, 32000, 32, 3*ipctest.ArraysPerApacheStart))
+	ap := ipctest.NewApache(t)
+	for range 3 {
+		must(ap.Start())
+		must(ipctest.KillAll())
+	}
+	defer ipctest.KillAll()
+	if err := ap.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
+		t.Fatalf("apache with SEMMNI full: %v", err)
+	}
+
+	dir, err := os.MkdirTemp("", "ipcwatch-nagios-")
+	must(err)
+	defer os.RemoveAll(dir)
+	uid, gid := account(t, "nagios", 0)
+	must(os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
+	r := strings.NewReplacer("{{dir}}", dir, "{{share}}", share)
+	must(os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(deployedObjects), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "resource.cfg"), []byte("$USER1$="+filepath.Join(root, "usr/lib/nagios/plugins")+"\n"), 0o600))
+	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(r.Replace(deployedConfig)), 0o644))
+	for _, p := range []string{dir, filepath.Join(dir, "checkresults")} {
+		must(os.Chown(p, uid, gid))
+	}
+	nagios := exec.Command("nagios4", filepath.Join(dir, "nagios.cfg"))
+	var out strings.Builder
+	nagios.Stdout, nagios.Stderr = &out, &out
+	must(nagios.Start())
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = nagios.Process.Signal(syscall.SIGTERM)
+			_ = nagios.Wait()
+		}
+	}
+	defer stop()
+
+	recovered := regexp.MustCompile(`SERVICE ALERT: web1;SYSVIPC;OK;HARD;\d+;SYSVIPC OK - 0/9 semaphore arrays`)
+	var log string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(dir, "nagios.log"))
+		if log = string(b); recovered.MatchString(log) {
+			break
+		}
+	}
+	stop()
+	t.Logf("nagios.log:\n%s\nstdout:\n%s", log, out.String())
+	for _, want := range []string{
+		"SERVICE ALERT: web1;SYSVIPC;CRITICAL;HARD;3;SYSVIPC CRITICAL - 9/9 semaphore arrays (100.0%)",
+		"SERVICE EVENT HANDLER: web1;SYSVIPC;CRITICAL;HARD;3;ipcwatch-remediate",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("nagios.log lacks %q", want)
+		}
+	}
+	if !recovered.MatchString(log) {
+		t.Errorf("the service did not return to OK with 0/9 arrays")
+	}
+	if ps, err := exec.Command("ps", "-o", "user=", "-C", "nagios4").Output(); err == nil && strings.Contains(string(ps), "root") {
+		t.Errorf("nagios4 ran as root:\n%s", ps)
+	}
+
+	// The installed handler's audit log: every call by nagios through
+	// sudo, nine removals in all.
+	f, err := os.Open("/var/log/ipcwatch/remediate.jsonl")
+	must(err)
+	defer f.Close()
+	removed, calls := 0, 0
+	for sc := bufio.NewScanner(f); sc.Scan(); calls++ {
+		var rec struct {
+			Caller  string `json:"caller"`
+			Actions []struct {
+				Outcome string `json:"outcome"`
+			} `json:"actions"`
+		}
+		must(json.Unmarshal(sc.Bytes(), &rec))
+		if !strings.HasPrefix(rec.Caller, "nagios (uid ") || !strings.HasSuffix(rec.Caller, ", through sudo)") {
+			t.Errorf("audit caller %q, want nagios through sudo", rec.Caller)
+		}
+		for _, a := range rec.Actions {
+			if a.Outcome == "removed" {
+				removed++
+			}
+		}
+	}
+	if calls == 0 || removed != 9 {
+		t.Errorf("audit log: %d calls, %d removals; want 9 removals", calls, removed)
+	}
+	if err := ap.Start(); err != nil {
+		t.Errorf("apache after the handler ran: %v", err)
+	} else if code, err := ap.Get("/index.html"); err != nil || code != 200 {
+		t.Errorf("apache after the handler ran answers %d, %v", code, err)
+	}
+}
