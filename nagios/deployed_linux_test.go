@@ -157,6 +157,71 @@ func TestDeployedUnprivileged(t *testing.T) {
 	if !strings.Contains(sem, "stale_arrays=6i") || !strings.Contains(sem, "unjudged_arrays=0i") || !strings.Contains(sem, "arrays=6i") {
 		t.Errorf("the installed shim as telegraf: %s", sem)
 	}
+
+	// A real Telegraf as telegraf with the installed [[inputs.execd]]
+	// snippet as it is (min_age 5m: the seconds-old leak is judged, not
+	// yet stale: a measured 0, and nothing unjudged).
+	line := realTelegrafAs(t, root, telegrafUID, telegrafGID)
+	if !strings.Contains(line, "stale_arrays=0i") || !strings.Contains(line, "unjudged_arrays=0i") || !strings.Contains(line, "arrays=6i") {
+		t.Errorf("Telegraf as telegraf with the installed snippet: %s", line)
+	}
+}
+
+// realTelegrafAs runs the Telegraf that make telegraf built, as a user,
+// with the installed execd snippet and a file output, and returns the
+// first sysvipc_sem line it writes.
+func realTelegrafAs(t *testing.T, root string, uid, gid int) string {
+	t.Helper()
+	bin := os.Getenv("IPCWATCH_TELEGRAF")
+	_, err := os.Stat(bin)
+	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
+	dir, err := os.MkdirTemp("", "ipcwatch-telegraf-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	telegraf := filepath.Join(dir, "telegraf")
+	if err := os.WriteFile(telegraf, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	snippet, err := os.ReadFile(filepath.Join(root, "usr/share/ipcwatch/telegraf/ipcwatch-execd.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "metrics.out")
+	conf := "[agent]\n  interval = \"1s\"\n  flush_interval = \"1s\"\n  omit_hostname = true\n\n" + string(snippet) +
+		"\n[[outputs.file]]\n  files = [\"" + out + "\"]\n  data_format = \"influx\"\n"
+	confPath := filepath.Join(dir, "telegraf.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(telegraf, "--config", confPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	cmd.Dir = dir
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		b, _ := os.ReadFile(out)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "sysvipc_sem ") {
+				t.Logf("Telegraf as uid %d: %s", uid, l)
+				return l
+			}
+		}
+	}
+	t.Fatalf("Telegraf as uid %d wrote no sysvipc_sem in 30s:\n%s", uid, log.String())
+	return ""
 }
 
 // gatherAs runs the shim as execd with signal = "STDIN" does, as a user,

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,5 +182,38 @@ func TestNagiosDeployed(t *testing.T) {
 		t.Errorf("apache after the handler ran: %v", err)
 	} else if code, err := ap.Get("/index.html"); err != nil || code != 200 {
 		t.Errorf("apache after the handler ran answers %d, %v", code, err)
+	}
+
+	// The negative paths, as nagios through the same sudo rule.
+	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")
+	sudo := func(args ...string) (string, int) {
+		t.Helper()
+		return runAs(t, uid, gid, "", "/usr/bin/sudo", append([]string{"-n", handler}, args...)...)
+	}
+	act := []string{"--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3"}
+	for _, flag := range []string{"--plugin", "--audit-log", "--lock", "--policy", "--manifest"} {
+		if out, code := sudo(append(slices.Clone(act), flag, "/tmp/x")...); code != 2 || !strings.Contains(out, flag+": not allowed through sudo") {
+			t.Errorf("%s through sudo: exit %d, %s", flag, code, out)
+		}
+	}
+	// A plugin writable by its group is refused, and the audit says why.
+	plugin := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-plugin-apache")
+	must(os.Chmod(plugin, 0o775))
+	got, code := sudo(act...)
+	must(os.Chmod(plugin, 0o755))
+	if code != 1 || !strings.Contains(got, "untrusted plugin: "+plugin+" is writable by group or others (mode 0775)") {
+		t.Errorf("a group-writable plugin: exit %d, %s", code, got)
+	}
+	if b, err := os.ReadFile("/var/log/ipcwatch/remediate.jsonl"); err != nil || !strings.Contains(string(b), `"error":"untrusted plugin: `+plugin+` is writable by group or others (mode 0775)"`) {
+		t.Errorf("the audit log does not say why the plugin was refused: %v", err)
+	}
+	// A second handler while one holds the lock exits at once, cleanly.
+	lock, err := os.OpenFile("/run/ipcwatch-remediate.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	must(err)
+	must(unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB))
+	got, code = sudo(act...)
+	lock.Close()
+	if code != 1 || !strings.Contains(got, "another ipcwatch-remediate is running (lock /run/ipcwatch-remediate.lock held)") {
+		t.Errorf("with the lock held: exit %d, %s", code, got)
 	}
 }
