@@ -97,6 +97,9 @@ func runAs(t *testing.T, uid, gid int, stdin string, name string, args ...string
 // them. A copy of the check without the capability says the stale count
 // was not measured, instead of a zero.
 func TestDeployedUnprivileged(t *testing.T) {
+	bin := os.Getenv("IPCWATCH_TELEGRAF")
+	_, err := os.Stat(bin)
+	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
 	if !ipctest.Enter(t) {
 		return
 	}
@@ -172,15 +175,12 @@ func TestDeployedUnprivileged(t *testing.T) {
 // first sysvipc_sem line it writes.
 func realTelegrafAs(t *testing.T, root string, uid, gid int) string {
 	t.Helper()
-	bin := os.Getenv("IPCWATCH_TELEGRAF")
-	_, err := os.Stat(bin)
-	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
 	dir, err := os.MkdirTemp("", "ipcwatch-telegraf-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	b, err := os.ReadFile(bin)
+	b, err := os.ReadFile(os.Getenv("IPCWATCH_TELEGRAF"))
 	if err != nil {
 		t.Fatal(err)
 	}

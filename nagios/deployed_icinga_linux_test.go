@@ -1,0 +1,164 @@
+package nagios
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+)
+
+// icingaDeployed: the shipped CheckCommand and EventCommand included as
+// they are; the only edits are paths and intervals. The compat logger
+// writes Icinga's own Nagios-style alert and event handler lines.
+const icingaDeployed = `const PluginDir = "{{plugins}}"
+include <itl>
+include "{{share}}/icinga2/sysvipc.conf"
+object IcingaApplication "app" { enable_event_handlers = true }
+object CheckerComponent "checker" {}
+object FileLogger "main-log" { severity = "information"; path = "{{dir}}/log/icinga2.log" }
+object CompatLogger "compatlog" { log_dir = "{{dir}}/compat"; rotation_method = "DAILY" }
+object Host "web1" { address = "127.0.0.1"; check_command = "dummy" }
+object Service "sysvipc" {
+  host_name = "web1"
+  check_command = "sysvipc"
+  event_command = "sysvipc-remediate"
+  max_check_attempts = 3
+  check_interval = 2s
+  retry_interval = 1s
+}
+`
+
+// TestIcingaDeployed is the same story under a real Icinga 2 daemon
+// (Debian's icinga2-bin) running as the nagios user: the installed check
+// goes CRITICAL over a full SEMMNI, Icinga runs the shipped EventCommand
+// through sudo, the leak goes, the service is OK, and Apache starts.
+// Icinga's own compat log and state file say so.
+func TestIcingaDeployed(t *testing.T) {
+	_, err := exec.LookPath("icinga2")
+	ipctest.Require(t, err == nil, "needs Debian's icinga2-bin (make deps)")
+	if !ipctest.Enter(t) {
+		return
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := installed(t)
+	etc := filepath.Join(root, "etc")
+	must(os.WriteFile(filepath.Join(etc, "ipcwatch/remediate.conf"), []byte("min_age = \"0s\"\n"), 0o644))
+	for _, dir := range []string{"/run", "/var/log"} {
+		must(unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"))
+	}
+	must(unix.Mount(filepath.Join(etc, "sudoers.d"), "/etc/sudoers.d", "", unix.MS_BIND, ""))
+	defer unix.Unmount("/etc/sudoers.d", unix.MNT_DETACH)
+
+	must(ipctest.SetSemLimits(250, 32000, 32, 3*ipctest.ArraysPerApacheStart))
+	ap := ipctest.NewApache(t)
+	for range 3 {
+		must(ap.Start())
+		must(ipctest.KillAll())
+	}
+	defer ipctest.KillAll()
+
+	dir, err := os.MkdirTemp("", "ipcwatch-icinga-")
+	must(err)
+	defer os.RemoveAll(dir)
+	uid, gid := account(t, "nagios", 0)
+	for _, sub := range []string{"log", "compat", "state", "cache", "spool", "run/icinga2"} {
+		must(os.MkdirAll(filepath.Join(dir, sub), 0o755))
+	}
+	conf := strings.NewReplacer("{{dir}}", dir, "{{share}}", filepath.Join(root, "usr/share/ipcwatch"),
+		"{{plugins}}", filepath.Join(root, "usr/lib/nagios/plugins")).Replace(icingaDeployed)
+	must(os.WriteFile(filepath.Join(dir, "icinga2.conf"), []byte(conf), 0o644))
+	must(filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chown(p, uid, gid)
+	}))
+	icinga := exec.Command("icinga2", "daemon", "-c", filepath.Join(dir, "icinga2.conf"),
+		"-DRunAsUser=nagios", "-DRunAsGroup=nagios", "-DDataDir="+filepath.Join(dir, "state"),
+		"-DLogDir="+filepath.Join(dir, "log"), "-DCacheDir="+filepath.Join(dir, "cache"),
+		"-DSpoolDir="+filepath.Join(dir, "spool"), "-DInitRunDir="+filepath.Join(dir, "run"))
+	var out strings.Builder
+	icinga.Stdout, icinga.Stderr = &out, &out
+	must(icinga.Start())
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = icinga.Process.Signal(syscall.SIGTERM)
+			_ = icinga.Wait()
+		}
+	}
+	defer stop()
+
+	compat := filepath.Join(dir, "compat", "icinga.log")
+	recovered := regexp.MustCompile(`SERVICE ALERT: web1;sysvipc;OK;HARD;\d+;SYSVIPC OK - 0/9 semaphore arrays`)
+	var log string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		b, _ := os.ReadFile(compat)
+		if log = string(b); recovered.MatchString(log) {
+			break
+		}
+	}
+	if ps, err := exec.Command("ps", "-o", "user=", "-C", "icinga2").Output(); err == nil && strings.Contains(string(ps), "root") {
+		t.Errorf("icinga2 ran as root:\n%s", ps)
+	}
+	stop()
+	t.Logf("icinga.log (compat):\n%s\ndaemon:\n%s", log, out.String())
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`SERVICE ALERT: web1;sysvipc;CRITICAL;HARD;\d+;SYSVIPC CRITICAL - 9/9 semaphore arrays \(100\.0%\)`),
+		regexp.MustCompile(`SERVICE EVENT HANDLER: web1;sysvipc;CRITICAL;HARD;\d+;sysvipc-remediate`),
+		recovered,
+	} {
+		if !want.MatchString(log) {
+			t.Errorf("Icinga's compat log lacks %s", want)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "state", "icinga2.state")); err != nil || st.Size() == 0 {
+		t.Errorf("Icinga wrote no state file: %v", err)
+	}
+
+	f, err := os.Open("/var/log/ipcwatch/remediate.jsonl")
+	must(err)
+	defer f.Close()
+	removed := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		var rec struct {
+			Caller  string `json:"caller"`
+			Actions []struct {
+				Outcome string `json:"outcome"`
+			} `json:"actions"`
+		}
+		must(json.Unmarshal(sc.Bytes(), &rec))
+		if !strings.HasPrefix(rec.Caller, "nagios (uid ") {
+			t.Errorf("audit caller %q, want nagios through sudo", rec.Caller)
+		}
+		for _, a := range rec.Actions {
+			if a.Outcome == "removed" {
+				removed++
+			}
+		}
+	}
+	if removed != 9 {
+		t.Errorf("audit log records %d removals, want 9", removed)
+	}
+	if err := ap.Start(); err != nil {
+		t.Errorf("apache after the event command ran: %v", err)
+	} else if code, err := ap.Get("/index.html"); err != nil || code != 200 {
+		t.Errorf("apache after the event command answers %d, %v", code, err)
+	}
+}
