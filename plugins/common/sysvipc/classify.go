@@ -79,25 +79,47 @@ func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, ma
 	return out
 }
 
-// Recheck judges one array again from a fresh probe and census, with the
-// same rules as Classify: the remediator's last look before a removal.
-func Recheck(a SemArray, d SemDetail, census Census, pol Policy) Classification {
-	return newJudge(census, pol).classify(a, &probe{detail: d, ok: true})
+// Judge is the classifier's rules bound to one census and policy: the
+// remediator's re-check before each removal uses the same rules, and the
+// same precomputed census, as Classify.
+type Judge struct{ j judge }
+
+// NewJudge sorts the census out once for many Recheck calls.
+func NewJudge(census Census, pol Policy) Judge { return Judge{newJudge(census, pol)} }
+
+// Recheck judges one array again from a fresh probe: the remediator's
+// last look before a removal.
+func (j Judge) Recheck(a SemArray, d SemDetail) Classification {
+	return j.j.classify(a, &probe{detail: d, ok: true})
 }
 
 // judge holds what every array's verdict is checked against: the policy
-// and the census's Apache processes, sorted out once.
+// and the census's Apache processes and owners, sorted out once, so each
+// array costs map look-ups instead of a pass over every process.
 type judge struct {
 	pol       Policy
 	census    Census
 	masters   []*Process
 	orphans   []*Process
 	anyApache bool
+	// users are the uids of live processes that are not Apache; usersNoFPM
+	// the same without PHP-FPM's (for arrays root made: see ownerMayUse).
+	users, usersNoFPM map[uint32]bool
 }
 
 func newJudge(census Census, pol Policy) judge {
-	j := judge{pol: pol, census: census, masters: census.WithRole(RoleMaster), orphans: census.WithRole(RoleOrphan)}
+	j := judge{pol: pol, census: census, masters: census.WithRole(RoleMaster), orphans: census.WithRole(RoleOrphan),
+		users: map[uint32]bool{}, usersNoFPM: map[uint32]bool{}}
 	j.anyApache = len(j.masters) > 0 || len(j.orphans) > 0 || len(census.WithRole(RoleWorker)) > 0
+	for _, p := range census.Procs {
+		if p.Role != RoleNone {
+			continue
+		}
+		j.users[p.RUID], j.users[p.EUID] = true, true
+		if !p.IsPHPFPM() {
+			j.usersNoFPM[p.RUID], j.usersNoFPM[p.EUID] = true, true
+		}
+	}
 	return j
 }
 
@@ -210,13 +232,12 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 // by key and always with three semaphores, so a pool can neither make an
 // Apache-shaped array nor use a private one that root made (cuid 0).
 func (j judge) ownerMayUse(a SemArray) (Reason, bool) {
-	for _, p := range j.census.Procs {
-		if p.Role != RoleNone || (a.CUID == 0 && p.IsPHPFPM()) {
-			continue
-		}
-		if p.RUID == a.UID || p.EUID == a.UID || (a.CUID != 0 && (p.RUID == a.CUID || p.EUID == a.CUID)) {
-			return ReasonOwnerAlive, true
-		}
+	users := j.users
+	if a.CUID == 0 {
+		users = j.usersNoFPM
+	}
+	if users[a.UID] || (a.CUID != 0 && users[a.CUID]) {
+		return ReasonOwnerAlive, true
 	}
 	return "", false
 }

@@ -71,11 +71,10 @@ func (r *Remediator) apply(sys System, plan Plan) Result {
 	return res
 }
 
-// rechecker is the classifier's policy and a census taken right before
-// the removals.
+// rechecker is the classifier's rules bound to a census taken right
+// before the removals.
 type rechecker struct {
-	pol    sysvipc.Policy
-	census sysvipc.Census
+	judge sysvipc.Judge
 }
 
 func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool) (rechecker, error) {
@@ -88,7 +87,7 @@ func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int
 	if err != nil {
 		return rechecker{}, fmt.Errorf("census before removal: %w", err)
 	}
-	return rechecker{pol: pol, census: census}, nil
+	return rechecker{judge: sysvipc.NewJudge(census, pol)}, nil
 }
 
 func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check rechecker) remediate.Action {
@@ -118,7 +117,7 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check r
 	case d.PID != e.LastPID:
 		return act(remediate.Skipped, fmt.Sprintf("last pid now %d, planned %d", d.PID, e.LastPID), nil)
 	}
-	if c := sysvipc.Recheck(cur, d, check.census, check.pol); c.Verdict != sysvipc.Stale {
+	if c := check.judge.Recheck(cur, d); c.Verdict != sysvipc.Stale {
 		return act(remediate.Skipped, notStaleNow(c), nil)
 	}
 	// The census may predate a process that took the dead pid's number
