@@ -1,18 +1,13 @@
 package nagios
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
@@ -56,21 +51,8 @@ func TestIcingaDeployed(t *testing.T) {
 		}
 	}
 	root := installed(t)
-	etc := filepath.Join(root, "etc")
-	must(os.WriteFile(filepath.Join(etc, "ipcwatch/remediate.conf"), []byte("min_age = \"0s\"\n"), 0o644))
-	for _, dir := range []string{"/run", "/var/log"} {
-		must(unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"))
-	}
-	must(unix.Mount(filepath.Join(etc, "sudoers.d"), "/etc/sudoers.d", "", unix.MS_BIND, ""))
-	defer unix.Unmount("/etc/sudoers.d", unix.MNT_DETACH)
-
-	must(ipctest.SetSemLimits(250, 32000, 32, 3*ipctest.ArraysPerApacheStart))
-	ap := ipctest.NewApache(t)
-	for range 3 {
-		must(ap.Start())
-		must(ipctest.KillAll())
-	}
-	defer ipctest.KillAll()
+	asInstalledHost(t, root)
+	ap := leakGenerations(t, 3)
 
 	dir, err := os.MkdirTemp("", "ipcwatch-icinga-")
 	must(err)
@@ -88,37 +70,15 @@ func TestIcingaDeployed(t *testing.T) {
 		}
 		return os.Chown(p, uid, gid)
 	}))
-	icinga := exec.Command("icinga2", "daemon", "-c", filepath.Join(dir, "icinga2.conf"),
+	icinga := startDaemon(t, "icinga2", "daemon", "-c", filepath.Join(dir, "icinga2.conf"),
 		"-DRunAsUser=nagios", "-DRunAsGroup=nagios", "-DDataDir="+filepath.Join(dir, "state"),
 		"-DLogDir="+filepath.Join(dir, "log"), "-DCacheDir="+filepath.Join(dir, "cache"),
 		"-DSpoolDir="+filepath.Join(dir, "spool"), "-DInitRunDir="+filepath.Join(dir, "run"))
-	var out strings.Builder
-	icinga.Stdout, icinga.Stderr = &out, &out
-	must(icinga.Start())
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = icinga.Process.Signal(syscall.SIGTERM)
-			_ = icinga.Wait()
-		}
-	}
-	defer stop()
-
-	compat := filepath.Join(dir, "compat", "icinga.log")
 	recovered := regexp.MustCompile(`SERVICE ALERT: web1;sysvipc;OK;HARD;\d+;SYSVIPC OK - 0/9 semaphore arrays`)
-	var log string
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		b, _ := os.ReadFile(compat)
-		if log = string(b); recovered.MatchString(log) {
-			break
-		}
-	}
-	if ps, err := exec.Command("ps", "-o", "user=", "-C", "icinga2").Output(); err == nil && strings.Contains(string(ps), "root") {
-		t.Errorf("icinga2 ran as root:\n%s", ps)
-	}
-	stop()
-	t.Logf("icinga.log (compat):\n%s\ndaemon:\n%s", log, out.String())
+	log := waitLog(filepath.Join(dir, "compat", "icinga.log"), recovered, 90*time.Second)
+	notAsRoot(t, "icinga2")
+	icinga.stop()
+	t.Logf("icinga.log (compat):\n%s\ndaemon:\n%s", log, icinga.out.String())
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`SERVICE ALERT: web1;sysvipc;CRITICAL;HARD;\d+;SYSVIPC CRITICAL - 9/9 semaphore arrays \(100\.0%\)`),
 		regexp.MustCompile(`SERVICE EVENT HANDLER: web1;sysvipc;CRITICAL;HARD;\d+;sysvipc-remediate`),
@@ -132,33 +92,8 @@ func TestIcingaDeployed(t *testing.T) {
 		t.Errorf("Icinga wrote no state file: %v", err)
 	}
 
-	f, err := os.Open("/var/log/ipcwatch/remediate.jsonl")
-	must(err)
-	defer f.Close()
-	removed := 0
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		var rec struct {
-			Caller  string `json:"caller"`
-			Actions []struct {
-				Outcome string `json:"outcome"`
-			} `json:"actions"`
-		}
-		must(json.Unmarshal(sc.Bytes(), &rec))
-		if !strings.HasPrefix(rec.Caller, "nagios (uid ") {
-			t.Errorf("audit caller %q, want nagios through sudo", rec.Caller)
-		}
-		for _, a := range rec.Actions {
-			if a.Outcome == "removed" {
-				removed++
-			}
-		}
-	}
-	if removed != 9 {
+	if _, removed := installedAudit(t); removed != 9 {
 		t.Errorf("audit log records %d removals, want 9", removed)
 	}
-	if err := ap.Start(); err != nil {
-		t.Errorf("apache after the event command ran: %v", err)
-	} else if code, err := ap.Get("/index.html"); err != nil || code != 200 {
-		t.Errorf("apache after the event command answers %d, %v", code, err)
-	}
+	answers(t, ap, "after the event command ran")
 }

@@ -1,15 +1,12 @@
 package nagios
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,24 +76,8 @@ func TestNagiosDeployed(t *testing.T) {
 		}
 	}
 	root := installed(t)
-	share, etc := filepath.Join(root, "usr/share/ipcwatch"), filepath.Join(root, "etc")
-	// Root chooses the policy; through sudo nobody else can lower min_age.
-	must(os.WriteFile(filepath.Join(etc, "ipcwatch/remediate.conf"), []byte("min_age = \"0s\"\n"), 0o644))
-	// What the host would have: the installed sudoers rule, and empty /run
-	// and /var/log for the handler's lock and audit log.
-	for _, dir := range []string{"/run", "/var/log"} {
-		must(unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"))
-	}
-	must(unix.Mount(filepath.Join(etc, "sudoers.d"), "/etc/sudoers.d", "", unix.MS_BIND, ""))
-	defer unix.Unmount("/etc/sudoers.d", unix.MNT_DETACH)
-
-	must(ipctest.SetSemLimits(250, 32000, 32, 3*ipctest.ArraysPerApacheStart))
-	ap := ipctest.NewApache(t)
-	for range 3 {
-		must(ap.Start())
-		must(ipctest.KillAll())
-	}
-	defer ipctest.KillAll()
+	asInstalledHost(t, root)
+	ap := leakGenerations(t, 3)
 	if err := ap.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
 		t.Fatalf("apache with SEMMNI full: %v", err)
 	}
@@ -106,37 +87,18 @@ func TestNagiosDeployed(t *testing.T) {
 	defer os.RemoveAll(dir)
 	uid, gid := account(t, "nagios", 0)
 	must(os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
-	r := strings.NewReplacer("{{dir}}", dir, "{{share}}", share)
+	r := strings.NewReplacer("{{dir}}", dir, "{{share}}", filepath.Join(root, "usr/share/ipcwatch"))
 	must(os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(deployedObjects), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "resource.cfg"), []byte("$USER1$="+filepath.Join(root, "usr/lib/nagios/plugins")+"\n"), 0o600))
 	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(r.Replace(deployedConfig)), 0o644))
 	for _, p := range []string{dir, filepath.Join(dir, "checkresults")} {
 		must(os.Chown(p, uid, gid))
 	}
-	nagios := exec.Command("nagios4", filepath.Join(dir, "nagios.cfg"))
-	var out strings.Builder
-	nagios.Stdout, nagios.Stderr = &out, &out
-	must(nagios.Start())
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = nagios.Process.Signal(syscall.SIGTERM)
-			_ = nagios.Wait()
-		}
-	}
-	defer stop()
-
+	nagios := startDaemon(t, "nagios4", filepath.Join(dir, "nagios.cfg"))
 	recovered := regexp.MustCompile(`SERVICE ALERT: web1;SYSVIPC;OK;HARD;\d+;SYSVIPC OK - 0/9 semaphore arrays`)
-	var log string
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		b, _ := os.ReadFile(filepath.Join(dir, "nagios.log"))
-		if log = string(b); recovered.MatchString(log) {
-			break
-		}
-	}
-	stop()
-	t.Logf("nagios.log:\n%s\nstdout:\n%s", log, out.String())
+	log := waitLog(filepath.Join(dir, "nagios.log"), recovered, 90*time.Second)
+	nagios.stop()
+	t.Logf("nagios.log:\n%s\nstdout:\n%s", log, nagios.out.String())
 	for _, want := range []string{
 		"SERVICE ALERT: web1;SYSVIPC;CRITICAL;HARD;3;SYSVIPC CRITICAL - 9/9 semaphore arrays (100.0%)",
 		"SERVICE EVENT HANDLER: web1;SYSVIPC;CRITICAL;HARD;3;ipcwatch-remediate",
@@ -148,41 +110,14 @@ func TestNagiosDeployed(t *testing.T) {
 	if !recovered.MatchString(log) {
 		t.Errorf("the service did not return to OK with 0/9 arrays")
 	}
-	if ps, err := exec.Command("ps", "-o", "user=", "-C", "nagios4").Output(); err == nil && strings.Contains(string(ps), "root") {
-		t.Errorf("nagios4 ran as root:\n%s", ps)
-	}
+	notAsRoot(t, "nagios4")
 
 	// The installed handler's audit log: every call by nagios through
 	// sudo, nine removals in all.
-	f, err := os.Open("/var/log/ipcwatch/remediate.jsonl")
-	must(err)
-	defer f.Close()
-	removed, calls := 0, 0
-	for sc := bufio.NewScanner(f); sc.Scan(); calls++ {
-		var rec struct {
-			Caller  string `json:"caller"`
-			Actions []struct {
-				Outcome string `json:"outcome"`
-			} `json:"actions"`
-		}
-		must(json.Unmarshal(sc.Bytes(), &rec))
-		if !strings.HasPrefix(rec.Caller, "nagios (uid ") || !strings.HasSuffix(rec.Caller, ", through sudo)") {
-			t.Errorf("audit caller %q, want nagios through sudo", rec.Caller)
-		}
-		for _, a := range rec.Actions {
-			if a.Outcome == "removed" {
-				removed++
-			}
-		}
-	}
-	if calls == 0 || removed != 9 {
+	if calls, removed := installedAudit(t); calls == 0 || removed != 9 {
 		t.Errorf("audit log: %d calls, %d removals; want 9 removals", calls, removed)
 	}
-	if err := ap.Start(); err != nil {
-		t.Errorf("apache after the handler ran: %v", err)
-	} else if code, err := ap.Get("/index.html"); err != nil || code != 200 {
-		t.Errorf("apache after the handler ran answers %d, %v", code, err)
-	}
+	answers(t, ap, "after the handler ran")
 
 	// The negative paths, as nagios through the same sudo rule.
 	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")

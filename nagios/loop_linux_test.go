@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,13 +82,7 @@ func TestNagiosLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(ipctest.SetSemLimits(250, 32000, 32, 3*ipctest.ArraysPerApacheStart))
-	ap := ipctest.NewApache(t)
-	for range 3 {
-		must(ap.Start())
-		must(ipctest.KillAll())
-	}
-	defer ipctest.KillAll()
+	leakGenerations(t, 3)
 	second := ipctest.NewApache(t)
 	if err := second.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
 		t.Fatalf("apache at the limit: %v", err)
@@ -100,30 +93,11 @@ func TestNagiosLoop(t *testing.T) {
 	r := strings.NewReplacer("{{dir}}", dir, "{{bin}}", binDir)
 	must(os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(r.Replace(loopObjects)), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(r.Replace(loopConfig)), 0o644))
-	nagios := exec.Command("nagios4", filepath.Join(dir, "nagios.cfg"))
-	var out strings.Builder
-	nagios.Stdout, nagios.Stderr = &out, &out
-	must(nagios.Start())
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = nagios.Process.Signal(syscall.SIGTERM)
-			_ = nagios.Wait()
-		}
-	}
-	defer stop()
-
-	logPath := filepath.Join(dir, "nagios.log")
+	nagios := startDaemon(t, "nagios4", filepath.Join(dir, "nagios.cfg"))
 	recovered := regexp.MustCompile(`SERVICE ALERT: web1;SYSVIPC;OK;HARD;\d+;SYSVIPC OK - 0/9 semaphore arrays`)
-	var log string
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		b, _ := os.ReadFile(logPath)
-		if log = string(b); recovered.MatchString(log) {
-			break
-		}
-	}
-	stop()
+	log := waitLog(filepath.Join(dir, "nagios.log"), recovered, 60*time.Second)
+	nagios.stop()
+	out := &nagios.out
 	t.Logf("nagios.log:\n%s\nstdout:\n%s", log, out.String())
 	for _, want := range []string{
 		// Nagios logs no alert for the first SOFT state, only its handler.
