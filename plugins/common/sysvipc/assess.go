@@ -49,9 +49,3 @@ func (fs FS) NamespaceCensus() (Census, error) {
 	}
 	return census, nil
 }
-
-// Classify is the package's Classify on as many threads as the FS may use
-// (one inside InNamespace).
-func (fs FS) Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []Classification {
-	return classify(arrays, census, prober, pol, fs.workers())
-}
