@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
@@ -202,9 +203,7 @@ func TestSudoRestrictions(t *testing.T) {
 // through sudo it is the only way below the 5-minute floor; an unsafe or
 // misspelled file is refused, naming the file and why.
 func TestPolicyFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the policy file must belong to root")
-	}
+	ipctest.Require(t, os.Geteuid() == 0, "the policy file must belong to root")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "remediate.conf")
 	write := func(content string, mode os.FileMode) {
