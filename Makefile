@@ -12,7 +12,7 @@ PKGS     := ./...
 # machine (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 60000x
 # Debian packages the end-to-end tests run for real.
-DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm gcc libc6-dev libcap2-bin
+DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm gcc libc6-dev libcap2-bin systemd
 BENCH_PKGS := hyperfine
 # Telegraf for the end-to-end test, built from the module proxy at the
 # version go.mod requires, with only what the test runs.
@@ -140,7 +140,7 @@ MONITOR_USER ?= nagios
 
 install: build
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch \
-	  $(DESTDIR)$(SHAREDIR)/nagios $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf
+	  $(DESTDIR)$(SHAREDIR)/nagios $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf $(DESTDIR)$(SHAREDIR)/systemd
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
 	install -m 0755 $(BIN)/check_sysvipc $(DESTDIR)$(PLUGINDIR)/
 	install -m 0755 $(BIN)/ipcwatch-remediate $(BIN)/ipcwatch-plugin-apache $(BIN)/ipcwatch-telegraf $(DESTDIR)$(LIBDIR)/
@@ -155,11 +155,13 @@ install: build
 	install -m 0644 nagios/ipcwatch-remediate/remediate.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf
 	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/nagios/sysvipc.cfg > $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg
 	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/icinga2/sysvipc.conf > $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf
+	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g; s|/usr/share/ipcwatch/|$(SHAREDIR)/|g' nagios/systemd/ipcwatch-witness.conf > $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
 	printf '%s\n' '# Telegraf: copy into /etc/telegraf/telegraf.d/ to collect System V IPC metrics.' \
 	  '[[inputs.execd]]' \
 	  '  command = ["$(LIBDIR)/ipcwatch-telegraf", "-config", "$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf", "-poll_interval_disabled"]' \
 	  '  signal = "STDIN"' '  data_format = "influx"' > $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
-	chmod 0644 $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
+	chmod 0644 $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf \
+	  $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
 	printf '%s\n' '# ipcwatch: the monitoring user may run the remediation handler as root, and nothing else.' \
 	  '$(MONITOR_USER) ALL=(root) NOPASSWD: $(LIBDIR)/ipcwatch-remediate' > $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
 	chmod 0440 $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
@@ -171,9 +173,9 @@ uninstall:
 	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf \
 	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch \
 	  $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf \
-	  $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
+	  $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
 	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch $(DESTDIR)$(SHAREDIR)/nagios \
-	  $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf $(DESTDIR)$(SHAREDIR) 2>/dev/null
+	  $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(SHAREDIR) 2>/dev/null
 
 clean:
 	rm -rf $(BIN) .cache

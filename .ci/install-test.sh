@@ -23,6 +23,22 @@ expect /usr/share/ipcwatch/telegraf/ipcwatch-execd.conf 644
 expect /usr/share/ipcwatch/nagios/sysvipc.cfg 644
 expect /usr/share/ipcwatch/icinga2/sysvipc.conf 644
 expect /etc/sudoers.d/ipcwatch 440
+expect /usr/share/ipcwatch/systemd/ipcwatch-witness.conf 644
+# The systemd drop-in, under Debian's own apache2.service and apache2@.service:
+# systemd-analyze verify must be silent. A copy without the "-" prefixes
+# (which make systemd overlook a missing program) pointing at the DESTDIR
+# tree proves the command exists; the shipped file must name /usr/lib/ipcwatch.
+units=$dest/units
+for unit in apache2.service apache2@.service; do
+  mkdir -p "$units/$unit.d"
+  cp "/lib/systemd/system/$unit" "$units/"
+  sed "s|=-/usr/lib/ipcwatch/|=$dest/usr/lib/ipcwatch/|" "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf" > "$units/$unit.d/ipcwatch-witness.conf"
+done
+cp /lib/systemd/system/apache2@.service "$units/apache2@www2.service"
+if out=$(SYSTEMD_UNIT_PATH="$units:" systemd-analyze verify --man=no "$units/apache2.service" "$units/apache2@www2.service" 2>&1) && [ -z "$out" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: systemd-analyze verify of the drop-in: $out"; fi
+if grep -qx 'ExecStartPre=-/usr/lib/ipcwatch/ipcwatch-remediate --before-start --unit %n' "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf" &&
+   grep -qx 'ExecStartPost=-/usr/lib/ipcwatch/ipcwatch-remediate --after-start --unit %n --main-pid $MAINPID' "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the drop-in's hooks"; fi
+rm -rf "$units"
 # The shipped policy file is one the installed handler accepts.
 if "$dest/usr/lib/ipcwatch/ipcwatch-remediate" --policy "$dest/etc/ipcwatch/remediate.conf" --dry-run --audit-log "$dest/audit.jsonl" --lock "$dest/lock" --plugin /nonexistent 2>&1 | grep -q "policy file"; then fail=$((fail + 1)); echo "FAIL: the shipped remediate.conf is refused"; else pass=$((pass + 1)); fi
 rm -f "$dest/audit.jsonl" "$dest/lock"

@@ -29,6 +29,17 @@ type record struct {
 	Actions      []remediate.Action       `json:"actions"`
 	OrphanActs   []remediate.OrphanAction `json:"orphan_actions"`
 	Error        string                   `json:"error,omitempty"`
+	// Hook is a unit hook's call; StateProblems the witness records that
+	// could not be used, and why.
+	Hook          *hookRecord `json:"hook,omitempty"`
+	StateProblems []string    `json:"state_problems,omitempty"`
+}
+
+type hookRecord struct {
+	Hook    string `json:"hook"`
+	Unit    string `json:"unit"`
+	MainPID int    `json:"main_pid,omitempty"`
+	Note    string `json:"note"`
 }
 
 type trigger struct {

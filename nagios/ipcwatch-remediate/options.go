@@ -8,10 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
 // errUsage marks a bad command line (exit 2).
@@ -36,7 +38,11 @@ const (
 // judged and removed (--apache-user 4242), or which processes are killed
 // (--kill-orphans: a non-root `apache2 -X` whose launcher exited looks
 // exactly like an orphaned worker).
-var sudoOnly = []string{"plugin", "manifest", "audit-log", "lock", "apache-user", "kill-orphans", "policy"}
+// The unit hooks and their state are root's alone: systemd runs them as
+// root, and a record is what lets the plugin remove an array while other
+// servers run.
+var sudoOnly = []string{"plugin", "manifest", "audit-log", "lock", "apache-user", "kill-orphans", "policy",
+	"before-start", "after-start", "unit", "main-pid", "state-dir"}
 
 type options struct {
 	state, stateType string
@@ -56,6 +62,10 @@ type options struct {
 	policyRead       string // the policy file read, for the audit ("" when none)
 	manual           bool   // no state flags: run by hand
 	pid              int    // act in this process's IPC namespace
+	hook             remediate.Hook
+	unit             string // the hook's unit (%n)
+	mainPID          int    // after-start: $MAINPID; 0 when systemd had none
+	stateDir         string // where the hooks keep their records
 }
 
 type listFlag []string
@@ -84,6 +94,12 @@ func parseArgs(args []string) (options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "act in the IPC namespace of this process (Apache in a container)")
 	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
 	fs.StringVar(&o.policyFile, "policy", defaultPolicyFile, "root's policy file (apache_users, min_age, max_removals, kill_orphans); flags given override it")
+	var beforeStart, afterStart bool
+	fs.BoolVar(&beforeStart, "before-start", false, "systemd ExecStartPre: remove what dead starts left, then note what exists before --unit starts (root only; exits 0)")
+	fs.BoolVar(&afterStart, "after-start", false, "systemd ExecStartPost: record the arrays this start of --unit made, with --main-pid (root only; exits 0)")
+	fs.StringVar(&o.unit, "unit", "", "the unit a hook runs for (systemd's %n)")
+	mainPID := fs.String("main-pid", "", "after-start: the unit's main pid (systemd's $MAINPID)")
+	fs.StringVar(&o.stateDir, "state-dir", "/run/ipcwatch/units", "root-only directory where the hooks keep what they witnessed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, fmt.Errorf("%w\n%s", errHelp, usage(fs))
@@ -118,6 +134,9 @@ func parseArgs(args []string) (options, error) {
 			return o, err
 		}
 		o.policyRead = o.policyFile
+	}
+	if err := hookArgs(&o, set, beforeStart, afterStart, *mainPID); err != nil {
+		return o, err
 	}
 	o.manual = !set["state"] && !set["state-type"] && !set["attempt"]
 	if !o.manual {
@@ -186,6 +205,50 @@ func parseArgs(args []string) (options, error) {
 	return o, nil
 }
 
+// hookArgs checks the unit hooks' flags: one hook, run by root itself
+// (systemd), for a unit named as %n names it.
+func hookArgs(o *options, set map[string]bool, before, after bool, mainPID string) error {
+	switch {
+	case before && after:
+		return fmt.Errorf("%w: --before-start and --after-start: one hook per run", errUsage)
+	case !before && !after:
+		for _, name := range []string{"unit", "main-pid"} {
+			if set[name] {
+				return fmt.Errorf("%w: --%s: only with --before-start or --after-start", errUsage, name)
+			}
+		}
+		return nil
+	case before:
+		o.hook = remediate.BeforeStart
+	default:
+		o.hook = remediate.AfterStart
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: --%s: root only (systemd runs it from the unit as root)", errUsage, o.hook)
+	}
+	for _, name := range []string{"state", "state-type", "attempt"} {
+		if set[name] {
+			return fmt.Errorf("%w: --%s: a unit hook is no event handler call", errUsage, name)
+		}
+	}
+	if err := validUnit(o.unit); err != nil {
+		return err
+	}
+	if set["main-pid"] && before {
+		return fmt.Errorf("%w: --main-pid: only with --after-start", errUsage)
+	}
+	// systemd passes $MAINPID empty (or 0) when it knows no main process:
+	// then nothing can be recorded, which is said, not refused.
+	if mainPID != "" {
+		n, err := strconv.Atoi(mainPID)
+		if err != nil || n < 0 || n > maxPID {
+			return fmt.Errorf("%w: --main-pid: %q is not a process id (1 to %d)", errUsage, mainPID, maxPID)
+		}
+		o.mainPID = n
+	}
+	return nil
+}
+
 // gate decides whether this event calls for action. Nagios calls event
 // handlers on every state change and on each SOFT retry; removing arrays
 // on the first SOFT CRITICAL would act on a blip.
@@ -207,6 +270,8 @@ func gate(o options) (act bool, why string) {
 func usage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString("usage: ipcwatch-remediate [--state STATE --state-type SOFT|HARD --attempt N] [flags]\n")
+	b.WriteString("       ipcwatch-remediate --before-start --unit UNIT [flags]\n")
+	b.WriteString("       ipcwatch-remediate --after-start --unit UNIT --main-pid PID [flags]\n")
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)

@@ -13,7 +13,7 @@ import (
 )
 
 // callPlugin checks the plugin's trust, starts it and makes the one call.
-func callPlugin(o options, path string) (remediate.Report, error) {
+func callPlugin(o options, path string, records map[string][]byte) (remediate.Report, error) {
 	sum, err := trustPlugin(path, o.manifest)
 	if err != nil {
 		return remediate.Report{}, err
@@ -43,6 +43,7 @@ func callPlugin(o options, path string) (remediate.Report, error) {
 			MaxRemovals: o.maxRemovals, OrphanGrace: o.orphanGrace, PID: o.pid,
 		},
 		DryRun: o.dryRun,
+		Hook:   o.hook, Unit: o.unit, MainPID: o.mainPID, Records: records,
 	})
 	if err != nil {
 		return rep, fmt.Errorf("plugin %s: %w", path, err)

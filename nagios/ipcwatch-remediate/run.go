@@ -20,6 +20,10 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.hook != remediate.NoHook {
+		runHook(o, out)
+		return nil
+	}
 	act, why := gate(o)
 	if !act {
 		// Audited too: the log then shows every time Nagios called.
@@ -56,7 +60,15 @@ func runPlugin(o options, why, path string, out io.Writer) error {
 		Trigger: trigger{Manual: o.manual, State: o.state, StateType: o.stateType, Attempt: o.attempt, Decision: why},
 		Policy:  policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid, File: o.policyRead},
 	}
-	rep, err := callPlugin(o, path)
+	// The units' witness records help judge (a dead start's arrays are
+	// witnessed leaks); the handler only reads them. Without them the
+	// normal rules decide, so a problem with them is audited, not fatal.
+	records, problems, serr := readRecords(o.stateDir)
+	if serr != nil {
+		problems = append(problems, serr.Error())
+	}
+	rec.StateProblems = problems
+	rep, err := callPlugin(o, path, records)
 	if err == nil {
 		rec.fill(rep)
 		if o.dryRun {

@@ -21,7 +21,10 @@ func (c *grpcClient) Describe() (Description, error) {
 }
 
 func (c *grpcClient) Remediate(req Request) (Report, error) {
-	r, err := c.client.Remediate(context.Background(), &proto.Request{Policy: policyToProto(req.Policy), DryRun: req.DryRun})
+	r, err := c.client.Remediate(context.Background(), &proto.Request{
+		Policy: policyToProto(req.Policy), DryRun: req.DryRun,
+		Hook: hooks.toProto(req.Hook), Unit: req.Unit, MainPid: int32(req.MainPID), Records: req.Records,
+	})
 	if err != nil {
 		return Report{}, err
 	}
@@ -43,7 +46,10 @@ func (s *grpcServer) Describe(context.Context, *proto.DescribeRequest) (*proto.D
 }
 
 func (s *grpcServer) Remediate(_ context.Context, req *proto.Request) (*proto.Report, error) {
-	r, err := s.impl.Remediate(Request{Policy: policyFromProto(req.GetPolicy()), DryRun: req.GetDryRun()})
+	r, err := s.impl.Remediate(Request{
+		Policy: policyFromProto(req.GetPolicy()), DryRun: req.GetDryRun(),
+		Hook: hooks.fromProto(req.GetHook()), Unit: req.GetUnit(), MainPID: int(req.GetMainPid()), Records: req.GetRecords(),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +76,7 @@ func policyFromProto(p *proto.Policy) Policy {
 func reportToProto(r Report) *proto.Report {
 	out := &proto.Report{
 		IpcNamespace: r.Namespace, ArraysBefore: r.ArraysBefore, ArraysAfter: r.ArraysAfter,
-		Rounds: int32(r.Rounds), DryRun: r.DryRun,
+		Rounds: int32(r.Rounds), DryRun: r.DryRun, Record: r.Record, Note: r.Note,
 	}
 	for _, e := range r.Evidence {
 		pe := &proto.Evidence{
@@ -99,7 +105,7 @@ func reportToProto(r Report) *proto.Report {
 func reportFromProto(r *proto.Report) Report {
 	out := Report{
 		Namespace: r.GetIpcNamespace(), ArraysBefore: r.GetArraysBefore(), ArraysAfter: r.GetArraysAfter(),
-		Rounds: int(r.GetRounds()), DryRun: r.GetDryRun(),
+		Rounds: int(r.GetRounds()), DryRun: r.GetDryRun(), Record: r.GetRecord(), Note: r.GetNote(),
 	}
 	for _, e := range r.GetEvidence() {
 		ev := Evidence{
@@ -144,6 +150,10 @@ func (m enumMap[G, P]) fromProto(p P) G {
 	return zero
 }
 
+var hooks = enumMap[Hook, proto.Hook]{
+	NoHook: proto.Hook_HOOK_NONE, BeforeStart: proto.Hook_HOOK_BEFORE_START, AfterStart: proto.Hook_HOOK_AFTER_START,
+}
+
 var verdicts = enumMap[sysvipc.Verdict, proto.Verdict]{
 	sysvipc.Live: proto.Verdict_VERDICT_LIVE, sysvipc.Stale: proto.Verdict_VERDICT_STALE, sysvipc.Unknown: proto.Verdict_VERDICT_UNKNOWN,
 }
@@ -176,6 +186,8 @@ var reasons = enumMap[sysvipc.Reason, proto.Reason]{
 	sysvipc.ReasonNoApache:         proto.Reason_REASON_NO_APACHE_RUNNING,
 	sysvipc.ReasonLastPIDDead:      proto.Reason_REASON_LAST_PID_DEAD,
 	ReasonAfterOrphans:             proto.Reason_REASON_AFTER_KILLING_ORPHANS,
+	sysvipc.ReasonWitnessedLive:    proto.Reason_REASON_WITNESSED_MASTER_ALIVE,
+	sysvipc.ReasonWitnessedLeak:    proto.Reason_REASON_WITNESSED_LEAK,
 }
 
 // ceilSeconds rounds up, without overflowing: a shorter minimum age than

@@ -39,7 +39,26 @@ type Policy struct {
 type Request struct {
 	Policy Policy
 	DryRun bool // plan only
+	// Hook is set when a systemd unit's start hooks call: the plugin
+	// records what Unit's start made (AfterStart, with the unit's
+	// MainPID), or removes what a dead start of Unit left (BeforeStart).
+	Hook    Hook
+	Unit    string
+	MainPID int
+	// Records are every unit's witness record as the host keeps them,
+	// in the plugin's own encoding: the host stores, the plugin reads.
+	Records map[string][]byte
 }
+
+// Hook is which start hook of a unit calls, if any.
+type Hook string
+
+// The hooks.
+const (
+	NoHook      Hook = ""
+	BeforeStart Hook = "before-start"
+	AfterStart  Hook = "after-start"
+)
 
 // ReasonAfterOrphans marks an array that would be stale once the orphaned
 // workers that may use it are gone. It is never removed on that plan's
@@ -114,6 +133,10 @@ type Report struct {
 	Actions       []Action       // each array's last action
 	OrphanActions []OrphanAction // what became of the orphans
 	DryRun        bool
+	// Record is a hook's unit's new record, for the host to keep (nil
+	// without a hook); Note says in one line what the hook did.
+	Record []byte
+	Note   string
 }
 
 // Count counts the actions with the outcome.

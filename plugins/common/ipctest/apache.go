@@ -149,6 +149,56 @@ func (a *Apache) KillMaster() error {
 	return killMatching(func(_ string, p int) bool { return p == pid })
 }
 
+// Crash SIGKILLs this server alone, its master and its whole process
+// group at once (workers, the rewrite map's program), as a crash of one
+// instance beside others, and waits until they are gone. A daemon
+// master leads its own group (setsid at detach).
+func (a *Apache) Crash() error {
+	pid, err := a.MasterPID()
+	if err != nil {
+		return err
+	}
+	members := groupMembers(pid)
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill group %d: %w", pid, err)
+	}
+	return waitAllGone(members)
+}
+
+// groupMembers lists the processes of a process group.
+func groupMembers(pgid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if i > 0 && len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func waitAllGone(pids []int) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for processAlive(pid) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("pid %d survived SIGKILL for 5s", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
 func killMatching(match func(comm string, pid int) bool) error {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -167,16 +217,7 @@ func killMatching(match func(comm string, pid int) bool) error {
 		pids = append(pids, pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for _, pid := range pids {
-		for processAlive(pid) {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("pid %d survived SIGKILL for 5s", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	return nil
+	return waitAllGone(pids)
 }
 
 // processAlive is true until the process is reaped; a zombie counts as

@@ -69,13 +69,22 @@ func ClassifyThreads(arrays []SemArray, census Census, prober SemProber, pol Pol
 	return classify(arrays, census, prober, pol, threads)
 }
 
+// classify judges each array on the worker that probed it: at 32,000
+// arrays the judging is a fifth of the work, and done serially after the
+// probes it was a fifth of the check's time on two cores.
 func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWorkers int) []Classification {
-	probes := probeCandidates(arrays, prober, pol, maxWorkers)
-	out := make([]Classification, len(arrays))
 	j := newJudge(census, pol)
-	for i, a := range arrays {
-		out[i] = j.classify(a, &probes[i])
-	}
+	out := make([]Classification, len(arrays))
+	probes := make([]probe, len(arrays))
+	eachPart(len(arrays), maxWorkers, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if ok, _ := pol.Candidate(arrays[i]); ok {
+				d, err := prober.ProbeSem(arrays[i])
+				probes[i] = probe{detail: d, ok: err == nil, err: err}
+			}
+			out[i] = j.classify(arrays[i], &probes[i])
+		}
+	})
 	return out
 }
 
@@ -131,27 +140,16 @@ type probe struct {
 	err    error
 }
 
-// probeCandidates probes the candidates on every core: at 32,000 leaked
-// arrays the semctl calls are nearly all of a classification's time, and
-// they do not contend (each array has its own lock).
-func probeCandidates(arrays []SemArray, prober SemProber, pol Policy, maxWorkers int) []probe {
-	probes := make([]probe, len(arrays))
-	workers := min(maxWorkers, max(1, len(arrays)/256))
+// eachPart splits n items over at most maxWorkers goroutines: the semctl
+// calls are nearly all of a classification's time, and they do not
+// contend (each array has its own lock).
+func eachPart(n, maxWorkers int, f func(lo, hi int)) {
+	workers := min(maxWorkers, max(1, n/256))
 	var wg sync.WaitGroup
 	for w := range workers {
-		run(&wg, workers == 1, func() {
-			lo, hi := w*len(arrays)/workers, (w+1)*len(arrays)/workers
-			for i := lo; i < hi; i++ {
-				if ok, _ := pol.Candidate(arrays[i]); !ok {
-					continue
-				}
-				d, err := prober.ProbeSem(arrays[i])
-				probes[i] = probe{detail: d, ok: err == nil, err: err}
-			}
-		})
+		run(&wg, workers == 1, func() { f(w*n/workers, (w+1)*n/workers) })
 	}
 	wg.Wait()
-	return probes
 }
 
 // classify gives one array its verdict. Stale needs positive evidence,

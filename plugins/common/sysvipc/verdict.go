@@ -37,6 +37,9 @@ const (
 	ReasonMasterMayOwn Reason = "master_may_own"
 	ReasonOrphanAlive  Reason = "orphan_worker_may_use" // an orphaned worker (or unsure master) runs
 	ReasonOwnerAlive   Reason = "owner_process_alive"   // a process of its owner (or non-root creator) runs
+	// The array was witnessed in the start of a unit whose master still
+	// runs (WitnessedJudge): that master's own, whatever else says.
+	ReasonWitnessedLive Reason = "witnessed_master_alive"
 )
 
 // Reasons that make an array stale; a stale verdict carries two: why no
@@ -44,6 +47,9 @@ const (
 const (
 	ReasonNoApache    Reason = "no_apache_running"
 	ReasonLastPIDDead Reason = "last_pid_dead"
+	// The array appeared during a unit's start and was recorded with that
+	// start's master, which is gone now (WitnessedJudge).
+	ReasonWitnessedLeak Reason = "witnessed_leak"
 )
 
 // PIDState is what became of an array's last-op pid.
@@ -67,14 +73,16 @@ var internedReasons = map[[2]Reason][]Reason{}
 // carry them across the plugin boundary (a test checks each is there).
 var Reasons = []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
 	ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
-	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerAlive,
-	ReasonNoApache, ReasonLastPIDDead}
+	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerAlive, ReasonWitnessedLive,
+	ReasonNoApache, ReasonLastPIDDead, ReasonWitnessedLeak}
 
 func init() {
-	for _, r := range Reasons[:len(Reasons)-2] {
+	for _, r := range Reasons {
 		internedReasons[[2]Reason{r}] = []Reason{r}
 	}
-	internedReasons[[2]Reason{ReasonNoApache, ReasonLastPIDDead}] = []Reason{ReasonNoApache, ReasonLastPIDDead}
+	for _, pair := range [][2]Reason{{ReasonNoApache, ReasonLastPIDDead}, {ReasonWitnessedLeak, ReasonLastPIDDead}} {
+		internedReasons[pair] = pair[:]
+	}
 }
 
 // interned returns the shared copy of rs (callers never modify Reasons).

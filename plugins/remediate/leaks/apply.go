@@ -44,7 +44,7 @@ func (r *Remediator) apply(sys System, plan Plan) Result {
 	// The re-checks judge each array again with the core's rules, against
 	// a census taken now: an Apache started since the plan, or a process
 	// that took a dead last pid's number, keeps its arrays.
-	check, err := r.recheckerNow(sys, plan.Policy, plan.killed)
+	check, err := r.recheckerNow(sys, plan.Policy, plan.killed, plan.book)
 	removed := 0
 	for _, e := range plan.Arrays {
 		if e.Verdict != sysvipc.Stale {
@@ -75,9 +75,10 @@ func (r *Remediator) apply(sys System, plan Plan) Result {
 // before the removals.
 type rechecker struct {
 	judge sysvipc.Judge
+	book  book
 }
 
-func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool) (rechecker, error) {
+func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool, bk book) (rechecker, error) {
 	pol, err := corePolicy(p, r.Now())
 	if err != nil {
 		return rechecker{}, err
@@ -87,7 +88,10 @@ func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int
 	if err != nil {
 		return rechecker{}, fmt.Errorf("census before removal: %w", err)
 	}
-	return rechecker{judge: sysvipc.NewJudge(census, pol)}, nil
+	// The records too are sorted out again: a recorded master is alive or
+	// dead by this census.
+	bk.sort(census)
+	return rechecker{judge: sysvipc.NewJudge(census, pol), book: bk}, nil
 }
 
 func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check rechecker) remediate.Action {
@@ -117,7 +121,7 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check r
 	case d.PID != e.LastPID:
 		return act(remediate.Skipped, fmt.Sprintf("last pid now %d, planned %d", d.PID, e.LastPID), nil)
 	}
-	if c := check.judge.Recheck(cur, d); c.Verdict != sysvipc.Stale {
+	if c := check.book.judge(check.judge.Recheck(cur, d), check.judge); c.Verdict != sysvipc.Stale {
 		return act(remediate.Skipped, notStaleNow(c), nil)
 	}
 	// The census may predate a process that took the dead pid's number
@@ -178,7 +182,7 @@ func (r *Remediator) killOrphans(sys System, plan Plan) []remediate.OrphanAction
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Failed, Why: err.Error()})
 		case p == nil || p.StartTicks != o.StartTicks:
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Gone, Why: "exited before any signal"})
-		case len(masters) > 0:
+		case len(masters) > 0 && !plan.ownGroups[p.PGRP]:
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("an Apache master runs now (pid %d)", masters[0].PID)})
 		case !p.Killable():
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("no longer a certain orphan (%s)", roleName(p.Role))})

@@ -50,6 +50,12 @@ type Plan struct {
 	censusAt time.Time
 	// killed are the orphans this run killed before planning (round 2).
 	killed map[int]bool
+	// book is the units' witness records, sorted out against the census.
+	book book
+	// ownGroups are the process groups of recorded masters that are gone:
+	// an orphan in one is a unit's own leftover, offered for killing even
+	// while another Apache's master runs.
+	ownGroups map[int]bool
 }
 
 // Stale counts the arrays the plan would remove.
@@ -85,7 +91,7 @@ func (r Result) Count(o remediate.Outcome) int {
 // being stale are judged as if those workers were gone, and marked so.
 func (r *Remediator) Plan(p remediate.Policy) (plan Plan, err error) {
 	err = r.in(p.PID, func(sys System) error {
-		plan, err = r.plan(sys, p, nil)
+		plan, err = r.plan(sys, p, nil, newBook(nil))
 		return err
 	})
 	return plan, err
@@ -108,8 +114,9 @@ func corePolicy(p remediate.Policy, now time.Time) (sysvipc.Policy, error) {
 }
 
 // plan judges every array; killed are the orphans this run killed before
-// (their undo at exit is no sign of life).
-func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool) (Plan, error) {
+// (their undo at exit is no sign of life); the book's records turn a
+// dead start's arrays into witnessed leaks.
+func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, bk book) (Plan, error) {
 	now := r.Now()
 	pol, err := corePolicy(p, now)
 	if err != nil {
@@ -125,35 +132,44 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool) (
 		return Plan{}, err
 	}
 	judged := sysvipc.ClassifyThreads(arrays, census, sys, pol, sys.Threads())
+	judge := sysvipc.NewJudge(census, pol)
+	bk.sort(census)
+	ownGroups := bk.deadMasters()
 	// Orphans are offered for killing only when no master runs: while one
 	// does, every array older than it stays unknown whatever the orphans
-	// do, so killing them would gain nothing and risk a live server.
+	// do, so killing them would gain nothing and risk a live server. The
+	// exception is a recorded start's own group: its master is gone, and
+	// its arrays are witnessed leaks once its orphans are.
 	var orphans []*sysvipc.Process
-	if len(census.WithRole(sysvipc.RoleMaster)) == 0 {
-		for _, o := range census.WithRole(sysvipc.RoleOrphan) {
-			if o.Killable() {
-				orphans = append(orphans, o)
-			}
+	noMaster := len(census.WithRole(sysvipc.RoleMaster)) == 0
+	for _, o := range census.WithRole(sysvipc.RoleOrphan) {
+		if o.Killable() && (noMaster || ownGroups[o.PGRP]) {
+			orphans = append(orphans, o)
 		}
 	}
 	var afterOrphans []sysvipc.Classification
+	var judgeWithout sysvipc.Judge
 	if p.KillOrphans && len(orphans) > 0 {
 		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken}
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
 		}
 		afterOrphans = sysvipc.ClassifyThreads(arrays, without, sys, pol, sys.Threads())
+		judgeWithout = sysvipc.NewJudge(without, pol)
 	}
 
-	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now(), killed: killed}
+	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now(), killed: killed, book: bk, ownGroups: ownGroups}
 	for i, c := range judged {
 		if ok, _ := pol.Candidate(c.Array); !ok {
 			continue
 		}
+		c = bk.judge(c, judge)
 		e := evidence(c)
-		if afterOrphans != nil && c.Verdict != sysvipc.Stale && afterOrphans[i].Verdict == sysvipc.Stale {
-			e = evidence(afterOrphans[i])
-			e.Reasons = append(slices.Clone(e.Reasons), remediate.ReasonAfterOrphans)
+		if afterOrphans != nil && c.Verdict != sysvipc.Stale {
+			if a := bk.judge(afterOrphans[i], judgeWithout); a.Verdict == sysvipc.Stale {
+				e = evidence(a)
+				e.Reasons = append(slices.Clone(e.Reasons), remediate.ReasonAfterOrphans)
+			}
 		}
 		plan.Arrays = append(plan.Arrays, e)
 	}

@@ -17,8 +17,21 @@ func (r *Remediator) Remediate(req remediate.Request) (rep remediate.Report, err
 }
 
 func (r *Remediator) remediate(sys System, req remediate.Request) (remediate.Report, error) {
+	bk := newBook(req.Records)
+	switch req.Hook {
+	case remediate.AfterStart:
+		return r.afterStart(sys, req, bk)
+	case remediate.BeforeStart:
+		return r.beforeStart(sys, req, bk)
+	}
+	return r.clean(sys, req, bk)
+}
+
+// clean is the event handler's run, and the before-start hook's: plan,
+// kill orphans, remove, plan again.
+func (r *Remediator) clean(sys System, req remediate.Request, bk book) (remediate.Report, error) {
 	rep := remediate.Report{Namespace: sys.Namespace(), ArraysBefore: countArrays(sys), DryRun: req.DryRun}
-	plan, err := r.plan(sys, req.Policy, nil)
+	plan, err := r.plan(sys, req.Policy, nil, bk)
 	if err != nil {
 		return rep, err
 	}
@@ -35,7 +48,7 @@ func (r *Remediator) remediate(sys System, req remediate.Request) (remediate.Rep
 		p := req.Policy
 		p.MaxRemovals = max(0, p.MaxRemovals-res.Count(remediate.Removed))
 		if req.Policy.MaxRemovals == 0 || p.MaxRemovals > 0 {
-			again, err := r.plan(sys, p, killedPIDs(res))
+			again, err := r.plan(sys, p, killedPIDs(res), bk)
 			if err != nil {
 				return rep, err
 			}

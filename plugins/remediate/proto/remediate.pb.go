@@ -28,6 +28,55 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type Hook int32
+
+const (
+	Hook_HOOK_NONE         Hook = 0
+	Hook_HOOK_BEFORE_START Hook = 1
+	Hook_HOOK_AFTER_START  Hook = 2
+)
+
+// Enum value maps for Hook.
+var (
+	Hook_name = map[int32]string{
+		0: "HOOK_NONE",
+		1: "HOOK_BEFORE_START",
+		2: "HOOK_AFTER_START",
+	}
+	Hook_value = map[string]int32{
+		"HOOK_NONE":         0,
+		"HOOK_BEFORE_START": 1,
+		"HOOK_AFTER_START":  2,
+	}
+)
+
+func (x Hook) Enum() *Hook {
+	p := new(Hook)
+	*p = x
+	return p
+}
+
+func (x Hook) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Hook) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugins_remediate_proto_remediate_proto_enumTypes[0].Descriptor()
+}
+
+func (Hook) Type() protoreflect.EnumType {
+	return &file_plugins_remediate_proto_remediate_proto_enumTypes[0]
+}
+
+func (x Hook) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Hook.Descriptor instead.
+func (Hook) EnumDescriptor() ([]byte, []int) {
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{0}
+}
+
 // The classifier's verdicts, reasons and pid states (plugins/common/sysvipc).
 type Verdict int32
 
@@ -65,11 +114,11 @@ func (x Verdict) String() string {
 }
 
 func (Verdict) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugins_remediate_proto_remediate_proto_enumTypes[0].Descriptor()
+	return file_plugins_remediate_proto_remediate_proto_enumTypes[1].Descriptor()
 }
 
 func (Verdict) Type() protoreflect.EnumType {
-	return &file_plugins_remediate_proto_remediate_proto_enumTypes[0]
+	return &file_plugins_remediate_proto_remediate_proto_enumTypes[1]
 }
 
 func (x Verdict) Number() protoreflect.EnumNumber {
@@ -78,7 +127,7 @@ func (x Verdict) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Verdict.Descriptor instead.
 func (Verdict) EnumDescriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{0}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{1}
 }
 
 type PIDState int32
@@ -117,11 +166,11 @@ func (x PIDState) String() string {
 }
 
 func (PIDState) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugins_remediate_proto_remediate_proto_enumTypes[1].Descriptor()
+	return file_plugins_remediate_proto_remediate_proto_enumTypes[2].Descriptor()
 }
 
 func (PIDState) Type() protoreflect.EnumType {
-	return &file_plugins_remediate_proto_remediate_proto_enumTypes[1]
+	return &file_plugins_remediate_proto_remediate_proto_enumTypes[2]
 }
 
 func (x PIDState) Number() protoreflect.EnumNumber {
@@ -130,7 +179,7 @@ func (x PIDState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PIDState.Descriptor instead.
 func (PIDState) EnumDescriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{1}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{2}
 }
 
 type Reason int32
@@ -155,6 +204,8 @@ const (
 	Reason_REASON_NO_APACHE_RUNNING          Reason = 17
 	Reason_REASON_LAST_PID_DEAD              Reason = 18
 	Reason_REASON_AFTER_KILLING_ORPHANS      Reason = 19 // would be stale once the orphans are gone
+	Reason_REASON_WITNESSED_MASTER_ALIVE     Reason = 20 // recorded in a unit's start whose master runs
+	Reason_REASON_WITNESSED_LEAK             Reason = 21 // recorded in a unit's start whose master is gone
 )
 
 // Enum value maps for Reason.
@@ -179,6 +230,8 @@ var (
 		17: "REASON_NO_APACHE_RUNNING",
 		18: "REASON_LAST_PID_DEAD",
 		19: "REASON_AFTER_KILLING_ORPHANS",
+		20: "REASON_WITNESSED_MASTER_ALIVE",
+		21: "REASON_WITNESSED_LEAK",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":                0,
@@ -200,6 +253,8 @@ var (
 		"REASON_NO_APACHE_RUNNING":          17,
 		"REASON_LAST_PID_DEAD":              18,
 		"REASON_AFTER_KILLING_ORPHANS":      19,
+		"REASON_WITNESSED_MASTER_ALIVE":     20,
+		"REASON_WITNESSED_LEAK":             21,
 	}
 )
 
@@ -214,11 +269,11 @@ func (x Reason) String() string {
 }
 
 func (Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugins_remediate_proto_remediate_proto_enumTypes[2].Descriptor()
+	return file_plugins_remediate_proto_remediate_proto_enumTypes[3].Descriptor()
 }
 
 func (Reason) Type() protoreflect.EnumType {
-	return &file_plugins_remediate_proto_remediate_proto_enumTypes[2]
+	return &file_plugins_remediate_proto_remediate_proto_enumTypes[3]
 }
 
 func (x Reason) Number() protoreflect.EnumNumber {
@@ -227,7 +282,7 @@ func (x Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Reason.Descriptor instead.
 func (Reason) EnumDescriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{2}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{3}
 }
 
 type Outcome int32
@@ -272,11 +327,11 @@ func (x Outcome) String() string {
 }
 
 func (Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugins_remediate_proto_remediate_proto_enumTypes[3].Descriptor()
+	return file_plugins_remediate_proto_remediate_proto_enumTypes[4].Descriptor()
 }
 
 func (Outcome) Type() protoreflect.EnumType {
-	return &file_plugins_remediate_proto_remediate_proto_enumTypes[3]
+	return &file_plugins_remediate_proto_remediate_proto_enumTypes[4]
 }
 
 func (x Outcome) Number() protoreflect.EnumNumber {
@@ -285,7 +340,7 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{3}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{4}
 }
 
 type DescribeRequest struct {
@@ -469,9 +524,17 @@ func (x *Policy) GetPid() int32 {
 }
 
 type Request struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Policy        *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
-	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"` // plan only
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	DryRun bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"` // plan only
+	// A systemd unit's start hooks (ExecStartPre, ExecStartPost): the
+	// plugin records what the unit's start made, and removes what a dead
+	// start of that unit left. Without a hook the records only help judge.
+	Hook    Hook   `protobuf:"varint,3,opt,name=hook,proto3,enum=ipcwatch.remediate.v2.Hook" json:"hook,omitempty"`
+	Unit    string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
+	MainPid int32  `protobuf:"varint,5,opt,name=main_pid,json=mainPid,proto3" json:"main_pid,omitempty"` // after-start: the unit's $MAINPID
+	// Every unit's record as the host keeps it (the plugin's own encoding).
+	Records       map[string][]byte `protobuf:"bytes,6,rep,name=records,proto3" json:"records,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -518,6 +581,34 @@ func (x *Request) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *Request) GetHook() Hook {
+	if x != nil {
+		return x.Hook
+	}
+	return Hook_HOOK_NONE
+}
+
+func (x *Request) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Request) GetMainPid() int32 {
+	if x != nil {
+		return x.MainPid
+	}
+	return 0
+}
+
+func (x *Request) GetRecords() map[string][]byte {
+	if x != nil {
+		return x.Records
+	}
+	return nil
 }
 
 // Evidence is one candidate array as the plugin saw it.
@@ -892,6 +983,8 @@ type Report struct {
 	Actions       []*Action              `protobuf:"bytes,7,rep,name=actions,proto3" json:"actions,omitempty"` // each array's last action
 	OrphanActions []*OrphanAction        `protobuf:"bytes,8,rep,name=orphan_actions,json=orphanActions,proto3" json:"orphan_actions,omitempty"`
 	DryRun        bool                   `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Record        []byte                 `protobuf:"bytes,10,opt,name=record,proto3" json:"record,omitempty"` // a hook's unit's new record, for the host to keep
+	Note          string                 `protobuf:"bytes,11,opt,name=note,proto3" json:"note,omitempty"`     // one line on what a hook did
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -989,6 +1082,20 @@ func (x *Report) GetDryRun() bool {
 	return false
 }
 
+func (x *Report) GetRecord() []byte {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *Report) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 var File_plugins_remediate_proto_remediate_proto protoreflect.FileDescriptor
 
 const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
@@ -1005,10 +1112,17 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\fkill_orphans\x18\x03 \x01(\bR\vkillOrphans\x12!\n" +
 	"\fmax_removals\x18\x04 \x01(\x05R\vmaxRemovals\x12.\n" +
 	"\x13orphan_grace_millis\x18\x05 \x01(\x03R\x11orphanGraceMillis\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\x05R\x03pid\"Y\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\xbc\x02\n" +
 	"\aRequest\x125\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1d.ipcwatch.remediate.v2.PolicyR\x06policy\x12\x17\n" +
-	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"\xbc\x03\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12/\n" +
+	"\x04hook\x18\x03 \x01(\x0e2\x1b.ipcwatch.remediate.v2.HookR\x04hook\x12\x12\n" +
+	"\x04unit\x18\x04 \x01(\tR\x04unit\x12\x19\n" +
+	"\bmain_pid\x18\x05 \x01(\x05R\amainPid\x12E\n" +
+	"\arecords\x18\x06 \x03(\v2+.ipcwatch.remediate.v2.Request.RecordsEntryR\arecords\x1a:\n" +
+	"\fRecordsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xbc\x03\n" +
 	"\bEvidence\x12\x14\n" +
 	"\x05semid\x18\x01 \x01(\x05R\x05semid\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\x05R\x03key\x12\x10\n" +
@@ -1041,7 +1155,7 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\fOrphanAction\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x128\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1e.ipcwatch.remediate.v2.OutcomeR\aoutcome\x12\x10\n" +
-	"\x03why\x18\x03 \x01(\tR\x03why\"\xa1\x03\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\"\xcd\x03\n" +
 	"\x06Report\x12#\n" +
 	"\ripc_namespace\x18\x01 \x01(\x04R\fipcNamespace\x12#\n" +
 	"\rarrays_before\x18\x02 \x01(\x03R\farraysBefore\x12!\n" +
@@ -1051,7 +1165,14 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\aorphans\x18\x06 \x03(\v2\x1d.ipcwatch.remediate.v2.OrphanR\aorphans\x127\n" +
 	"\aactions\x18\a \x03(\v2\x1d.ipcwatch.remediate.v2.ActionR\aactions\x12J\n" +
 	"\x0eorphan_actions\x18\b \x03(\v2#.ipcwatch.remediate.v2.OrphanActionR\rorphanActions\x12\x17\n" +
-	"\adry_run\x18\t \x01(\bR\x06dryRun*\\\n" +
+	"\adry_run\x18\t \x01(\bR\x06dryRun\x12\x16\n" +
+	"\x06record\x18\n" +
+	" \x01(\fR\x06record\x12\x12\n" +
+	"\x04note\x18\v \x01(\tR\x04note*B\n" +
+	"\x04Hook\x12\r\n" +
+	"\tHOOK_NONE\x10\x00\x12\x15\n" +
+	"\x11HOOK_BEFORE_START\x10\x01\x12\x14\n" +
+	"\x10HOOK_AFTER_START\x10\x02*\\\n" +
 	"\aVerdict\x12\x17\n" +
 	"\x13VERDICT_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fVERDICT_LIVE\x10\x01\x12\x11\n" +
@@ -1061,7 +1182,7 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x15PID_STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPID_STATE_ALIVE\x10\x01\x12\x12\n" +
 	"\x0ePID_STATE_DEAD\x10\x02\x12\x15\n" +
-	"\x11PID_STATE_UNKNOWN\x10\x03*\xbe\x04\n" +
+	"\x11PID_STATE_UNKNOWN\x10\x03*\xfc\x04\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fREASON_KEYED\x10\x01\x12\x1a\n" +
@@ -1082,7 +1203,9 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x1aREASON_OWNER_PROCESS_ALIVE\x10\x10\x12\x1c\n" +
 	"\x18REASON_NO_APACHE_RUNNING\x10\x11\x12\x18\n" +
 	"\x14REASON_LAST_PID_DEAD\x10\x12\x12 \n" +
-	"\x1cREASON_AFTER_KILLING_ORPHANS\x10\x13\"\x04\b\x0f\x10\x0f*\x1dREASON_OWNER_PROCESS_PREDATES*\x86\x01\n" +
+	"\x1cREASON_AFTER_KILLING_ORPHANS\x10\x13\x12!\n" +
+	"\x1dREASON_WITNESSED_MASTER_ALIVE\x10\x14\x12\x19\n" +
+	"\x15REASON_WITNESSED_LEAK\x10\x15\"\x04\b\x0f\x10\x0f*\x1dREASON_OWNER_PROCESS_PREDATES*\x86\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_REMOVED\x10\x01\x12\x13\n" +
@@ -1107,43 +1230,47 @@ func file_plugins_remediate_proto_remediate_proto_rawDescGZIP() []byte {
 	return file_plugins_remediate_proto_remediate_proto_rawDescData
 }
 
-var file_plugins_remediate_proto_remediate_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_plugins_remediate_proto_remediate_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_plugins_remediate_proto_remediate_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_plugins_remediate_proto_remediate_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_plugins_remediate_proto_remediate_proto_goTypes = []any{
-	(Verdict)(0),            // 0: ipcwatch.remediate.v2.Verdict
-	(PIDState)(0),           // 1: ipcwatch.remediate.v2.PIDState
-	(Reason)(0),             // 2: ipcwatch.remediate.v2.Reason
-	(Outcome)(0),            // 3: ipcwatch.remediate.v2.Outcome
-	(*DescribeRequest)(nil), // 4: ipcwatch.remediate.v2.DescribeRequest
-	(*Description)(nil),     // 5: ipcwatch.remediate.v2.Description
-	(*Policy)(nil),          // 6: ipcwatch.remediate.v2.Policy
-	(*Request)(nil),         // 7: ipcwatch.remediate.v2.Request
-	(*Evidence)(nil),        // 8: ipcwatch.remediate.v2.Evidence
-	(*Orphan)(nil),          // 9: ipcwatch.remediate.v2.Orphan
-	(*Action)(nil),          // 10: ipcwatch.remediate.v2.Action
-	(*OrphanAction)(nil),    // 11: ipcwatch.remediate.v2.OrphanAction
-	(*Report)(nil),          // 12: ipcwatch.remediate.v2.Report
+	(Hook)(0),               // 0: ipcwatch.remediate.v2.Hook
+	(Verdict)(0),            // 1: ipcwatch.remediate.v2.Verdict
+	(PIDState)(0),           // 2: ipcwatch.remediate.v2.PIDState
+	(Reason)(0),             // 3: ipcwatch.remediate.v2.Reason
+	(Outcome)(0),            // 4: ipcwatch.remediate.v2.Outcome
+	(*DescribeRequest)(nil), // 5: ipcwatch.remediate.v2.DescribeRequest
+	(*Description)(nil),     // 6: ipcwatch.remediate.v2.Description
+	(*Policy)(nil),          // 7: ipcwatch.remediate.v2.Policy
+	(*Request)(nil),         // 8: ipcwatch.remediate.v2.Request
+	(*Evidence)(nil),        // 9: ipcwatch.remediate.v2.Evidence
+	(*Orphan)(nil),          // 10: ipcwatch.remediate.v2.Orphan
+	(*Action)(nil),          // 11: ipcwatch.remediate.v2.Action
+	(*OrphanAction)(nil),    // 12: ipcwatch.remediate.v2.OrphanAction
+	(*Report)(nil),          // 13: ipcwatch.remediate.v2.Report
+	nil,                     // 14: ipcwatch.remediate.v2.Request.RecordsEntry
 }
 var file_plugins_remediate_proto_remediate_proto_depIdxs = []int32{
-	6,  // 0: ipcwatch.remediate.v2.Request.policy:type_name -> ipcwatch.remediate.v2.Policy
-	1,  // 1: ipcwatch.remediate.v2.Evidence.pid_state:type_name -> ipcwatch.remediate.v2.PIDState
-	0,  // 2: ipcwatch.remediate.v2.Evidence.verdict:type_name -> ipcwatch.remediate.v2.Verdict
-	2,  // 3: ipcwatch.remediate.v2.Evidence.reasons:type_name -> ipcwatch.remediate.v2.Reason
-	3,  // 4: ipcwatch.remediate.v2.Action.outcome:type_name -> ipcwatch.remediate.v2.Outcome
-	3,  // 5: ipcwatch.remediate.v2.OrphanAction.outcome:type_name -> ipcwatch.remediate.v2.Outcome
-	8,  // 6: ipcwatch.remediate.v2.Report.evidence:type_name -> ipcwatch.remediate.v2.Evidence
-	9,  // 7: ipcwatch.remediate.v2.Report.orphans:type_name -> ipcwatch.remediate.v2.Orphan
-	10, // 8: ipcwatch.remediate.v2.Report.actions:type_name -> ipcwatch.remediate.v2.Action
-	11, // 9: ipcwatch.remediate.v2.Report.orphan_actions:type_name -> ipcwatch.remediate.v2.OrphanAction
-	4,  // 10: ipcwatch.remediate.v2.Remediator.Describe:input_type -> ipcwatch.remediate.v2.DescribeRequest
-	7,  // 11: ipcwatch.remediate.v2.Remediator.Remediate:input_type -> ipcwatch.remediate.v2.Request
-	5,  // 12: ipcwatch.remediate.v2.Remediator.Describe:output_type -> ipcwatch.remediate.v2.Description
-	12, // 13: ipcwatch.remediate.v2.Remediator.Remediate:output_type -> ipcwatch.remediate.v2.Report
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	7,  // 0: ipcwatch.remediate.v2.Request.policy:type_name -> ipcwatch.remediate.v2.Policy
+	0,  // 1: ipcwatch.remediate.v2.Request.hook:type_name -> ipcwatch.remediate.v2.Hook
+	14, // 2: ipcwatch.remediate.v2.Request.records:type_name -> ipcwatch.remediate.v2.Request.RecordsEntry
+	2,  // 3: ipcwatch.remediate.v2.Evidence.pid_state:type_name -> ipcwatch.remediate.v2.PIDState
+	1,  // 4: ipcwatch.remediate.v2.Evidence.verdict:type_name -> ipcwatch.remediate.v2.Verdict
+	3,  // 5: ipcwatch.remediate.v2.Evidence.reasons:type_name -> ipcwatch.remediate.v2.Reason
+	4,  // 6: ipcwatch.remediate.v2.Action.outcome:type_name -> ipcwatch.remediate.v2.Outcome
+	4,  // 7: ipcwatch.remediate.v2.OrphanAction.outcome:type_name -> ipcwatch.remediate.v2.Outcome
+	9,  // 8: ipcwatch.remediate.v2.Report.evidence:type_name -> ipcwatch.remediate.v2.Evidence
+	10, // 9: ipcwatch.remediate.v2.Report.orphans:type_name -> ipcwatch.remediate.v2.Orphan
+	11, // 10: ipcwatch.remediate.v2.Report.actions:type_name -> ipcwatch.remediate.v2.Action
+	12, // 11: ipcwatch.remediate.v2.Report.orphan_actions:type_name -> ipcwatch.remediate.v2.OrphanAction
+	5,  // 12: ipcwatch.remediate.v2.Remediator.Describe:input_type -> ipcwatch.remediate.v2.DescribeRequest
+	8,  // 13: ipcwatch.remediate.v2.Remediator.Remediate:input_type -> ipcwatch.remediate.v2.Request
+	6,  // 14: ipcwatch.remediate.v2.Remediator.Describe:output_type -> ipcwatch.remediate.v2.Description
+	13, // 15: ipcwatch.remediate.v2.Remediator.Remediate:output_type -> ipcwatch.remediate.v2.Report
+	14, // [14:16] is the sub-list for method output_type
+	12, // [12:14] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_plugins_remediate_proto_remediate_proto_init() }
@@ -1156,8 +1283,8 @@ func file_plugins_remediate_proto_remediate_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_remediate_proto_remediate_proto_rawDesc), len(file_plugins_remediate_proto_remediate_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   9,
+			NumEnums:      5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

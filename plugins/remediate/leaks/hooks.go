@@ -1,0 +1,319 @@
+package leaks
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
+)
+
+// A systemd unit's two start hooks witness the unit's own arrays:
+//
+//   - before-start (ExecStartPre) removes what dead starts left (witnessed
+//     leaks, and what the normal rules prove), then notes which arrays and
+//     which Apache masters exist right before the start;
+//   - after-start (ExecStartPost, with $MAINPID) records the Apache-shaped
+//     arrays that appeared since, with the master they belong to.
+//
+// An array is recorded only when the start's own processes account for
+// it: its last operation is by the master or one of its descendants, or
+// by a process that is gone while no other Apache started in the window
+// (mod_ssl's session-cache mutex is made by the start-up process, which
+// exits when the master detaches). Another instance starting at the same
+// moment has its start-up process alive, or its master new in the window,
+// so nothing of its is taken for the unit's.
+
+// beforeStart cleans, then snapshots for the after-start. With no Apache
+// process at all in the namespace (the outage, or the unit's own crash on
+// a host with one Apache), the normal rules need no minimum age: nothing
+// can be starting.
+func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (remediate.Report, error) {
+	pol, err := corePolicy(req.Policy, r.Now())
+	if err != nil {
+		return remediate.Report{}, err
+	}
+	census, err := sys.Census(pol.ApacheUIDs)
+	if err != nil {
+		return remediate.Report{}, err
+	}
+	outage := !anyApache(census)
+	if outage {
+		req.Policy.MinAge = 0
+	}
+	rep, err := r.clean(sys, req, bk)
+	if err != nil {
+		return rep, err
+	}
+	removed, witnessed := 0, 0
+	for _, a := range rep.Actions {
+		if a.Outcome == remediate.Removed {
+			removed++
+			if witnessedLeak(rep.Evidence, a.SemID) {
+				witnessed++
+			}
+		}
+	}
+	kept := keptSummary(rep)
+	rep.Note = fmt.Sprintf("removed %d arrays (%d witnessed leaks of dead starts)%s", removed, witnessed, kept)
+	if outage {
+		rep.Note += "; no Apache was running, so no minimum age applied"
+	}
+	if killed := countOrphans(rep, remediate.Killed) + countOrphans(rep, remediate.Gone); killed > 0 {
+		rep.Note += fmt.Sprintf("; ended %d orphaned Apache workers", killed)
+	}
+	if n := len(rep.Orphans); n > 0 && !req.Policy.KillOrphans {
+		rep.Note += fmt.Sprintf("; %d orphaned Apache workers left running, and the arrays they may use kept (kill_orphans is off)", n)
+	}
+	if req.DryRun {
+		rep.Note = "dry run: would have " + rep.Note
+		return rep, nil
+	}
+	arrays, err := sys.SemArrays()
+	if err != nil {
+		return rep, err
+	}
+	if census, err = sys.Census(pol.ApacheUIDs); err != nil {
+		return rep, err
+	}
+	rec := bk.records[req.Unit]
+	rec.Unit = req.Unit
+	rec.Starts = pruneStarts(rec.Starts, arrays, census)
+	snap := &Snapshot{Time: r.Now(), SemIDs: make([]int32, 0, len(arrays))}
+	for _, a := range arrays {
+		snap.SemIDs = append(snap.SemIDs, a.SemID)
+	}
+	for _, p := range census.Procs {
+		if p.Role == sysvipc.RoleMaster || p.Role == sysvipc.RoleOrphan {
+			snap.Apache = append(snap.Apache, sysvipc.IDOf(p))
+		}
+	}
+	slices.SortFunc(snap.Apache, func(a, b sysvipc.ProcessID) int { return a.PID - b.PID })
+	rec.Before = snap
+	rep.Record = rec.encode()
+	return rep, nil
+}
+
+// afterStart records the arrays this start of the unit made.
+func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (remediate.Report, error) {
+	count := countArrays(sys)
+	rep := remediate.Report{Namespace: sys.Namespace(), ArraysBefore: count, ArraysAfter: count, DryRun: req.DryRun, Rounds: 1}
+	now := r.Now()
+	pol, err := corePolicy(req.Policy, now)
+	if err != nil {
+		return rep, err
+	}
+	arrays, err := sys.SemArrays()
+	if err != nil {
+		return rep, err
+	}
+	census, err := sys.Census(pol.ApacheUIDs)
+	if err != nil {
+		return rep, err
+	}
+	bk.sort(census)
+	rec := bk.records[req.Unit]
+	rec.Unit = req.Unit
+	before := rec.Before
+	rec.Before = nil // taken by this start
+	rec.Starts = pruneStarts(rec.Starts, arrays, census)
+
+	master := census.Procs[req.MainPID]
+	if req.MainPID <= 0 || master == nil {
+		rep.Note = fmt.Sprintf("main pid %d is not running: nothing recorded", req.MainPID)
+		rep.Record = rec.encode()
+		return rep, nil
+	}
+	tree := descendants(census, master.PID)
+	window, why := windowClear(before, census, tree)
+	existed := map[int32]bool{}
+	if before != nil {
+		for _, id := range before.SemIDs {
+			existed[id] = true
+		}
+	}
+	start := Start{Master: sysvipc.IDOf(master), Recorded: now}
+	skipped := map[string]int{}
+	for _, a := range arrays {
+		if ok, _ := pol.Candidate(a); !ok || existed[a.SemID] {
+			continue
+		}
+		if unit, ok := bk.live[a.SemID]; ok && unit != req.Unit {
+			skipped["recorded by "+unit]++
+			continue
+		}
+		d, err := sys.ProbeSem(a)
+		switch {
+		case err != nil:
+			skipped["unreadable"]++
+			continue
+		case tree[d.PID]:
+		case d.PID > 0 && census.Procs[d.PID] == nil && window:
+		case d.PID > 0 && census.Procs[d.PID] == nil:
+			skipped["last pid gone and "+why]++
+			continue
+		default:
+			skipped["last used by another process"]++
+			continue
+		}
+		start.Arrays = append(start.Arrays, sysvipc.WitnessOf(a))
+		rep.Evidence = append(rep.Evidence, remediate.Evidence{
+			SemID: a.SemID, Key: a.Key, UID: a.UID, Owner: sysvipc.UserName(a.UID), NSems: a.NSems,
+			Value: d.Value, NCnt: d.NCnt, ZCnt: d.ZCnt, LastPID: d.PID, PIDState: sysvipc.PIDAlive,
+			OTime: a.OTime, CTime: a.CTime, Verdict: sysvipc.Live, Reasons: []sysvipc.Reason{sysvipc.ReasonWitnessedLive}, Round: 1,
+		})
+		if census.Procs[d.PID] == nil {
+			rep.Evidence[len(rep.Evidence)-1].PIDState = sysvipc.PIDDead
+		}
+	}
+	rec.Starts = append(rec.Starts, start)
+	rep.Record = rec.encode()
+	rep.Note = fmt.Sprintf("recorded %d arrays of master pid %d", len(start.Arrays), master.PID)
+	if len(skipped) > 0 {
+		rep.Note += "; not recorded: " + summarize(skipped)
+	}
+	return rep, nil
+}
+
+// windowClear reports whether an array whose last user is gone can be
+// taken for this start's: only when the before-start's snapshot exists
+// and no Apache master or orphan outside the start's own tree appeared
+// since (another instance's start-up process makes arrays and exits too).
+func windowClear(before *Snapshot, census sysvipc.Census, tree map[int]bool) (bool, string) {
+	if before == nil {
+		return false, "no before-start snapshot"
+	}
+	old := map[sysvipc.ProcessID]bool{}
+	for _, id := range before.Apache {
+		old[id] = true
+	}
+	for _, p := range census.Procs {
+		if (p.Role == sysvipc.RoleMaster || p.Role == sysvipc.RoleOrphan) && !tree[p.PID] && !old[sysvipc.IDOf(p)] {
+			return false, fmt.Sprintf("another Apache (pid %d) started meanwhile", p.PID)
+		}
+	}
+	return true, ""
+}
+
+// descendants is the master and every process below it.
+func descendants(census sysvipc.Census, root int) map[int]bool {
+	tree := map[int]bool{root: true}
+	for pid := range census.Procs {
+		seen := map[int]bool{}
+		for p := pid; p > 0 && !seen[p]; {
+			seen[p] = true
+			if tree[p] {
+				for q := range seen {
+					tree[q] = true
+				}
+				break
+			}
+			proc := census.Procs[p]
+			if proc == nil {
+				break
+			}
+			p = proc.PPID
+		}
+	}
+	return tree
+}
+
+// pruneStarts drops recorded arrays that are gone or replaced, and the
+// starts of dead masters with nothing left.
+func pruneStarts(starts []Start, arrays []sysvipc.SemArray, census sysvipc.Census) []Start {
+	now := make(map[int32]sysvipc.SemArray, len(arrays))
+	for _, a := range arrays {
+		now[a.SemID] = a
+	}
+	var out []Start
+	for _, s := range starts {
+		var left []sysvipc.Witnessed
+		for _, w := range s.Arrays {
+			if a, ok := now[w.SemID]; ok && w.Same(a) {
+				left = append(left, w)
+			}
+		}
+		if len(left) == 0 && !s.Master.Alive(census) {
+			continue
+		}
+		s.Arrays = left
+		out = append(out, s)
+	}
+	return out
+}
+
+func countOrphans(rep remediate.Report, o remediate.Outcome) int {
+	n := 0
+	for _, a := range rep.OrphanActions {
+		if a.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+func anyApache(census sysvipc.Census) bool {
+	for _, p := range census.Procs {
+		if p.Role != sysvipc.RoleNone {
+			return true
+		}
+	}
+	return false
+}
+
+func witnessedLeak(evidence []remediate.Evidence, id int32) bool {
+	for _, e := range evidence {
+		if e.SemID == id && slices.Contains(e.Reasons, sysvipc.ReasonWitnessedLeak) {
+			return true
+		}
+	}
+	return false
+}
+
+// keptSummary names why candidate arrays stayed, most common first.
+func keptSummary(rep remediate.Report) string {
+	removed := map[int32]bool{}
+	for _, a := range rep.Actions {
+		if a.Outcome == remediate.Removed {
+			removed[a.SemID] = true
+		}
+	}
+	why := map[string]int{}
+	last := map[int32]remediate.Evidence{}
+	for _, e := range rep.Evidence {
+		last[e.SemID] = e
+	}
+	for id, e := range last {
+		if removed[id] || len(e.Reasons) == 0 {
+			continue
+		}
+		why[string(e.Reasons[0])]++
+	}
+	for _, a := range rep.OrphanActions {
+		if a.Outcome == remediate.Skipped || a.Outcome == remediate.Failed {
+			why[fmt.Sprintf("orphan pid %d %s: %s", a.PID, a.Outcome, a.Why)]++
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return "; kept: " + summarize(why)
+}
+
+// summarize is "3 reason, 1 other" sorted by count, then name.
+func summarize(counts map[string]int) string {
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(a, b string) int {
+		if counts[a] != counts[b] {
+			return counts[b] - counts[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
