@@ -1,0 +1,106 @@
+package hooks
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+)
+
+// TestConcurrentStart: another instance starts at the same moment as the
+// unit: its start-up process sits in a slow pass-phrase dialog, with its
+// three arrays made, while the unit's hooks run and the unit starts. Then
+// a third instance starts completely inside the unit's window (between
+// before-start and after-start), so its start-up process is gone too.
+// Neither's arrays may be recorded for the unit or removed; the unit's
+// own dead start is removed all the same.
+func TestConcurrentStart(t *testing.T) {
+	t.Parallel()
+	if !ipctest.Enter(t) {
+		return
+	}
+	h := newHost(t)
+	u := &unit{name: "apache2.service", ap: ipctest.NewApache(t)}
+	defer ipctest.KillAll()
+	if _, _, err := h.start(t, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.ap.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	leaked := u.arrays
+
+	// The slow instance: in its dialog for the whole of the unit's start.
+	slow := ipctest.NewApacheWith(t, ipctest.ApacheOptions{TLS: true, PassPhraseDelay: 8 * time.Second})
+	ids := ipctest.SemIDs(t)
+	starting, err := slow.StartAsync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := starting.WaitPassPhraseDialog(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	inDialog := newSince(t, ids)
+	if len(inDialog) == 0 {
+		t.Fatal("the slow instance made no array before its dialog")
+	}
+	before, after, err := h.start(t, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLine(t, before, "removed 3 arrays (3 witnessed leaks of dead starts)")
+	wantLine(t, after, "recorded 3 arrays of master pid")
+	gone(t, leaked, true, "the unit's dead start")
+	gone(t, inDialog, false, "the slow instance's arrays, made in its dialog")
+	for _, id := range h.recorded(t, u.name) {
+		if slices.Contains(inDialog, id) {
+			t.Errorf("the slow instance's semid %d was recorded for the unit", id)
+		}
+	}
+	if err := starting.Wait(); err != nil {
+		t.Fatalf("the slow instance did not start: %v", err)
+	}
+	slowArrays := newSince(t, ids)
+	slowArrays = slices.DeleteFunc(slowArrays, func(id int32) bool { return slices.Contains(u.arrays, id) })
+
+	// The fast instance starts inside the unit's window.
+	if err := u.ap.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	fast := ipctest.NewApache(t)
+	before = h.hook(t, "--before-start", "--unit", u.name)
+	wantLine(t, before, "removed 3 arrays (3 witnessed leaks of dead starts)")
+	ids = ipctest.SemIDs(t)
+	if err := fast.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fastArrays := newSince(t, ids)
+	ids = ipctest.SemIDs(t)
+	if err := u.ap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	u.arrays = newSince(t, ids)
+	pid, err := u.ap.MasterPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The unit's own session-cache mutex is left out too: its last user,
+	// the start-up process, is gone, and so is the fast one's.
+	after = h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
+	wantLine(t, after, "recorded 2 arrays of master pid", "another Apache (pid")
+	for _, id := range h.recorded(t, u.name) {
+		if !slices.Contains(u.arrays, id) {
+			t.Errorf("semid %d, not the unit's, was recorded for it", id)
+		}
+	}
+	// The unit crashes again: its two recorded arrays go, nothing else.
+	if err := u.ap.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	before = h.hook(t, "--before-start", "--unit", u.name)
+	wantLine(t, before, "removed 2 arrays (2 witnessed leaks of dead starts)")
+	healthy(t, slow, slowArrays, "the slow instance, after the unit's hooks")
+	healthy(t, fast, fastArrays, "the fast instance, after the unit's hooks")
+}

@@ -1,0 +1,60 @@
+package hooks
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
+)
+
+// TestLostRecord: /run emptied as by a reboot (the records gone, the
+// arrays not, as after a checkpoint restore or a hand-cleaned /run). The
+// normal rules decide: beside a running Apache the unit's leak stays
+// (master_may_own); once no Apache runs at all, every leak goes at the
+// before-start, with no minimum age.
+func TestLostRecord(t *testing.T) {
+	t.Parallel()
+	if !ipctest.Enter(t) {
+		return
+	}
+	neighbour := ipctest.NewApache(t)
+	if err := neighbour.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ipctest.KillAll()
+	theirs := ipctest.SemIDs(t)
+	h := newHost(t)
+	u := &unit{name: "apache2.service", ap: ipctest.NewApache(t)}
+	if _, _, err := h.start(t, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.ap.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	leaked := u.arrays
+	if err := os.RemoveAll(h.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	// Even with no minimum age (root's policy may say so), the running
+	// neighbour keeps the unrecorded leak (master_may_own, or
+	// changed_after_master_start when both started within the same two
+	// seconds).
+	before := h.hook(t, "--before-start", "--unit", u.name, "--min-age", "0s")
+	wantLine(t, before, "removed 0 arrays (0 witnessed")
+	gone(t, leaked, false, "the unrecorded leak beside a running Apache")
+	healthy(t, neighbour, theirs, "the neighbour")
+
+	// The outage: no Apache at all, no record.
+	if err := ipctest.KillAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(h.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := h.start(t, u)
+	if err != nil {
+		t.Fatalf("the unit did not start after the outage's before-start: %v", err)
+	}
+	wantLine(t, before, "removed 6 arrays (0 witnessed", "no Apache was running, so no minimum age applied")
+	gone(t, append(leaked, theirs...), true, "every leak in the outage")
+}
