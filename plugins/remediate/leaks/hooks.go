@@ -126,6 +126,14 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 		rep.Record = rec.encode()
 		return rep, nil
 	}
+	// The main pid must be this start's: one that already ran at the
+	// before-start (a PIDFile naming another instance's pid file, say)
+	// would get that instance's arrays recorded as this unit's.
+	if before != nil && slices.Contains(before.Apache, sysvipc.IDOf(master)) {
+		rep.Note = fmt.Sprintf("main pid %d was running before this start: not its master, nothing recorded", req.MainPID)
+		rep.Record = rec.encode()
+		return rep, nil
+	}
 	tree := descendants(census, master.PID)
 	window, why := windowClear(before, census, tree)
 	existed := map[int32]bool{}

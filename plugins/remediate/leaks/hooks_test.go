@@ -1,0 +1,240 @@
+package leaks
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
+)
+
+// hookHost keeps the unit records between calls, as the host does.
+type hookHost struct {
+	t       *testing.T
+	r       remediate.Remediator
+	records map[string][]byte
+}
+
+func newHookHost(t *testing.T, sys *fakeSystem) *hookHost {
+	return &hookHost{t: t, r: overGRPC(t, sys), records: map[string][]byte{}}
+}
+
+func (h *hookHost) call(hook remediate.Hook, unit string, mainPID int, p remediate.Policy) remediate.Report {
+	h.t.Helper()
+	rep, err := h.r.Remediate(remediate.Request{Policy: p, Hook: hook, Unit: unit, MainPID: mainPID, Records: h.records})
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", hook, unit, err)
+	}
+	if hook != remediate.NoHook {
+		if rep.Record == nil {
+			h.t.Fatalf("%s %s: no record back", hook, unit)
+		}
+		h.records[unit] = rep.Record
+	}
+	return rep
+}
+
+func (h *hookHost) recorded(unit string) []int32 {
+	var rec Record
+	if err := json.Unmarshal(h.records[unit], &rec); err != nil {
+		h.t.Fatal(err)
+	}
+	var ids []int32
+	for _, s := range rec.Starts {
+		for _, a := range s.Arrays {
+			ids = append(ids, a.SemID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// startUnit makes the world go through one start of a unit between its
+// hooks: a start-up process 199 makes array 42 and exits, master 200 with
+// worker 201 makes 40 and 41.
+func startUnit(f *fakeSystem, ids [3]int32, startup, master int, ticks uint64) {
+	made := now.Add(-time.Second).Unix()
+	for i, id := range ids {
+		pid := master
+		if i == 2 {
+			pid = startup // dead by the after-start
+		}
+		f.arrays[id] = sysvipc.SemArray{SemID: id, Perms: 0o600, NSems: 1, UID: www, CTime: made}
+		f.details[id] = sysvipc.SemDetail{SemID: id, UID: www, NSems: 1, CTime: made, Value: 1, PID: pid}
+	}
+	f.procs[master] = &sysvipc.Process{PID: master, PPID: 1, PGRP: master, Exe: "apache2", APR: true, Start: now, StartTicks: ticks}
+	f.procs[master+1] = &sysvipc.Process{PID: master + 1, PPID: master, PGRP: master, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now, StartTicks: ticks + 1}
+}
+
+func crash(f *fakeSystem, master int) {
+	delete(f.procs, master)
+	delete(f.procs, master+1)
+}
+
+// TestHooksWitnessTheUnitsArrays: beside a running Apache (100, array 10)
+// and an old unrecorded leak (1, 2, 3), a unit starts, is recorded, dies;
+// its before-start removes exactly its three arrays, with no minimum age.
+func TestHooksWitnessTheUnitsArrays(t *testing.T) {
+	sys := world()
+	h := newHookHost(t, sys)
+	rep := h.call(remediate.BeforeStart, "apache2.service", 0, policy)
+	if rep.Count(remediate.Removed) != 0 {
+		t.Fatalf("first before-start removed %v", sys.removed)
+	}
+	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+	rep = h.call(remediate.AfterStart, "apache2.service", 200, policy)
+	if got := h.recorded("apache2.service"); !slices.Equal(got, []int32{40, 41, 42}) {
+		t.Errorf("recorded %v, want [40 41 42] (%s)", got, rep.Note)
+	}
+	crash(sys, 200)
+	rep = h.call(remediate.BeforeStart, "apache2.service", 0, policy)
+	slices.Sort(sys.removed)
+	if !slices.Equal(sys.removed, []int32{40, 41, 42}) {
+		t.Errorf("removed %v, want [40 41 42]; %s", sys.removed, rep.Note)
+	}
+	if !strings.Contains(rep.Note, "removed 3 arrays (3 witnessed leaks of dead starts)") {
+		t.Errorf("note %q", rep.Note)
+	}
+	for _, e := range rep.Evidence {
+		if e.SemID == 40 && !slices.Equal(e.Reasons, []sysvipc.Reason{sysvipc.ReasonWitnessedLeak, sysvipc.ReasonLastPIDDead}) {
+			t.Errorf("semid 40's reasons %v", e.Reasons)
+		}
+	}
+	if got := h.recorded("apache2.service"); len(got) != 0 {
+		t.Errorf("the record still holds %v after their removal", got)
+	}
+}
+
+// TestAfterStartWindow: an array whose last user is gone is recorded only
+// when no other Apache started between the hooks; a main pid that ran
+// before the before-start records nothing.
+func TestAfterStartWindow(t *testing.T) {
+	sys := world()
+	h := newHookHost(t, sys)
+	h.call(remediate.BeforeStart, "apache2.service", 0, policy)
+	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+	sys.procs[300] = &sysvipc.Process{PID: 300, PPID: 1, PGRP: 300, Exe: "apache2", APR: true, Start: now, StartTicks: 7100}
+	rep := h.call(remediate.AfterStart, "apache2.service", 200, policy)
+	if got := h.recorded("apache2.service"); !slices.Equal(got, []int32{40, 41}) {
+		t.Errorf("recorded %v, want [40 41]: 42's last user is gone and pid 300 started meanwhile", got)
+	}
+	if !strings.Contains(rep.Note, "another Apache (pid 300) started meanwhile") {
+		t.Errorf("note %q", rep.Note)
+	}
+
+	h.call(remediate.BeforeStart, "other.service", 0, policy)
+	rep = h.call(remediate.AfterStart, "other.service", 100, policy) // the neighbour's master
+	if got := h.recorded("other.service"); len(got) != 0 || !strings.Contains(rep.Note, "was running before this start") {
+		t.Errorf("a main pid from before the start: recorded %v, %q", got, rep.Note)
+	}
+	rep = h.call(remediate.AfterStart, "gone.service", 4242, policy)
+	if !strings.Contains(rep.Note, "main pid 4242 is not running: nothing recorded") {
+		t.Errorf("note %q", rep.Note)
+	}
+}
+
+// TestWitnessedKeptWhileInUse: a dead start's recorded array stays while
+// anything may use it: a waiter, a holder, a live last user, an orphaned
+// worker, an Apache process left in the dead master's group. A recorded
+// master whose pid was taken by another process is dead.
+func TestWitnessedKeptWhileInUse(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(f *fakeSystem)
+		keep   bool
+	}{
+		{"nothing uses them", func(*fakeSystem) {}, false},
+		{"waiter", func(f *fakeSystem) { d := f.details[40]; d.NCnt = 1; f.details[40] = d }, true},
+		{"held", func(f *fakeSystem) { d := f.details[40]; d.Value = 0; f.details[40] = d }, true},
+		{"last user alive", func(f *fakeSystem) {
+			f.procs[199] = &sysvipc.Process{PID: 199, PPID: 1, PGRP: 199, Exe: "sleep", StartTicks: 1}
+			d := f.details[40]
+			d.PID = 199
+			f.details[40] = d
+		}, true},
+		{"orphan", func(f *fakeSystem) {
+			f.procs[201] = &sysvipc.Process{PID: 201, PPID: 1, PGRP: 200, Exe: "apache2", APR: true, EUID: www, RUID: www, StartTicks: 7001}
+		}, true},
+		{"master pid reused", func(f *fakeSystem) {
+			// The array's last user was a worker, gone; the master's pid
+			// now runs a shell, with other start ticks. (Were the shell's
+			// pid the last user's, last_pid_alive would keep it.)
+			f.procs[200] = &sysvipc.Process{PID: 200, PPID: 1, PGRP: 200, Exe: "bash", StartTicks: 9999}
+			d := f.details[40]
+			d.PID = 201
+			f.details[40] = d
+		}, false},
+		{"master alive", func(f *fakeSystem) {
+			f.procs[200] = &sysvipc.Process{PID: 200, PPID: 1, PGRP: 200, Exe: "apache2", APR: true, StartTicks: 7000}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sys := world()
+			h := newHookHost(t, sys)
+			h.call(remediate.BeforeStart, "apache2.service", 0, policy)
+			startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+			h.call(remediate.AfterStart, "apache2.service", 200, policy)
+			crash(sys, 200)
+			tc.change(sys)
+			rep := h.call(remediate.BeforeStart, "apache2.service", 0, policy)
+			if kept := !slices.Contains(sys.removed, 40); kept != tc.keep {
+				t.Errorf("semid 40 kept %v, want %v; removed %v; %s", kept, tc.keep, sys.removed, rep.Note)
+			}
+			for _, id := range []int32{1, 2, 3, 10} {
+				if slices.Contains(sys.removed, id) {
+					t.Errorf("removed semid %d, which no record holds, beside a running Apache", id)
+				}
+			}
+		})
+	}
+}
+
+// TestEventHandlerUsesRecords: the Nagios event handler, given the
+// records, removes a dead start's arrays beside a running Apache, and an
+// array another unit's live master recorded never goes, whatever else
+// the rules say.
+func TestEventHandlerUsesRecords(t *testing.T) {
+	sys := world()
+	h := newHookHost(t, sys)
+	h.call(remediate.BeforeStart, "a.service", 0, policy)
+	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+	h.call(remediate.AfterStart, "a.service", 200, policy)
+	crash(sys, 200)
+	rep := h.call(remediate.NoHook, "", 0, policy)
+	slices.Sort(sys.removed)
+	if !slices.Equal(sys.removed, []int32{40, 41, 42}) || rep.Record != nil {
+		t.Errorf("event handler removed %v (record %q)", sys.removed, rep.Record)
+	}
+
+	// A record naming the running server's array 10 under its live master.
+	live, _ := json.Marshal(Record{Version: recordVersion, Unit: "b.service", Starts: []Start{{
+		Master: sysvipc.ProcessID{PID: 100}, Arrays: []sysvipc.Witnessed{sysvipc.WitnessOf(sys.arrays[10])},
+	}}})
+	bk := newBook(map[string][]byte{"b.service": live})
+	census, _ := sys.Census(map[uint32]bool{www: true})
+	bk.sort(census)
+	c := sysvipc.Classification{Array: sys.arrays[10], Verdict: sysvipc.Stale}
+	if got := bk.judge(c, sysvipc.NewJudge(census, sysvipc.Policy{})); got.Verdict != sysvipc.Live || got.Reasons[0] != sysvipc.ReasonWitnessedLive {
+		t.Errorf("an array a live master recorded: %s %v", got.Verdict, got.Reasons)
+	}
+}
+
+// TestRecordRefused: a record of another version, for another unit, or
+// with unknown fields is ignored (the normal rules decide) and named.
+func TestRecordRefused(t *testing.T) {
+	for name, body := range map[string]string{
+		"version":       `{"version":2,"unit":"a.service","starts":[]}`,
+		"unit":          `{"version":1,"unit":"b.service","starts":[]}`,
+		"unknown field": `{"version":1,"unit":"a.service","starts":[],"extra":1}`,
+		"master pid":    `{"version":1,"unit":"a.service","starts":[{"master":{"pid":0,"start_ticks":1},"arrays":[]}]}`,
+		"not json":      `{`,
+	} {
+		bk := newBook(map[string][]byte{"a.service": []byte(body)})
+		if len(bk.records) != 0 || len(bk.problems) != 1 || !strings.Contains(bk.problems[0], "unit a.service") {
+			t.Errorf("%s: records %v, problems %q", name, bk.records, bk.problems)
+		}
+	}
+}
