@@ -84,6 +84,21 @@ echo "  ipcs -s | awk | xargs ipcrm (no checks at all)      $(ms "$t_ipcrm")   r
 bash "$w/fill.sh"; "$w/ipcwatch-remediate" --min-age 0s --audit-log "$w/audit.jsonl" --lock "$w/lock" | head -1
 echo "  left after ipcwatch-remediate: $(($(wc -l < /proc/sysvipc/sem) - 1)) arrays; audit line $(tail -1 "$w/audit.jsonl" | wc -c) bytes"
 
+echo "unit start hooks at 32,000 leaked www-data arrays (target: each <= 1 s):"
+hk() { "$w/ipcwatch-remediate" "$@" --state-dir "$w/units" --audit-log "$w/audit.jsonl" --lock "$w/lock"; }
+rm -rf "$w/units"; bash "$w/fill.sh"
+sleep 600 & main=$!
+t_after=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --after-start --unit a.service --main-pid $main >/dev/null"; } 2>&1 )
+echo "  --after-start, no record yet, 32,000 arrays judged not the start's: ${t_after} s"
+t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service >/dev/null"; } 2>&1 )
+echo "  --before-start, no Apache: removes all 32,000 (re-verifying each): ${t_before} s; left: $(($(wc -l < /proc/sysvipc/sem) - 1))"
+bash "$w/fill.sh"
+t_after=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --after-start --unit a.service --main-pid $main >/dev/null"; } 2>&1 )
+echo "  --after-start with the before-start's snapshot, 32,000 new arrays: ${t_after} s"
+t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service --dry-run >/dev/null"; } 2>&1 )
+echo "  --before-start --dry-run, 32,000 arrays judged: ${t_before} s"
+kill "$main"
+
 echo "all IPC namespaces: 100 more, five arrays each (unshare --ipc):"
 for _ in $(seq 100); do
   unshare --ipc sh -c 'for j in 1 2 3 4 5; do ipcmk -S 1 >/dev/null; done; exec sleep 600' &

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 	"github.com/ipcwatch/ipcwatch/plugins/remediate"
@@ -48,11 +50,24 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 		return rep, err
 	}
 	removed, witnessed := 0, 0
+	byWitness := witnessedLeaks(rep.Evidence)
 	for _, a := range rep.Actions {
 		if a.Outcome == remediate.Removed {
 			removed++
-			if witnessedLeak(rep.Evidence, a.SemID) {
+			if byWitness[a.SemID] {
 				witnessed++
+			}
+		}
+	}
+	if req.DryRun {
+		// Nothing removed: say what the plan would remove.
+		removed, witnessed = 0, 0
+		for _, e := range rep.FirstRound() {
+			if e.Verdict == sysvipc.Stale {
+				removed++
+				if byWitness[e.SemID] {
+					witnessed++
+				}
 			}
 		}
 	}
@@ -68,7 +83,7 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 		rep.Note += fmt.Sprintf("; %d orphaned Apache workers left running, and the arrays they may use kept (kill_orphans is off)", n)
 	}
 	if req.DryRun {
-		rep.Note = "dry run: would have " + rep.Note
+		rep.Note = "dry run, nothing changed: would have " + rep.Note
 		return rep, nil
 	}
 	arrays, err := sys.SemArrays()
@@ -158,10 +173,20 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			skipped["unreadable"]++
 			continue
 		case tree[d.PID]:
-		case d.PID > 0 && census.Procs[d.PID] == nil && window:
-		case d.PID > 0 && census.Procs[d.PID] == nil:
+		case d.PID > 0 && census.Procs[d.PID] == nil && !window:
 			skipped["last pid gone and "+why]++
 			continue
+		case d.PID > 0 && census.Procs[d.PID] == nil && a.CUID != 0:
+			// Apache's start-up process runs as root: an array a
+			// www-data program made and left to a child is not its.
+			skipped["last pid gone and made by uid "+strconv.FormatUint(uint64(a.CUID), 10)]++
+			continue
+		case d.PID > 0 && census.Procs[d.PID] == nil && time.Unix(a.CTime, 0).After(master.Start.Add(startSlack)):
+			// What the start-up process made, it made before it forked
+			// the master.
+			skipped["last pid gone and made after the master started"]++
+			continue
+		case d.PID > 0 && census.Procs[d.PID] == nil:
 		default:
 			skipped["last used by another process"]++
 			continue
@@ -184,6 +209,11 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 	}
 	return rep, nil
 }
+
+// startSlack absorbs the clocks compared: ctime in whole seconds, a
+// process start in ticks on a boot time /proc/stat rounds to the second.
+// A clock step between the two only makes the hook record less.
+const startSlack = 2 * time.Second
 
 // windowClear reports whether an array whose last user is gone can be
 // taken for this start's: only when the before-start's snapshot exists
@@ -271,13 +301,15 @@ func anyApache(census sysvipc.Census) bool {
 	return false
 }
 
-func witnessedLeak(evidence []remediate.Evidence, id int32) bool {
+// witnessedLeaks are the semids judged witnessed leaks, in any round.
+func witnessedLeaks(evidence []remediate.Evidence) map[int32]bool {
+	out := map[int32]bool{}
 	for _, e := range evidence {
-		if e.SemID == id && slices.Contains(e.Reasons, sysvipc.ReasonWitnessedLeak) {
-			return true
+		if slices.Contains(e.Reasons, sysvipc.ReasonWitnessedLeak) {
+			out[e.SemID] = true
 		}
 	}
-	return false
+	return out
 }
 
 // keptSummary names why candidate arrays stayed, most common first.
@@ -286,6 +318,13 @@ func keptSummary(rep remediate.Report) string {
 	for _, a := range rep.Actions {
 		if a.Outcome == remediate.Removed {
 			removed[a.SemID] = true
+		}
+	}
+	if rep.DryRun {
+		for _, e := range rep.Evidence {
+			if e.Verdict == sysvipc.Stale {
+				removed[e.SemID] = true
+			}
 		}
 	}
 	why := map[string]int{}
