@@ -45,7 +45,7 @@ func hook(o options, rec *record) (string, error) {
 		return "", err
 	}
 	defer release()
-	records, problems, err := readRecords(o.stateDir)
+	records, problems, err := readRecords(o.stateDir, true)
 	if err != nil {
 		return "", err
 	}

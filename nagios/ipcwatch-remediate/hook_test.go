@@ -67,14 +67,14 @@ func TestRecordTrust(t *testing.T) {
 	if err := os.Chown(filepath.Join(dir, "d.service.json"), 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	recs, problems, err := readRecords(dir)
+	recs, problems, err := readRecords(dir, false)
 	if err != nil || len(recs) != 1 || recs["a.service"] == nil || len(problems) != 3 {
 		t.Errorf("records %v, problems %q, %v", recs, problems, err)
 	}
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := readRecords(dir); !errors.Is(err, errState) || !strings.Contains(err.Error(), "writable by group or others") {
+	if _, _, err := readRecords(dir, false); !errors.Is(err, errState) || !strings.Contains(err.Error(), "writable by group or others") {
 		t.Errorf("world-writable state dir: %v", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
@@ -83,7 +83,7 @@ func TestRecordTrust(t *testing.T) {
 	if err := os.Chown(dir, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := readRecords(dir); !errors.Is(err, errState) || !strings.Contains(err.Error(), "does not belong to root") {
+	if _, _, err := readRecords(dir, false); !errors.Is(err, errState) || !strings.Contains(err.Error(), "does not belong to root") {
 		t.Errorf("state dir of nobody: %v", err)
 	}
 }

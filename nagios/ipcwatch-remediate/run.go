@@ -63,7 +63,7 @@ func runPlugin(o options, why, path string, out io.Writer) error {
 	// The units' witness records help judge (a dead start's arrays are
 	// witnessed leaks); the handler only reads them. Without them the
 	// normal rules decide, so a problem with them is audited, not fatal.
-	records, problems, serr := readRecords(o.stateDir)
+	records, problems, serr := readRecords(o.stateDir, false)
 	if serr != nil {
 		problems = append(problems, serr.Error())
 	}

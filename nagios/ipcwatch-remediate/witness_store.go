@@ -34,11 +34,13 @@ func validUnit(u string) error {
 	return nil
 }
 
-// trustedDir creates dir (0700) if missing and checks that it is a
-// directory of root's that only root may write.
-func trustedDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("%w: %w", errState, err)
+// trustedDir creates dir (0700) if missing and create is set, and checks
+// that it is a directory of root's that only root may write.
+func trustedDir(dir string, create bool) error {
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("%w: %w", errState, err)
+		}
 	}
 	st, err := os.Lstat(dir)
 	if err != nil {
@@ -59,9 +61,15 @@ func trustedDir(dir string) error {
 // readRecords reads every unit's record from dir. A record root did not
 // write alone (another owner, a group- or world-writable mode, not a
 // regular file) is left out and named in problems: the plugin then judges
-// by the normal rules, which never need it.
-func readRecords(dir string) (records map[string][]byte, problems []string, err error) {
-	if err := trustedDir(dir); err != nil {
+// by the normal rules, which never need it. Only the hooks create dir; the
+// event handler reads it if it is there.
+func readRecords(dir string, create bool) (records map[string][]byte, problems []string, err error) {
+	if !create {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, nil
+		}
+	}
+	if err := trustedDir(dir, create); err != nil {
 		return nil, nil, err
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "*.json"))

@@ -90,7 +90,7 @@ func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int
 	}
 	// The records too are sorted out again: a recorded master is alive or
 	// dead by this census.
-	bk.sort(census)
+	bk.sort(census, sys.Namespace())
 	return rechecker{judge: sysvipc.NewJudge(census, pol), book: bk}, nil
 }
 

@@ -95,8 +95,8 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	}
 	rec := bk.records[req.Unit]
 	rec.Unit = req.Unit
-	rec.Starts = pruneStarts(rec.Starts, arrays, census)
-	snap := &Snapshot{Time: r.Now(), SemIDs: make([]int32, 0, len(arrays))}
+	rec.Starts = pruneStarts(rec.Starts, arrays, census, sys.Namespace())
+	snap := &Snapshot{Time: r.Now(), IPCNS: sys.Namespace(), SemIDs: make([]int32, 0, len(arrays))}
 	for _, a := range arrays {
 		snap.SemIDs = append(snap.SemIDs, a.SemID)
 	}
@@ -128,12 +128,16 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 	if err != nil {
 		return rep, err
 	}
-	bk.sort(census)
+	ns := sys.Namespace()
+	bk.sort(census, ns)
 	rec := bk.records[req.Unit]
 	rec.Unit = req.Unit
 	before := rec.Before
 	rec.Before = nil // taken by this start
-	rec.Starts = pruneStarts(rec.Starts, arrays, census)
+	if before != nil && before.IPCNS != ns {
+		before = nil // another namespace's: tells nothing of this one
+	}
+	rec.Starts = pruneStarts(rec.Starts, arrays, census, ns)
 
 	master := census.Procs[req.MainPID]
 	if req.MainPID <= 0 || master == nil {
@@ -157,7 +161,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			existed[id] = true
 		}
 	}
-	start := Start{Master: sysvipc.IDOf(master), Recorded: now}
+	start := Start{IPCNS: ns, Master: sysvipc.IDOf(master), Recorded: now}
 	skipped := map[string]int{}
 	for _, a := range arrays {
 		if ok, _ := pol.Candidate(a); !ok || existed[a.SemID] {
@@ -258,15 +262,20 @@ func descendants(census sysvipc.Census, root int) map[int]bool {
 	return tree
 }
 
-// pruneStarts drops recorded arrays that are gone or replaced, and the
-// starts of dead masters with nothing left.
-func pruneStarts(starts []Start, arrays []sysvipc.SemArray, census sysvipc.Census) []Start {
+// pruneStarts drops recorded arrays of namespace ns that are gone or
+// replaced, and the starts of dead masters with nothing left; another
+// namespace's starts stay as they are.
+func pruneStarts(starts []Start, arrays []sysvipc.SemArray, census sysvipc.Census, ns uint64) []Start {
 	now := make(map[int32]sysvipc.SemArray, len(arrays))
 	for _, a := range arrays {
 		now[a.SemID] = a
 	}
 	var out []Start
 	for _, s := range starts {
+		if s.IPCNS != ns {
+			out = append(out, s)
+			continue
+		}
 		var left []sysvipc.Witnessed
 		for _, w := range s.Arrays {
 			if a, ok := now[w.SemID]; ok && w.Same(a) {

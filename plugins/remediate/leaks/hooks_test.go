@@ -215,7 +215,7 @@ func TestEventHandlerUsesRecords(t *testing.T) {
 	}}})
 	bk := newBook(map[string][]byte{"b.service": live})
 	census, _ := sys.Census(map[uint32]bool{www: true})
-	bk.sort(census)
+	bk.sort(census, sys.Namespace())
 	c := sysvipc.Classification{Array: sys.arrays[10], Verdict: sysvipc.Stale}
 	if got := bk.judge(c, sysvipc.NewJudge(census, sysvipc.Policy{})); got.Verdict != sysvipc.Live || got.Reasons[0] != sysvipc.ReasonWitnessedLive {
 		t.Errorf("an array a live master recorded: %s %v", got.Verdict, got.Reasons)
@@ -236,5 +236,30 @@ func TestRecordRefused(t *testing.T) {
 		if len(bk.records) != 0 || len(bk.problems) != 1 || !strings.Contains(bk.problems[0], "unit a.service") {
 			t.Errorf("%s: records %v, problems %q", name, bk.records, bk.problems)
 		}
+	}
+}
+
+// TestRecordOfAnotherNamespace: a start recorded in another IPC namespace
+// (the host's record, the handler judging a container with --pid) says
+// nothing of this namespace's arrays, whatever their semids.
+func TestRecordOfAnotherNamespace(t *testing.T) {
+	sys := world()
+	sys.ns = 7
+	h := newHookHost(t, sys)
+	h.call(remediate.BeforeStart, "a.service", 0, policy)
+	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+	h.call(remediate.AfterStart, "a.service", 200, policy)
+	crash(sys, 200)
+	sys.ns = 8
+	h.call(remediate.NoHook, "", 0, policy)
+	h.call(remediate.BeforeStart, "b.service", 0, policy)
+	if len(sys.removed) != 0 {
+		t.Errorf("removed %v on another namespace's record", sys.removed)
+	}
+	sys.ns = 7
+	h.call(remediate.BeforeStart, "a.service", 0, policy)
+	slices.Sort(sys.removed)
+	if !slices.Equal(sys.removed, []int32{40, 41, 42}) {
+		t.Errorf("back in its namespace: removed %v, want [40 41 42]", sys.removed)
 	}
 }

@@ -133,7 +133,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 	}
 	judged := sysvipc.ClassifyThreads(arrays, census, sys, pol, sys.Threads())
 	judge := sysvipc.NewJudge(census, pol)
-	bk.sort(census)
+	bk.sort(census, sys.Namespace())
 	ownGroups := bk.deadMasters()
 	// Orphans are offered for killing only when no master runs: while one
 	// does, every array older than it stays unknown whatever the orphans

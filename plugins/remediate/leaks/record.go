@@ -35,8 +35,11 @@ type Record struct {
 
 // Snapshot is the namespace at a before-start.
 type Snapshot struct {
-	Time   time.Time `json:"time"`
-	SemIDs []int32   `json:"semids"` // every array then, of any owner
+	Time time.Time `json:"time"`
+	// IPCNS is the inode of the IPC namespace it was taken in: a record
+	// speaks only of that namespace's arrays.
+	IPCNS  uint64  `json:"ipc_namespace"`
+	SemIDs []int32 `json:"semids"` // every array then, of any owner
 	// Apache are the masters and orphans alive then: one that is not
 	// there then and runs at after-start started meanwhile.
 	Apache []sysvipc.ProcessID `json:"apache"`
@@ -45,6 +48,7 @@ type Snapshot struct {
 // Start is one start of the unit as its after-start saw it: the master
 // and the arrays that appeared during the start.
 type Start struct {
+	IPCNS    uint64              `json:"ipc_namespace"`
 	Master   sysvipc.ProcessID   `json:"master"`
 	Recorded time.Time           `json:"recorded"`
 	Arrays   []sysvipc.Witnessed `json:"arrays"`
@@ -116,13 +120,20 @@ func newBook(encoded map[string][]byte) book {
 	return b
 }
 
-// sort files each recorded array under a live or a dead master, by the
-// census. An array recorded under a live master anywhere is never dead.
-func (b *book) sort(census sysvipc.Census) {
+// sort files each recorded array of the namespace ns under a live or a
+// dead master, by the census. An array recorded under a live master
+// anywhere is never dead. A start recorded in another IPC namespace (the
+// host's records, judging a container's) says nothing of this one's
+// arrays; one whose namespace was unknown (0) is used only where the
+// current one is unknown too.
+func (b *book) sort(census sysvipc.Census, ns uint64) {
 	clear(b.dead)
 	clear(b.live)
 	for unit, r := range b.records {
 		for _, s := range r.Starts {
+			if s.IPCNS != ns {
+				continue
+			}
 			alive := s.Master.Alive(census)
 			for _, a := range s.Arrays {
 				if alive {
