@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -140,14 +141,30 @@ type probe struct {
 	err    error
 }
 
-// eachPart splits n items over at most maxWorkers goroutines: the semctl
-// calls are nearly all of a classification's time, and they do not
-// contend (each array has its own lock).
+// eachPart runs f over [0, n) in chunks on at most maxWorkers goroutines:
+// the semctl calls are nearly all of a classification's time, and they do
+// not contend (each array has its own lock). Workers take the next chunk
+// as they finish one, so a core the hypervisor lends elsewhere for a
+// while does not leave the other idle at the end.
 func eachPart(n, maxWorkers int, f func(lo, hi int)) {
+	const chunk = 512
 	workers := min(maxWorkers, max(1, n/256))
+	if workers == 1 {
+		f(0, n)
+		return
+	}
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range workers {
-		run(&wg, workers == 1, func() { f(w*n/workers, (w+1)*n/workers) })
+	for range workers {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					return
+				}
+				f(lo, min(lo+chunk, n))
+			}
+		})
 	}
 	wg.Wait()
 }
