@@ -35,7 +35,14 @@ for unit in apache2.service apache2@.service; do
   sed "s|=-/usr/lib/ipcwatch/|=$dest/usr/lib/ipcwatch/|" "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf" > "$units/$unit.d/ipcwatch-witness.conf"
 done
 cp /lib/systemd/system/apache2@.service "$units/apache2@www2.service"
-if out=$(SYSTEMD_UNIT_PATH="$units:" systemd-analyze verify --man=no "$units/apache2.service" "$units/apache2@www2.service" 2>&1) && [ -z "$out" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: systemd-analyze verify of the drop-in: $out"; fi
+# RHEL's httpd.service (Type=notify), its ExecStart pointed at Debian's binary, which is what exists here.
+mkdir -p "$units/httpd.service.d"
+cp "$units/apache2.service.d/ipcwatch-witness.conf" "$units/httpd.service.d/"
+printf '%s\n' '[Unit]' 'Description=The Apache HTTP Server' 'After=network.target remote-fs.target nss-lookup.target' \
+  '[Service]' 'Type=notify' 'Environment=LANG=C' 'ExecStart=/usr/sbin/apache2 $OPTIONS -DFOREGROUND' \
+  'ExecReload=/usr/sbin/apache2 $OPTIONS -k graceful' 'KillSignal=SIGWINCH' 'KillMode=mixed' 'PrivateTmp=true' \
+  'OOMPolicy=continue' '[Install]' 'WantedBy=multi-user.target' > "$units/httpd.service"
+if out=$(SYSTEMD_UNIT_PATH="$units:" systemd-analyze verify --man=no "$units/apache2.service" "$units/apache2@www2.service" "$units/httpd.service" 2>&1) && [ -z "$out" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: systemd-analyze verify of the drop-in: $out"; fi
 if grep -qx 'ExecStartPre=-/usr/lib/ipcwatch/ipcwatch-remediate --before-start --unit %n' "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf" &&
    grep -qx 'ExecStartPost=-/usr/lib/ipcwatch/ipcwatch-remediate --after-start --unit %n --main-pid $MAINPID' "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the drop-in's hooks"; fi
 rm -rf "$units"
