@@ -55,7 +55,29 @@ func trustedDir(dir string, create bool) error {
 	case st.Mode().Perm()&0o022 != 0:
 		return fmt.Errorf("%w: %s is writable by group or others (mode %04o)", errState, dir, st.Mode().Perm())
 	}
-	return nil
+	// Nor may anyone else swap the directory for theirs: every directory
+	// above it is root's, and writable by others only when sticky (/tmp),
+	// where they cannot rename what is root's.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errState, err)
+	}
+	for up := filepath.Dir(abs); ; up = filepath.Dir(up) {
+		st, err := os.Stat(up)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errState, err)
+		}
+		sys, _ := st.Sys().(*syscall.Stat_t)
+		switch {
+		case sys == nil || sys.Uid != 0:
+			return fmt.Errorf("%w: %s, above %s, does not belong to root", errState, up, dir)
+		case st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0:
+			return fmt.Errorf("%w: %s, above %s, is writable by group or others (mode %04o)", errState, up, dir, st.Mode().Perm())
+		}
+		if up == "/" {
+			return nil
+		}
+	}
 }
 
 // readRecords reads every unit's record from dir. A record root did not

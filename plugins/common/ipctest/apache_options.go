@@ -31,7 +31,17 @@ type ApacheOptions struct {
 	// Renamed runs a copy of apache2 under a name no census knows
 	// (httpd-custom): only its use of APR says it is Apache.
 	Renamed bool
+	// RecycleWorkers ends each worker after one connection
+	// (MaxConnectionsPerChild 1), and /map/ requests go through the
+	// rewrite map, whose mutex the worker then locks: an array whose last
+	// user is a worker that has exited, while the server runs.
+	RecycleWorkers bool
 }
+
+// apacheRecycleConf is appended for RecycleWorkers.
+const apacheRecycleConf = `MaxConnectionsPerChild 1
+RewriteRule ^/map/(.*)$ /index.html?x=${upper:$1} [L]
+`
 
 // wwwDataUID is Debian's www-data (fixed by base-passwd).
 const wwwDataUID = 33
@@ -74,6 +84,9 @@ func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
 	if o.NonRootForeground {
 		// A server started by its own user has nobody to switch to.
 		conf = strings.Replace(conf, "User www-data\nGroup www-data\n", "", 1)
+	}
+	if o.RecycleWorkers {
+		conf += apacheRecycleConf
 	}
 	if o.TLS {
 		_, err := exec.LookPath("openssl")

@@ -153,8 +153,18 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 		rep.Record = rec.encode()
 		return rep, nil
 	}
+	// It must be an Apache master leading its own process group (a
+	// daemon's after setsid, or systemd's setsid for a foreground one):
+	// the pid of a worker, or of a wrapper, would claim what another
+	// process uses, and the witnessed rules find a dead start's leftovers
+	// by that group.
+	if master.Role != sysvipc.RoleMaster || master.PGRP != master.PID {
+		rep.Note = fmt.Sprintf("main pid %d is not an Apache master leading its process group (%s, group %d): nothing recorded", req.MainPID, roleName(master.Role), master.PGRP)
+		rep.Record = rec.encode()
+		return rep, nil
+	}
 	tree := descendants(census, master.PID)
-	window, why := windowClear(before, census, tree)
+	window, why := windowClear(before, arrays, census, tree)
 	existed := map[int32]bool{}
 	if before != nil {
 		for _, id := range before.SemIDs {
@@ -223,9 +233,24 @@ const startSlack = 2 * time.Second
 // taken for this start's: only when the before-start's snapshot exists
 // and no Apache master or orphan outside the start's own tree appeared
 // since (another instance's start-up process makes arrays and exits too).
-func windowClear(before *Snapshot, census sysvipc.Census, tree map[int]bool) (bool, string) {
+//
+// A restart of a running Apache (graceful, or SIGHUP) makes new arrays
+// from a master that was there before, and their last user may be a
+// worker that has exited since; the restart also removes the arrays it
+// replaces. So an array of the snapshot that is gone now makes the window
+// unclear too.
+func windowClear(before *Snapshot, arrays []sysvipc.SemArray, census sysvipc.Census, tree map[int]bool) (bool, string) {
 	if before == nil {
 		return false, "no before-start snapshot"
+	}
+	now := make(map[int32]bool, len(arrays))
+	for _, a := range arrays {
+		now[a.SemID] = true
+	}
+	for _, id := range before.SemIDs {
+		if !now[id] {
+			return false, fmt.Sprintf("semid %d of the before-start is gone (another Apache restarted meanwhile?)", id)
+		}
 	}
 	old := map[sysvipc.ProcessID]bool{}
 	for _, id := range before.Apache {

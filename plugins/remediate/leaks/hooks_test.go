@@ -263,3 +263,34 @@ func TestRecordOfAnotherNamespace(t *testing.T) {
 		t.Errorf("back in its namespace: removed %v, want [40 41 42]", sys.removed)
 	}
 }
+
+// TestAfterStartRestartInWindow (attack review, F1): a running Apache's
+// graceful restart between the hooks replaces its arrays with new ones
+// whose last user, a worker, may have exited: no master is new, but an
+// array of the snapshot is gone, so no array with a gone last user is
+// recorded. And a worker's pid as the main pid records nothing (F4).
+func TestAfterStartRestartInWindow(t *testing.T) {
+	sys := world()
+	h := newHookHost(t, sys)
+	h.call(remediate.BeforeStart, "a.service", 0, policy)
+	// The neighbour's graceful: array 10 goes, 11 comes, last used by a
+	// worker that exited.
+	delete(sys.arrays, 10)
+	sys.arrays[11] = sysvipc.SemArray{SemID: 11, Perms: 0o600, NSems: 1, UID: www, CTime: now.Add(-time.Second).Unix()}
+	sys.details[11] = sysvipc.SemDetail{SemID: 11, UID: www, NSems: 1, CTime: now.Add(-time.Second).Unix(), Value: 1, PID: 150}
+	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+	rep := h.call(remediate.AfterStart, "a.service", 200, policy)
+	if got := h.recorded("a.service"); !slices.Equal(got, []int32{40, 41}) {
+		t.Errorf("recorded %v, want [40 41] (%s)", got, rep.Note)
+	}
+	if !strings.Contains(rep.Note, "semid 10 of the before-start is gone") {
+		t.Errorf("note %q", rep.Note)
+	}
+
+	h.call(remediate.BeforeStart, "w.service", 0, policy)
+	startUnit(sys, [3]int32{50, 51, 52}, 299, 300, 8000)
+	rep = h.call(remediate.AfterStart, "w.service", 301, policy) // the new master's worker
+	if got := h.recorded("w.service"); len(got) != 0 || !strings.Contains(rep.Note, "not an Apache master leading its process group") {
+		t.Errorf("a worker as main pid: recorded %v, %q", got, rep.Note)
+	}
+}
