@@ -3,6 +3,7 @@ package ipctest
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -52,4 +53,23 @@ func withSlash(path string) string {
 		return path
 	}
 	return "/" + path
+}
+
+// GetPHP requests /ipctest.php (ApacheOptions.PHPFPM) and returns the pid
+// of the PHP-FPM worker that ran it.
+func (a *Apache) GetPHP() (int, error) {
+	resp, err := httpClient.Get("http://127.0.0.1:" + a.port + "/ipctest.php")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(body), "php-fpm %d", &pid); err != nil || resp.StatusCode != 200 {
+		return 0, fmt.Errorf("GET /ipctest.php: %d %q", resp.StatusCode, body)
+	}
+	return pid, nil
 }

@@ -36,7 +36,22 @@ type ApacheOptions struct {
 	// rewrite map, whose mutex the worker then locks: an array whose last
 	// user is a worker that has exited, while the server runs.
 	RecycleWorkers bool
+	// PHPFPM hands *.php to PHP-FPM's pool on this socket through
+	// mod_proxy_fcgi, as Debian's php-fpm package configures it, and
+	// serves /ipctest.php from it (GetPHP).
+	PHPFPM string
 }
+
+// apachePHPConf is appended for PHPFPM.
+const apachePHPConf = `LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
+<FilesMatch "\.php$">
+SetHandler "proxy:unix:{{socket}}|fcgi://localhost"
+</FilesMatch>
+`
+
+// phpScript answers through PHP-FPM: the pool ran it.
+const phpScript = "<?php echo 'php-fpm ', getmypid(), \"\\n\";\n"
 
 // apacheRecycleConf is appended for RecycleWorkers.
 const apacheRecycleConf = `MaxConnectionsPerChild 1
@@ -88,6 +103,9 @@ func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
 	if o.RecycleWorkers {
 		conf += apacheRecycleConf
 	}
+	if o.PHPFPM != "" {
+		conf += strings.ReplaceAll(apachePHPConf, "{{socket}}", o.PHPFPM)
+	}
 	if o.TLS {
 		_, err := exec.LookPath("openssl")
 		Require(t, err == nil, "needs the openssl command for the TLS key")
@@ -97,7 +115,7 @@ func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
 			t.Fatal(err)
 		}
 	}
-	files := map[string]string{"httpd.conf": conf, "index.html": "ipctest\n"}
+	files := map[string]string{"httpd.conf": conf, "index.html": "ipctest\n", "ipctest.php": phpScript}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)

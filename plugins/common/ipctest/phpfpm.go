@@ -21,6 +21,7 @@ import (
 type PHPFPM struct {
 	MasterPID int
 	Workers   []int
+	Socket    string // the www pool's FastCGI socket (ApacheOptions.PHPFPM)
 }
 
 // StartPHPFPM starts php-fpm from its packaged config, daemonized, with
@@ -49,8 +50,9 @@ func StartPHPFPM(t testing.TB) *PHPFPM {
 	name := filepath.Base(bins[0])
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		master, workers := phpFPMProcesses(name)
-		if master > 0 && len(workers) >= 2 {
-			p := &PHPFPM{MasterPID: master, Workers: workers}
+		socks, _ := filepath.Glob("/run/php/php*-fpm.sock")
+		if master > 0 && len(workers) >= 2 && len(socks) == 1 {
+			p := &PHPFPM{MasterPID: master, Workers: workers, Socket: socks[0]}
 			t.Cleanup(func() { _ = syscall.Kill(master, syscall.SIGKILL) })
 			return p
 		}

@@ -46,7 +46,8 @@ int main(void) {
 `
 
 // TestEventHandlerBesideNeighbours (issue 12's host): Debian's php-fpm
-// with its www-data pool, a long-running www-data process and a www-data
+// with its www-data pool, serving PHP through the running Apache, a
+// long-running www-data process and a www-data
 // program using its own private array (its creator alive, its last user
 // a child that exited) all run from before the leak. Two units' Apaches,
 // started with the hooks, are SIGKILLed; a third Apache, no unit's, runs
@@ -68,11 +69,15 @@ func TestEventHandlerBesideNeighbours(t *testing.T) {
 	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
 	private, use := startPrivateUser(t)
 
-	neighbour := ipctest.NewApache(t)
+	// The running Apache serves PHP from the pool, as Debian sets it up.
+	neighbour := ipctest.NewApacheWith(t, ipctest.ApacheOptions{PHPFPM: fpm.Socket})
 	if err := neighbour.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer ipctest.KillAll()
+	if _, err := neighbour.GetPHP(); err != nil {
+		t.Fatalf("php-fpm does not serve through Apache: %v", err)
+	}
 	var theirs []int32
 	for _, id := range ipctest.SemIDs(t) {
 		if id != private {
@@ -107,6 +112,9 @@ func TestEventHandlerBesideNeighbours(t *testing.T) {
 	}
 	if !fpm.Alive() {
 		t.Errorf("php-fpm (master %d) did not survive", fpm.MasterPID)
+	}
+	if _, err := neighbour.GetPHP(); err != nil {
+		t.Errorf("php-fpm no longer serves through Apache: %v", err)
 	}
 	if err := sleeper.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("the long-running www-data process did not survive: %v", err)

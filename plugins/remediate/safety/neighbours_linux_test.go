@@ -230,7 +230,7 @@ func TestPHPFPMNeighbour(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaked := append(leakGeneration(t), leakGeneration(t)...)
-	ap := ipctest.NewApache(t)
+	ap := ipctest.NewApacheWith(t, ipctest.ApacheOptions{PHPFPM: fpm.Socket})
 	if err := ap.Start(); err == nil || !strings.Contains(err.Error(), "No space left on device") {
 		t.Fatalf("apache with SEMMNI full: %v, want (28)No space left on device", err)
 	}
@@ -247,6 +247,9 @@ func TestPHPFPMNeighbour(t *testing.T) {
 		t.Errorf("php-fpm (master %d, workers %v) did not survive", fpm.MasterPID, fpm.Workers)
 	}
 	startServer(t, ap).healthy(t, "after the leak was removed beside php-fpm")
+	if _, err := ap.GetPHP(); err != nil {
+		t.Errorf("php-fpm does not serve through the new Apache: %v", err)
+	}
 	ipctest.KillAll()
 }
 
