@@ -89,7 +89,7 @@ func TestConcurrentStart(t *testing.T) {
 	// The unit's own session-cache mutex is left out too: its last user,
 	// the start-up process, is gone, and so is the fast one's.
 	after = h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
-	wantLine(t, after, "recorded 2 arrays of master pid", "another Apache (pid")
+	wantLine(t, after, "recorded 2 arrays of master pid", "started meanwhile")
 	for _, id := range h.recorded(t, u.name) {
 		if !slices.Contains(u.arrays, id) {
 			t.Errorf("semid %d, not the unit's, was recorded for it", id)

@@ -64,13 +64,14 @@ func TestNeighbourRestartInWindow(t *testing.T) {
 	}
 }
 
-// TestWwwDataProgramInWindow (attack review, F2): while the unit starts,
-// a www-data program that is not Apache makes a private one-semaphore
-// array, starts a child to use it and exits, so the array's last user is
-// gone when the after-start looks. It is not the unit's (a www-data
-// program made it, cuid 33; Apache's start-up process runs as root), so
-// it is neither recorded nor, after the unit crashes, removed.
-func TestWwwDataProgramInWindow(t *testing.T) {
+// TestProgramInWindow (attack reviews, F2 and A): while the unit starts,
+// a program that is not Apache makes a private one-semaphore array owned
+// by www-data, starts a child to use it and exits, so the array's last
+// user is gone when the after-start looks: first a www-data program
+// (cuid 33), then a root daemon that hands the array to www-data as
+// Apache does (cuid 0). Neither array is recorded nor, after the unit
+// crashes, removed; each child can still use its array.
+func TestProgramInWindow(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
 		return
@@ -78,26 +79,34 @@ func TestWwwDataProgramInWindow(t *testing.T) {
 	defer ipctest.KillAll()
 	h := newHost(t)
 	u := &unit{name: "apache2.service", ap: ipctest.NewApache(t)}
-	h.hook(t, "--before-start", "--unit", u.name)
-	prog := ipctest.StartInheritedUser(t, 33, 0)
-	if err := u.ap.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid, err := u.ap.MasterPID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	after := h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
-	wantLine(t, after, "made by uid 33")
-	if slices.Contains(h.recorded(t, u.name), prog.ID) {
-		t.Errorf("the www-data program's semid %d was recorded for the unit", prog.ID)
-	}
-	if err := u.ap.Crash(); err != nil {
-		t.Fatal(err)
-	}
-	h.hook(t, "--before-start", "--unit", u.name)
-	gone(t, []int32{prog.ID}, false, "the www-data program's array")
-	if err := prog.Use(); err != nil {
-		t.Errorf("the www-data program cannot use its array: %v", err)
+	for _, start := range []struct {
+		name string
+		run  func() *ipctest.InheritedUser
+	}{
+		{"a www-data program", func() *ipctest.InheritedUser { return ipctest.StartInheritedUser(t, 33, 0) }},
+		{"a root daemon handing its array to www-data", func() *ipctest.InheritedUser { return ipctest.StartHandedUser(t, 33, 0) }},
+	} {
+		h.hook(t, "--before-start", "--unit", u.name)
+		prog := start.run()
+		if err := u.ap.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid, err := u.ap.MasterPID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
+		wantLine(t, after, "not recorded: ")
+		if slices.Contains(h.recorded(t, u.name), prog.ID) {
+			t.Errorf("%s: its semid %d was recorded for the unit", start.name, prog.ID)
+		}
+		if err := u.ap.Crash(); err != nil {
+			t.Fatal(err)
+		}
+		h.hook(t, "--before-start", "--unit", u.name)
+		gone(t, []int32{prog.ID}, false, start.name+"'s array")
+		if err := prog.Use(); err != nil {
+			t.Errorf("%s cannot use its array: %v", start.name, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package leaks
 import (
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,6 +98,9 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	rec.Unit = req.Unit
 	rec.Starts = pruneStarts(rec.Starts, arrays, census, sys.Namespace())
 	snap := &Snapshot{Time: r.Now(), IPCNS: sys.Namespace(), SemIDs: make([]int32, 0, len(arrays))}
+	for _, p := range census.Procs {
+		snap.Ticks = max(snap.Ticks, p.StartTicks)
+	}
 	for _, a := range arrays {
 		snap.SemIDs = append(snap.SemIDs, a.SemID)
 	}
@@ -182,11 +186,21 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			continue
 		}
 		d, err := sys.ProbeSem(a)
+		last := census.Procs[d.PID]
 		switch {
 		case err != nil:
 			skipped["unreadable"]++
 			continue
+		case tree[d.PID] && last != nil && last.Role != sysvipc.RoleNone &&
+			!time.Unix(max(a.OTime, a.CTime), 0).Before(last.Start.Add(-startSlack)):
+			// The master or one of its Apache workers touched it, after
+			// that process started (not a process that once had the pid).
 		case tree[d.PID]:
+			// A piped logger, a RewriteMap program or a CGI script is
+			// the master's child but not Apache: what it makes or hands
+			// on is not the server's mutex.
+			skipped["last used by a process below the master that is not Apache, or before it started"]++
+			continue
 		case d.PID > 0 && census.Procs[d.PID] == nil && !window:
 			skipped["last pid gone and "+why]++
 			continue
@@ -231,8 +245,11 @@ const startSlack = 2 * time.Second
 
 // windowClear reports whether an array whose last user is gone can be
 // taken for this start's: only when the before-start's snapshot exists
-// and no Apache master or orphan outside the start's own tree appeared
-// since (another instance's start-up process makes arrays and exits too).
+// and no process outside the start's own tree started since, other than
+// this hook itself (another instance's start-up process makes arrays and
+// exits too; a root daemon may make one, hand it to a www-data worker it
+// forks and exit; a reload forks new workers), and no Apache master or
+// orphan outside the tree is new.
 //
 // A restart of a running Apache (graceful, or SIGHUP) makes new arrays
 // from a master that was there before, and their last user may be a
@@ -250,6 +267,21 @@ func windowClear(before *Snapshot, arrays []sysvipc.SemArray, census sysvipc.Cen
 	for _, id := range before.SemIDs {
 		if !now[id] {
 			return false, fmt.Sprintf("semid %d of the before-start is gone (another Apache restarted meanwhile?)", id)
+		}
+	}
+	self := map[int]bool{}
+	for pid := os.Getpid(); pid > 0 && !self[pid]; {
+		self[pid] = true
+		p := census.Procs[pid]
+		if p == nil {
+			break
+		}
+		pid = p.PPID
+	}
+	for _, p := range census.Procs {
+		kernel := p.PID == 2 || p.PPID == 2 // kthreadd and its threads
+		if p.StartTicks > before.Ticks && !tree[p.PID] && !self[p.PID] && !kernel {
+			return false, fmt.Sprintf("pid %d (%s) started meanwhile", p.PID, p.Comm)
 		}
 	}
 	old := map[sysvipc.ProcessID]bool{}

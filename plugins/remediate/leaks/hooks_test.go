@@ -121,7 +121,7 @@ func TestAfterStartWindow(t *testing.T) {
 	if got := h.recorded("apache2.service"); !slices.Equal(got, []int32{40, 41}) {
 		t.Errorf("recorded %v, want [40 41]: 42's last user is gone and pid 300 started meanwhile", got)
 	}
-	if !strings.Contains(rep.Note, "another Apache (pid 300) started meanwhile") {
+	if !strings.Contains(rep.Note, "pid 300 () started meanwhile") {
 		t.Errorf("note %q", rep.Note)
 	}
 
@@ -292,5 +292,53 @@ func TestAfterStartRestartInWindow(t *testing.T) {
 	rep = h.call(remediate.AfterStart, "w.service", 301, policy) // the new master's worker
 	if got := h.recorded("w.service"); len(got) != 0 || !strings.Contains(rep.Note, "not an Apache master leading its process group") {
 		t.Errorf("a worker as main pid: recorded %v, %q", got, rep.Note)
+	}
+}
+
+// TestAfterStartNotTheStarts (second attack review): what the window and
+// the master's tree must not claim. A: a process that is not the start's
+// started in the window (a root daemon's worker, a reloaded neighbour's
+// new worker) makes the window unclear even when no array vanished and
+// no master is new. B: a child of the master that is not Apache (a piped
+// logger) is no witness for what it touched. D: an Apache worker of the
+// master whose pid once belonged to the array's last user, which touched
+// the array before that worker started, is no witness either.
+func TestAfterStartNotTheStarts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(f *fakeSystem)
+		want   []int32
+		note   string
+	}{
+		{"a new process outside the tree", func(f *fakeSystem) {
+			f.procs[400] = &sysvipc.Process{PID: 400, PPID: 1, PGRP: 400, Exe: "lockd", Comm: "lockd", StartTicks: 7500}
+		}, []int32{40, 41}, "pid 400 (lockd) started meanwhile"},
+		{"a non-Apache child of the master", func(f *fakeSystem) {
+			f.procs[250] = &sysvipc.Process{PID: 250, PPID: 200, PGRP: 200, Exe: "logger.sh", Comm: "logger.sh", StartTicks: 7002, Start: now}
+			d := f.details[41]
+			d.PID = 250
+			f.details[41] = d
+		}, []int32{40, 42}, "not Apache"},
+		{"a worker that took a gone user's pid", func(f *fakeSystem) {
+			d := f.details[41]
+			d.PID = 201
+			f.details[41] = d
+			// Made and last used a minute before worker 201 started.
+			a := f.arrays[41]
+			a.OTime, a.CTime = now.Add(-time.Minute).Unix(), now.Add(-time.Minute).Unix()
+			f.arrays[41] = a
+		}, []int32{40, 42}, "or before it started"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sys := world()
+			h := newHookHost(t, sys)
+			h.call(remediate.BeforeStart, "a.service", 0, policy)
+			startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+			tc.change(sys)
+			rep := h.call(remediate.AfterStart, "a.service", 200, policy)
+			if got := h.recorded("a.service"); !slices.Equal(got, tc.want) || !strings.Contains(rep.Note, tc.note) {
+				t.Errorf("recorded %v, want %v; note %q, want %q", got, tc.want, rep.Note, tc.note)
+			}
+		})
 	}
 }

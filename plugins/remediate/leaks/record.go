@@ -43,6 +43,9 @@ type Snapshot struct {
 	// Apache are the masters and orphans alive then: one that is not
 	// there then and runs at after-start started meanwhile.
 	Apache []sysvipc.ProcessID `json:"apache"`
+	// Ticks is the newest start (clock ticks after boot) of any process
+	// then: a process that started later is new to the after-start.
+	Ticks uint64 `json:"ticks"`
 }
 
 // Start is one start of the unit as its after-start saw it: the master
