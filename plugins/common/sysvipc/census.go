@@ -109,8 +109,8 @@ func (p Process) Killable() bool {
 	return p.Role == RoleOrphan && p.CertainOrphan && p.ApacheBinary() && p.APR && !p.Foreground
 }
 
-// foregroundFlags start Apache without detaching.
-var foregroundFlags = []string{"-X", "-DONE_PROCESS", "-DFOREGROUND", "-DNO_DETACH"}
+// foregroundDefines keep Apache from detaching when defined with -D.
+var foregroundDefines = []string{"ONE_PROCESS", "FOREGROUND", "NO_DETACH"}
 
 // startedInForeground reads /proc/<pid>/cmdline (world-readable) for the
 // flags that keep Apache in the foreground; unreadable counts as yes, so
@@ -120,9 +120,55 @@ func (fs FS) startedInForeground(pid int) bool {
 	if err != nil {
 		return true
 	}
+	var args []string
 	for arg := range bytes.SplitSeq(b, []byte{0}) {
-		if slices.Contains(foregroundFlags, string(arg)) {
-			return true
+		args = append(args, string(arg))
+	}
+	return foregroundArgs(args)
+}
+
+// foregroundArgs finds -X or a foreground define in an Apache command
+// line the way APR's getopt reads it: options may be clustered (-tX), and
+// -D takes its name joined (-DFOREGROUND) or as the next argument (-D
+// FOREGROUND, as apache2ctl and container images pass it). The options
+// that take a value end a cluster.
+func foregroundArgs(args []string) bool {
+	for i := 1; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			return false
+		}
+		if len(arg) < 2 || arg[0] != '-' || arg[1] == '-' {
+			continue
+		}
+	cluster:
+		for j := 1; j < len(arg); j++ {
+			switch arg[j] {
+			case 'X':
+				return true
+			case 'D':
+				name := arg[j+1:]
+				if name == "" && i+1 < len(args) {
+					i++
+					name = args[i]
+				}
+				if slices.Contains(foregroundDefines, name) {
+					return true
+				}
+				break cluster
+			case 'd', 'f', 'C', 'c', 'e', 'E', 'k', 'n':
+				value := arg[j+1:]
+				if value == "" && i+1 < len(args) {
+					i++ // the value is the next argument
+					value = args[i]
+				}
+				// -C "Define FOREGROUND" defines it as -D does.
+				if f := strings.Fields(value); (arg[j] == 'C' || arg[j] == 'c') && len(f) == 2 &&
+					strings.EqualFold(f[0], "Define") && slices.Contains(foregroundDefines, f[1]) {
+					return true
+				}
+				break cluster
+			}
 		}
 	}
 	return false

@@ -191,15 +191,17 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 		case err != nil:
 			skipped["unreadable"]++
 			continue
-		case tree[d.PID] && last != nil && last.Role != sysvipc.RoleNone &&
+		case tree[d.PID] && last != nil && last.Role != sysvipc.RoleNone && master.ExePath != "" && last.ExePath == master.ExePath &&
 			!time.Unix(max(a.OTime, a.CTime), 0).Before(last.Start.Add(-startSlack)):
-			// The master or one of its Apache workers touched it, after
-			// that process started (not a process that once had the pid).
+			// The master or one of its workers (forks of it: the same
+			// executable) touched it, after that process started (not a
+			// process that once had the pid).
 		case tree[d.PID]:
 			// A piped logger, a RewriteMap program or a CGI script is
-			// the master's child but not Apache: what it makes or hands
-			// on is not the server's mutex.
-			skipped["last used by a process below the master that is not Apache, or before it started"]++
+			// the master's child but runs another program, even one
+			// linked with APR: what it makes or hands on is not the
+			// server's mutex.
+			skipped["last used by a process below the master that is not the server, or before it started"]++
 			continue
 		case d.PID > 0 && census.Procs[d.PID] == nil && !window:
 			skipped["last pid gone and "+why]++

@@ -65,8 +65,9 @@ func startUnit(f *fakeSystem, ids [3]int32, startup, master int, ticks uint64) {
 		f.arrays[id] = sysvipc.SemArray{SemID: id, Perms: 0o600, NSems: 1, UID: www, CTime: made}
 		f.details[id] = sysvipc.SemDetail{SemID: id, UID: www, NSems: 1, CTime: made, Value: 1, PID: pid}
 	}
-	f.procs[master] = &sysvipc.Process{PID: master, PPID: 1, PGRP: master, Exe: "apache2", APR: true, Start: now, StartTicks: ticks}
-	f.procs[master+1] = &sysvipc.Process{PID: master + 1, PPID: master, PGRP: master, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now, StartTicks: ticks + 1}
+	const server = "/usr/sbin/apache2"
+	f.procs[master] = &sysvipc.Process{PID: master, PPID: 1, PGRP: master, Exe: "apache2", ExePath: server, APR: true, Start: now, StartTicks: ticks}
+	f.procs[master+1] = &sysvipc.Process{PID: master + 1, PPID: master, PGRP: master, Exe: "apache2", ExePath: server, APR: true, EUID: www, RUID: www, Start: now, StartTicks: ticks + 1}
 }
 
 func crash(f *fakeSystem, master int) {
@@ -318,7 +319,13 @@ func TestAfterStartNotTheStarts(t *testing.T) {
 			d := f.details[41]
 			d.PID = 250
 			f.details[41] = d
-		}, []int32{40, 42}, "not Apache"},
+		}, []int32{40, 42}, "not the server"},
+		{"a child of the master linked with APR", func(f *fakeSystem) {
+			f.procs[250] = &sysvipc.Process{PID: 250, PPID: 200, PGRP: 200, Exe: "rotatelogs", ExePath: "/usr/bin/rotatelogs", APR: true, StartTicks: 7002, Start: now}
+			d := f.details[41]
+			d.PID = 250
+			f.details[41] = d
+		}, []int32{40, 42}, "not the server"},
 		{"a worker that took a gone user's pid", func(f *fakeSystem) {
 			d := f.details[41]
 			d.PID = 201

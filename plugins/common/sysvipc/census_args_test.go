@@ -1,0 +1,31 @@
+package sysvipc
+
+import "testing"
+
+// TestForegroundArgs (third attack review): -D and its name as two
+// arguments, as apache2ctl and container images pass them, was taken for
+// a detached server, and --kill-orphans killed a serving one.
+func TestForegroundArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"apache2", "-k", "start"}, false},
+		{[]string{"/usr/sbin/apache2", "-f", "/etc/apache2/apache2.conf", "-k", "start"}, false},
+		{[]string{"apache2", "-X"}, true},
+		{[]string{"apache2", "-DFOREGROUND"}, true},
+		{[]string{"apache2", "-D", "FOREGROUND"}, true},
+		{[]string{"apache2", "-f", "c.conf", "-D", "ONE_PROCESS", "-D", "FOREGROUND"}, true},
+		{[]string{"apache2", "-D", "NO_DETACH", "-k", "start"}, true},
+		{[]string{"apache2", "-tX"}, true},
+		{[]string{"apache2", "-D", "SSL", "-k", "start"}, false},
+		{[]string{"apache2", "-f", "-X"}, false}, // -X is -f's value here
+		{[]string{"apache2", "-fX.conf"}, false},
+		{[]string{"apache2", "-C", "Define FOREGROUND"}, true},
+		{[]string{"apache2", "-C", "ServerName x"}, false},
+	} {
+		if got := foregroundArgs(tc.args); got != tc.want {
+			t.Errorf("foregroundArgs(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
