@@ -98,6 +98,7 @@ echo "  --after-start with the before-start's snapshot, 32,000 new arrays: ${t_a
 t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service --dry-run >/dev/null"; } 2>&1 )
 echo "  --before-start --dry-run, 32,000 arrays judged: ${t_before} s"
 kill "$main"
+ipcrm -a # the namespace benchmarks below start from an empty namespace, as before the hooks' rows
 
 echo "all IPC namespaces: 100 more, five arrays each (unshare --ipc):"
 for _ in $(seq 100); do
