@@ -28,6 +28,10 @@ type ApacheOptions struct {
 	// OneProcess runs that non-root foreground server as `apache2 -X`:
 	// one process, no workers, ever.
 	OneProcess bool
+	// SplitDefines passes the foreground mode as two arguments,
+	// `-D ONE_PROCESS -D FOREGROUND`, as apache2ctl and container images
+	// do, instead of -X or -DFOREGROUND.
+	SplitDefines bool
 	// Renamed runs a copy of apache2 under a name no census knows
 	// (httpd-custom): only its use of APR says it is Apache.
 	Renamed bool

@@ -55,7 +55,10 @@ func (a *Apache) StartAsync() (*StartingApache, error) {
 // backgrounds it. The shell prints the master's pid.
 func (a *Apache) startForeground() (int, error) {
 	mode := "-DFOREGROUND"
-	if a.opts.OneProcess {
+	switch {
+	case a.opts.SplitDefines:
+		mode = "-D ONE_PROCESS -D FOREGROUND"
+	case a.opts.OneProcess:
 		mode = "-X"
 	}
 	script := `"$0" ` + mode + ` -f "$1" </dev/null >>"$2" 2>&1 & echo $!`
@@ -160,10 +163,10 @@ func (a *Apache) stderr() string {
 	return string(b)
 }
 
-// oneProcessServing: an `apache2 -X` has no workers; it is up once it
-// answers.
+// oneProcessServing: an `apache2 -X` (or -D ONE_PROCESS) has no workers;
+// it is up once it answers.
 func (a *Apache) oneProcessServing() bool {
-	if !a.opts.OneProcess {
+	if !a.opts.OneProcess && !a.opts.SplitDefines {
 		return false
 	}
 	_, err := a.Get("/index.html")

@@ -257,12 +257,25 @@ func TestPHPFPMNeighbour(t *testing.T) {
 // launcher exited: not root, no group leader, no children, an Apache name
 // and libapr. Found by the second attack review: root's --kill-orphans
 // killed it. A process started in the foreground is never killed.
+//
+// The third attack review found the same with the flags as two arguments
+// (`-D ONE_PROCESS -D FOREGROUND`, as apache2ctl and container images
+// pass them): that server too must survive.
 func TestOneProcessApacheNotKilled(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
 		return
 	}
-	s := startServer(t, ipctest.NewApacheWith(t, ipctest.ApacheOptions{NonRootForeground: true, OneProcess: true}))
+	for _, o := range []ipctest.ApacheOptions{
+		{NonRootForeground: true, OneProcess: true},
+		{NonRootForeground: true, SplitDefines: true},
+	} {
+		oneProcessNotKilled(t, o)
+	}
+}
+
+func oneProcessNotKilled(t *testing.T, o ipctest.ApacheOptions) {
+	s := startServer(t, ipctest.NewApacheWith(t, o))
 	defer ipctest.KillAll()
 	pid, err := s.MasterPID()
 	if err != nil {
