@@ -32,6 +32,10 @@ type ApacheOptions struct {
 	// `-D ONE_PROCESS -D FOREGROUND`, as apache2ctl and container images
 	// do, instead of -X or -DFOREGROUND.
 	SplitDefines bool
+	// DefinesInConfig runs it as one process by `Define ONE_PROCESS` and
+	// `Define FOREGROUND` in its config file, with no flag at all on its
+	// command line.
+	DefinesInConfig bool
 	// Renamed runs a copy of apache2 under a name no census knows
 	// (httpd-custom): only its use of APR says it is Apache.
 	Renamed bool
@@ -106,6 +110,9 @@ func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
 	}
 	if o.RecycleWorkers {
 		conf += apacheRecycleConf
+	}
+	if o.DefinesInConfig {
+		conf = "Define ONE_PROCESS\nDefine FOREGROUND\n" + conf
 	}
 	if o.PHPFPM != "" {
 		conf += strings.ReplaceAll(apachePHPConf, "{{socket}}", o.PHPFPM)

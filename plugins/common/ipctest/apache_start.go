@@ -56,6 +56,8 @@ func (a *Apache) StartAsync() (*StartingApache, error) {
 func (a *Apache) startForeground() (int, error) {
 	mode := "-DFOREGROUND"
 	switch {
+	case a.opts.DefinesInConfig:
+		mode = ""
 	case a.opts.SplitDefines:
 		mode = "-D ONE_PROCESS -D FOREGROUND"
 	case a.opts.OneProcess:
@@ -166,7 +168,7 @@ func (a *Apache) stderr() string {
 // oneProcessServing: an `apache2 -X` (or -D ONE_PROCESS) has no workers;
 // it is up once it answers.
 func (a *Apache) oneProcessServing() bool {
-	if !a.opts.OneProcess && !a.opts.SplitDefines {
+	if !a.opts.OneProcess && !a.opts.SplitDefines && !a.opts.DefinesInConfig {
 		return false
 	}
 	_, err := a.Get("/index.html")

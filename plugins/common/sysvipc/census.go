@@ -41,9 +41,14 @@ type Process struct {
 	// these are. Read by ApacheCensus for root's and the Apache users'
 	// processes only.
 	APR bool
-	// Foreground: its command line starts Apache in the foreground or as
-	// one process (-X, -DONE_PROCESS, -DFOREGROUND, -DNO_DETACH), the way
-	// a master started by a supervisor runs; read for orphans only.
+	// Foreground: its command line does not positively start a daemon
+	// (`-k start` or `-k restart`, the way apachectl and systemd units
+	// start the server that forks workers), or starts Apache in the
+	// foreground or as one process (-X, -DONE_PROCESS, -DFOREGROUND,
+	// -DNO_DETACH, -DDEBUG), the way a master started by a supervisor
+	// runs; read for orphans only. A one-process server whose config file
+	// defines FOREGROUND looks like a daemon's worker from its command
+	// line alone; only the -k says which it is.
 	Foreground bool
 }
 
@@ -109,8 +114,9 @@ func (p Process) Killable() bool {
 	return p.Role == RoleOrphan && p.CertainOrphan && p.ApacheBinary() && p.APR && !p.Foreground
 }
 
-// foregroundDefines keep Apache from detaching when defined with -D.
-var foregroundDefines = []string{"ONE_PROCESS", "FOREGROUND", "NO_DETACH"}
+// foregroundDefines keep Apache from detaching when defined with -D
+// (-X defines DEBUG, which the MPMs read as one process).
+var foregroundDefines = []string{"ONE_PROCESS", "FOREGROUND", "NO_DETACH", "DEBUG"}
 
 // startedInForeground reads /proc/<pid>/cmdline (world-readable) for the
 // flags that keep Apache in the foreground; unreadable counts as yes, so
@@ -124,7 +130,24 @@ func (fs FS) startedInForeground(pid int) bool {
 	for arg := range bytes.SplitSeq(b, []byte{0}) {
 		args = append(args, string(arg))
 	}
-	return foregroundArgs(args)
+	return foregroundArgs(args) || !daemonArgs(args)
+}
+
+// daemonArgs finds `-k start` or `-k restart` (or -kstart): the command
+// line of a server that detached and forks workers, which its workers
+// inherit.
+func daemonArgs(args []string) bool {
+	for i := 1; i < len(args); i++ {
+		switch args[i] {
+		case "-kstart", "-krestart":
+			return true
+		case "-k":
+			if i+1 < len(args) && (args[i+1] == "start" || args[i+1] == "restart") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // foregroundArgs finds -X or a foreground define in an Apache command

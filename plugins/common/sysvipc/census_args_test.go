@@ -23,9 +23,32 @@ func TestForegroundArgs(t *testing.T) {
 		{[]string{"apache2", "-fX.conf"}, false},
 		{[]string{"apache2", "-C", "Define FOREGROUND"}, true},
 		{[]string{"apache2", "-C", "ServerName x"}, false},
+		{[]string{"apache2", "-f", "c.conf", "-DDEBUG"}, true}, // fourth attack review
 	} {
 		if got := foregroundArgs(tc.args); got != tc.want {
 			t.Errorf("foregroundArgs(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestDaemonArgs (fourth attack review): a one-process server whose
+// config file defines FOREGROUND has a command line like any other; only
+// a daemon's `-k start` (which its workers inherit) makes an orphan
+// killable.
+func TestDaemonArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"/usr/sbin/apache2", "-k", "start"}, true},
+		{[]string{"apache2", "-f", "c.conf", "-k", "restart"}, true},
+		{[]string{"apache2", "-kstart"}, true},
+		{[]string{"apache2", "-f", "c.conf"}, false},
+		{[]string{"apache2", "-k", "graceful"}, false},
+		{[]string{"apache2", "-k"}, false},
+	} {
+		if got := daemonArgs(tc.args); got != tc.want {
+			t.Errorf("daemonArgs(%q) = %v, want %v", tc.args, got, tc.want)
 		}
 	}
 }

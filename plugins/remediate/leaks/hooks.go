@@ -192,7 +192,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			skipped["unreadable"]++
 			continue
 		case tree[d.PID] && last != nil && last.Role != sysvipc.RoleNone && master.ExePath != "" && last.ExePath == master.ExePath &&
-			!time.Unix(max(a.OTime, a.CTime), 0).Before(last.Start.Add(-startSlack)):
+			touchedSince(a, last, master, window):
 			// The master or one of its workers (forks of it: the same
 			// executable) touched it, after that process started (not a
 			// process that once had the pid).
@@ -201,7 +201,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			// the master's child but runs another program, even one
 			// linked with APR: what it makes or hands on is not the
 			// server's mutex.
-			skipped["last used by a process below the master that is not the server, or before it started"]++
+			skipped["last used by a process below the master that is not the server, or not surely after it started"]++
 			continue
 		case d.PID > 0 && census.Procs[d.PID] == nil && !window:
 			skipped["last pid gone and "+why]++
@@ -238,6 +238,25 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 		rep.Note += "; not recorded: " + summarize(skipped)
 	}
 	return rep, nil
+}
+
+// touchedSince reports whether the array's last change or operation came
+// after process p started, so that p, not an earlier process with its
+// pid, made it. Whole-second IPC times against a start on a rounded boot
+// time leave startSlack either way. The master is the unit's own by
+// systemd's word, so within the slack it counts. For a worker, a touch
+// within the slack of its start could be a gone process's whose pid it
+// took (a neighbour's recycled worker, on a host whose pids wrap fast):
+// then only a clear window lets it count.
+func touchedSince(a sysvipc.SemArray, p, master *sysvipc.Process, window bool) bool {
+	touched := time.Unix(max(a.OTime, a.CTime), 0)
+	switch {
+	case touched.Before(p.Start.Add(-startSlack)):
+		return false
+	case p.PID == master.PID, !touched.Before(p.Start.Add(startSlack)):
+		return true
+	}
+	return window
 }
 
 // startSlack absorbs the clocks compared: ctime in whole seconds, a

@@ -334,7 +334,16 @@ func TestAfterStartNotTheStarts(t *testing.T) {
 			a := f.arrays[41]
 			a.OTime, a.CTime = now.Add(-time.Minute).Unix(), now.Add(-time.Minute).Unix()
 			f.arrays[41] = a
-		}, []int32{40, 42}, "or before it started"},
+		}, []int32{40, 42}, "not surely after it started"},
+		{"a worker's touch right at its start, in an unclear window", func(f *fakeSystem) {
+			// Fourth attack review: a neighbour's worker with this pid
+			// may have touched it a second before the unit's worker
+			// took the pid; a new process makes the window unclear.
+			f.procs[400] = &sysvipc.Process{PID: 400, PPID: 1, PGRP: 400, Exe: "lockd", Comm: "lockd", StartTicks: 7500}
+			d := f.details[40]
+			d.PID = 201
+			f.details[40] = d
+		}, []int32{41}, "pid 400 (lockd) started meanwhile"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sys := world()

@@ -260,7 +260,9 @@ func TestPHPFPMNeighbour(t *testing.T) {
 //
 // The third attack review found the same with the flags as two arguments
 // (`-D ONE_PROCESS -D FOREGROUND`, as apache2ctl and container images
-// pass them): that server too must survive.
+// pass them), the fourth with the defines in the config file and nothing
+// on the command line: those servers too must survive. Only a daemon's
+// `-k start` makes an orphan killable.
 func TestOneProcessApacheNotKilled(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
@@ -269,6 +271,7 @@ func TestOneProcessApacheNotKilled(t *testing.T) {
 	for _, o := range []ipctest.ApacheOptions{
 		{NonRootForeground: true, OneProcess: true},
 		{NonRootForeground: true, SplitDefines: true},
+		{NonRootForeground: true, DefinesInConfig: true}, // the fourth review: nothing on the command line
 	} {
 		oneProcessNotKilled(t, o)
 	}
