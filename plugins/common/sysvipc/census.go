@@ -185,8 +185,9 @@ func foregroundArgs(args []string) bool {
 					i++ // the value is the next argument
 					value = args[i]
 				}
-				// -C "Define FOREGROUND" defines it as -D does.
-				if f := strings.Fields(value); (arg[j] == 'C' || arg[j] == 'c') && len(f) == 2 &&
+				// -C "Define FOREGROUND" (with or without a value)
+				// defines it as -D does.
+				if f := strings.Fields(value); (arg[j] == 'C' || arg[j] == 'c') && len(f) >= 2 &&
 					strings.EqualFold(f[0], "Define") && slices.Contains(foregroundDefines, f[1]) {
 					return true
 				}

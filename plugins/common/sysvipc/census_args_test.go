@@ -23,7 +23,8 @@ func TestForegroundArgs(t *testing.T) {
 		{[]string{"apache2", "-fX.conf"}, false},
 		{[]string{"apache2", "-C", "Define FOREGROUND"}, true},
 		{[]string{"apache2", "-C", "ServerName x"}, false},
-		{[]string{"apache2", "-f", "c.conf", "-DDEBUG"}, true}, // fourth attack review
+		{[]string{"apache2", "-k", "start", "-C", "Define ONE_PROCESS 1"}, true}, // fifth attack review
+		{[]string{"apache2", "-f", "c.conf", "-DDEBUG"}, true},                   // fourth attack review
 	} {
 		if got := foregroundArgs(tc.args); got != tc.want {
 			t.Errorf("foregroundArgs(%q) = %v, want %v", tc.args, got, tc.want)

@@ -29,23 +29,18 @@ import (
 // moment has its start-up process alive, or its master new in the window,
 // so nothing of its is taken for the unit's.
 
-// beforeStart cleans, then snapshots for the after-start. With no Apache
-// process at all in the namespace (the outage, or the unit's own crash on
-// a host with one Apache), the normal rules need no minimum age: nothing
-// can be starting.
+// beforeStart cleans, then snapshots for the after-start.
 func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (remediate.Report, error) {
 	pol, err := corePolicy(req.Policy, r.Now())
 	if err != nil {
 		return remediate.Report{}, err
 	}
-	census, err := sys.Census(pol.ApacheUIDs)
-	if err != nil {
-		return remediate.Report{}, err
-	}
-	outage := !anyApache(census)
-	if outage {
-		req.Policy.MinAge = 0
-	}
+	// With no Apache process at all, the issue asked for no minimum age
+	// either. The fifth attack review showed what that costs: a root
+	// daemon's lock, handed to www-data and used by short jobs every few
+	// seconds, looks exactly like a leak between two jobs, and went. The
+	// unit's own crash loop needs no such exception (its arrays are
+	// witnessed), so the policy's minimum age stays.
 	rep, err := r.clean(sys, req, bk)
 	if err != nil {
 		return rep, err
@@ -74,9 +69,6 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	}
 	kept := keptSummary(rep)
 	rep.Note = fmt.Sprintf("removed %d arrays (%d witnessed leaks of dead starts)%s", removed, witnessed, kept)
-	if outage {
-		rep.Note += "; no Apache was running, so no minimum age applied"
-	}
 	if killed := countOrphans(rep, remediate.Killed) + countOrphans(rep, remediate.Gone); killed > 0 {
 		rep.Note += fmt.Sprintf("; ended %d orphaned Apache workers", killed)
 	}
@@ -91,7 +83,8 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	if err != nil {
 		return rep, err
 	}
-	if census, err = sys.Census(pol.ApacheUIDs); err != nil {
+	census, err := sys.Census(pol.ApacheUIDs)
+	if err != nil {
 		return rep, err
 	}
 	rec := bk.records[req.Unit]
@@ -377,15 +370,6 @@ func countOrphans(rep remediate.Report, o remediate.Outcome) int {
 		}
 	}
 	return n
-}
-
-func anyApache(census sysvipc.Census) bool {
-	for _, p := range census.Procs {
-		if p.Role != sysvipc.RoleNone {
-			return true
-		}
-	}
-	return false
 }
 
 // witnessedLeaks are the semids judged witnessed leaks, in any round.

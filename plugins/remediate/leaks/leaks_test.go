@@ -336,8 +336,9 @@ func TestMaxRemovals(t *testing.T) {
 func TestOrphans(t *testing.T) {
 	orphaned := func() *fakeSystem {
 		sys := world()
-		delete(sys.procs, 100) // the master died; its worker lives on
+		delete(sys.procs, 100) // the master died; its workers live on
 		sys.procs[101].PPID = 1
+		sibling(sys)
 		return sys
 	}
 	t.Run("left alone", func(t *testing.T) {
@@ -347,7 +348,7 @@ func TestOrphans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(plan.Orphans) != 1 || plan.Orphans[0].PID != 101 || plan.Stale() != 0 {
+		if len(plan.Orphans) != 2 || plan.Orphans[0].PID != 101 || plan.Stale() != 0 {
 			t.Fatalf("plan: %d stale, orphans %+v", plan.Stale(), plan.Orphans)
 		}
 		if _, err := r.Apply(plan); err != nil {
@@ -383,7 +384,7 @@ func TestOrphans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(sys.signals, tt.signals) || res.Orphans[0].Outcome != remediate.Killed {
+			if !slices.Equal(signalsTo(sys, 101), tt.signals) || res.Orphans[0].Outcome != remediate.Killed {
 				t.Errorf("signals %v, orphan result %+v", sys.signals, res.Orphans)
 			}
 			// Nothing goes on the word of a plan that assumed the orphan
@@ -457,7 +458,7 @@ func TestOrphans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(sys.signals) != 0 {
+		if len(signalsTo(sys, 101)) != 0 {
 			t.Errorf("signalled a reused pid: %v", sys.signals)
 		}
 		if res.Orphans[0].Outcome != remediate.Gone || res.Orphans[0].Why != "exited before any signal" {
@@ -543,11 +544,12 @@ func TestRemediateOverGRPC(t *testing.T) {
 
 	sys = outage()
 	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
-	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM}
+	sibling(sys)
+	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM, 103: syscall.SIGTERM}
 	p := policy
 	p.KillOrphans, p.OrphanGrace = true, 20*time.Millisecond
 	rep, err = overGRPC(t, sys).Remediate(remediate.Request{Policy: p})
-	if err != nil || rep.Rounds != 2 || rep.Count(remediate.Removed) != 4 || len(rep.OrphanActions) != 1 || rep.OrphanActions[0].Outcome != remediate.Killed {
+	if err != nil || rep.Rounds != 2 || rep.Count(remediate.Removed) != 4 || len(rep.OrphanActions) != 2 || rep.OrphanActions[0].Outcome != remediate.Killed {
 		t.Errorf("kill orphans, then finish: %+v, %v", rep, err)
 	}
 	if !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) {
@@ -563,11 +565,15 @@ func TestRemediateOverGRPC(t *testing.T) {
 func TestKillOrphansThenFinish(t *testing.T) {
 	sys := outage()
 	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	sibling(sys)
 	held := sys.details[2]
 	held.Value, held.PID = 0, 101
 	sys.details[2] = held
-	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM}
+	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM, 103: syscall.SIGTERM}
 	sys.onDeath = func(pid int) {
+		if pid != 101 {
+			return
+		}
 		d := sys.details[2]
 		d.Value, d.PID, d.OTime = 1, pid, now.Unix()
 		sys.details[2] = d
@@ -581,5 +587,40 @@ func TestKillOrphansThenFinish(t *testing.T) {
 	slices.Sort(sys.removed)
 	if err != nil || rep.Rounds != 2 || !slices.Equal(sys.removed, []int32{1, 2, 3, 10}) {
 		t.Errorf("removed %v in %d rounds (%v): %+v", sys.removed, rep.Rounds, err, rep.Actions)
+	}
+}
+
+// sibling adds a second orphaned worker of the dead master (group 100):
+// a dead daemon leaves its workers together, and a lone "orphan" is not
+// offered for killing without a record (a one-process server whose
+// launcher exited looks the same).
+func sibling(f *fakeSystem) {
+	f.procs[103] = &sysvipc.Process{PID: 103, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5003}
+}
+
+// signalsTo are the signals one pid got.
+func signalsTo(f *fakeSystem, pid int) []string {
+	var out []string
+	for _, s := range f.signals {
+		if strings.HasPrefix(s, fmt.Sprintf("%d:", pid)) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestLoneOrphanNotOffered (fifth attack review): without a record, a
+// certain orphan alone in its process group is never offered for
+// killing: a one-process server with -k start and ONE_PROCESS defined in
+// its config file, whose launcher exited, looks exactly like it.
+func TestLoneOrphanNotOffered(t *testing.T) {
+	sys := world()
+	delete(sys.procs, 100)
+	sys.procs[101].PPID = 1
+	p := policy
+	p.KillOrphans = true
+	plan, err := client(t, sys).Plan(p)
+	if err != nil || len(plan.Orphans) != 0 {
+		t.Errorf("a lone orphan was offered: %+v, %v", plan.Orphans, err)
 	}
 }

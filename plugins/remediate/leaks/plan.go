@@ -140,10 +140,22 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 	// do, so killing them would gain nothing and risk a live server. The
 	// exception is a recorded start's own group: its master is gone, and
 	// its arrays are witnessed leaks once its orphans are.
+	//
+	// Without a record, an orphan is offered only with another killable
+	// orphan in its process group: a dead daemon leaves its workers
+	// together in its group, while a one-process server whose launcher
+	// exited (ONE_PROCESS defined in its config file, which no command
+	// line shows) is alone in its launcher's (fifth attack review).
 	var orphans []*sysvipc.Process
 	noMaster := len(census.WithRole(sysvipc.RoleMaster)) == 0
+	killable := map[int]int{}
 	for _, o := range census.WithRole(sysvipc.RoleOrphan) {
-		if o.Killable() && (noMaster || ownGroups[o.PGRP]) {
+		if o.Killable() {
+			killable[o.PGRP]++
+		}
+	}
+	for _, o := range census.WithRole(sysvipc.RoleOrphan) {
+		if o.Killable() && (ownGroups[o.PGRP] || noMaster && killable[o.PGRP] >= 2) {
 			orphans = append(orphans, o)
 		}
 	}
