@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -235,13 +236,31 @@ func processAlive(pid int) bool {
 
 // freePort asks the kernel for a free loopback port. Tests in other
 // packages run at the same time, all as pid 1 of their namespaces, so no
-// fixed or pid-derived port would do.
+// fixed or pid-derived port would do. A port handed out before is never
+// handed out again in this process: a stopped server's ports are free to
+// the kernel, and another server given one of them would keep the first
+// from starting again (AH00072).
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return strconv.Itoa(port)
+		}
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	t.Fatal("no loopback port not handed out before in 100 tries")
+	return ""
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
