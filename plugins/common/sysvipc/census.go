@@ -41,6 +41,12 @@ type Process struct {
 	// these are. Read by ApacheCensus for root's and the Apache users'
 	// processes only.
 	APR bool
+	// Shared are the inodes of its anonymous shared mappings ("/dev/zero
+	// (deleted)", rw-s): Apache's scoreboard is one, made by the master
+	// before it forks, so its workers share the master's inode, and two
+	// servers started apart never share one. Read for masters and
+	// orphans only.
+	Shared []uint64
 	// Foreground: its command line does not positively start a daemon
 	// (`-k start` or `-k restart`, the way apachectl and systemd units
 	// start the server that forks workers), or starts Apache in the
@@ -313,8 +319,45 @@ func (fs FS) ApacheCensus(apacheUIDs map[uint32]bool) (Census, error) {
 		if p.Role == RoleOrphan {
 			p.Foreground = fs.startedInForeground(pid)
 		}
+		if p.Role == RoleOrphan || p.Role == RoleMaster {
+			p.Shared = fs.sharedAnon(pid)
+		}
 	}
 	return c, nil
+}
+
+// sharedAnon reads the inodes of a process's anonymous shared mappings
+// from /proc/<pid>/maps ("ADDR rw-s OFFSET DEV INODE /dev/zero (deleted)").
+func (fs FS) sharedAnon(pid int) []uint64 {
+	b, err := os.ReadFile(fs.Path(strconv.Itoa(pid), "maps"))
+	if err != nil {
+		return nil
+	}
+	var out []uint64
+	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
+		if !bytes.HasSuffix(line, []byte(" /dev/zero (deleted)")) {
+			continue
+		}
+		f := bytes.Fields(line)
+		if len(f) < 6 || string(f[1]) != "rw-s" {
+			continue
+		}
+		if ino, err := strconv.ParseUint(string(f[4]), 10, 64); err == nil && ino != 0 && !slices.Contains(out, ino) {
+			out = append(out, ino)
+		}
+	}
+	return out
+}
+
+// SharesWith reports whether two processes share an anonymous shared
+// mapping: forks of one process that made it before forking.
+func (p Process) SharesWith(inodes []uint64) bool {
+	for _, i := range p.Shared {
+		if slices.Contains(inodes, i) {
+			return true
+		}
+	}
+	return false
 }
 
 // mapsAPR reads /proc/<pid>/maps for libapr-1 (readable for root, or for

@@ -182,7 +182,7 @@ func (r *Remediator) killOrphans(sys System, plan Plan) []remediate.OrphanAction
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Failed, Why: err.Error()})
 		case p == nil || p.StartTicks != o.StartTicks:
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Gone, Why: "exited before any signal"})
-		case len(masters) > 0 && !plan.ownGroups[p.PGRP]:
+		case len(masters) > 0 && !p.SharesWith(plan.ownGroups[p.PGRP]):
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("an Apache master runs now (pid %d)", masters[0].PID)})
 		case !p.Killable():
 			out = append(out, remediate.OrphanAction{PID: o.PID, Outcome: remediate.Skipped, Why: fmt.Sprintf("no longer a certain orphan (%s)", roleName(p.Role))})

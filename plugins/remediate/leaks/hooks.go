@@ -168,7 +168,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			existed[id] = true
 		}
 	}
-	start := Start{IPCNS: ns, Master: sysvipc.IDOf(master), Recorded: now}
+	start := Start{IPCNS: ns, Master: sysvipc.IDOf(master), Shared: master.Shared, Recorded: now}
 	skipped := map[string]int{}
 	for _, a := range arrays {
 		if ok, _ := pol.Candidate(a); !ok || existed[a.SemID] {

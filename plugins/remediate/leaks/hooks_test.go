@@ -66,8 +66,9 @@ func startUnit(f *fakeSystem, ids [3]int32, startup, master int, ticks uint64) {
 		f.details[id] = sysvipc.SemDetail{SemID: id, UID: www, NSems: 1, CTime: made, Value: 1, PID: pid}
 	}
 	const server = "/usr/sbin/apache2"
-	f.procs[master] = &sysvipc.Process{PID: master, PPID: 1, PGRP: master, Exe: "apache2", ExePath: server, APR: true, Start: now, StartTicks: ticks}
-	f.procs[master+1] = &sysvipc.Process{PID: master + 1, PPID: master, PGRP: master, Exe: "apache2", ExePath: server, APR: true, EUID: www, RUID: www, Start: now, StartTicks: ticks + 1}
+	scoreboard := []uint64{ticks}
+	f.procs[master] = &sysvipc.Process{PID: master, PPID: 1, PGRP: master, Exe: "apache2", ExePath: server, APR: true, Start: now, StartTicks: ticks, Shared: scoreboard}
+	f.procs[master+1] = &sysvipc.Process{PID: master + 1, PPID: master, PGRP: master, Exe: "apache2", ExePath: server, APR: true, EUID: www, RUID: www, Start: now, StartTicks: ticks + 1, Shared: scoreboard}
 }
 
 func crash(f *fakeSystem, master int) {
@@ -356,5 +357,32 @@ func TestAfterStartNotTheStarts(t *testing.T) {
 				t.Errorf("recorded %v, want %v; note %q, want %q", got, tc.want, rep.Note, tc.note)
 			}
 		})
+	}
+}
+
+// TestRecordedGroupReused (sixth attack review): a crashed unit's master
+// pid, still in its record, is taken by a launcher that starts a
+// one-process server and exits: the server is alone in a group the record
+// names, beside a running master. It shares no mapping with the recorded
+// master, so it is never offered for killing; the master's own orphaned
+// worker, which shares its scoreboard, is.
+func TestRecordedGroupReused(t *testing.T) {
+	sys := world()
+	h := newHookHost(t, sys)
+	h.call(remediate.BeforeStart, "a.service", 0, policy)
+	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+	h.call(remediate.AfterStart, "a.service", 200, policy)
+	crash(sys, 200)
+	sys.procs[201] = &sysvipc.Process{PID: 201, PPID: 1, PGRP: 200, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now, StartTicks: 9001, Shared: []uint64{9001}}
+	p := policy
+	p.KillOrphans = true
+	rep := h.call(remediate.NoHook, "", 0, p)
+	if len(rep.Orphans) != 0 || len(sys.signals) != 0 {
+		t.Errorf("a server in a reused group was offered: %+v, signals %v", rep.Orphans, sys.signals)
+	}
+	sys.procs[201].Shared = []uint64{7000} // the dead master's scoreboard
+	rep = h.call(remediate.NoHook, "", 0, p)
+	if len(rep.Orphans) != 1 || rep.Orphans[0].PID != 201 {
+		t.Errorf("the recorded master's own orphan was not offered: %+v", rep.Orphans)
 	}
 }

@@ -133,7 +133,7 @@ func world() *fakeSystem {
 	add(20, 0, 1000, old, 1, 903)                       // another user's
 	add(30, 0x1234, www, old, 1, 904)                   // keyed
 	f.procs[100] = &sysvipc.Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
-	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	f.procs[101] = &sysvipc.Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000, Shared: []uint64{777}}
 	return f
 }
 
@@ -543,7 +543,7 @@ func TestRemediateOverGRPC(t *testing.T) {
 	}
 
 	sys = outage()
-	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000, Shared: []uint64{777}}
 	sibling(sys)
 	sys.dieOn = map[int]syscall.Signal{101: syscall.SIGTERM, 103: syscall.SIGTERM}
 	p := policy
@@ -564,7 +564,7 @@ func TestRemediateOverGRPC(t *testing.T) {
 // would carry that process's pid and stay.
 func TestKillOrphansThenFinish(t *testing.T) {
 	sys := outage()
-	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000}
+	sys.procs[101] = &sysvipc.Process{PID: 101, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5000, Shared: []uint64{777}}
 	sibling(sys)
 	held := sys.details[2]
 	held.Value, held.PID = 0, 101
@@ -590,12 +590,11 @@ func TestKillOrphansThenFinish(t *testing.T) {
 	}
 }
 
-// sibling adds a second orphaned worker of the dead master (group 100):
-// a dead daemon leaves its workers together, and a lone "orphan" is not
-// offered for killing without a record (a one-process server whose
-// launcher exited looks the same).
+// sibling adds a second orphaned worker of the dead master (group 100),
+// sharing its scoreboard (inode 777): without a record, only orphans that
+// share one with another orphan of their group are offered for killing.
 func sibling(f *fakeSystem) {
-	f.procs[103] = &sysvipc.Process{PID: 103, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5003}
+	f.procs[103] = &sysvipc.Process{PID: 103, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now.Add(-time.Hour), StartTicks: 5003, Shared: []uint64{777}}
 }
 
 // signalsTo are the signals one pid got.
@@ -622,5 +621,12 @@ func TestLoneOrphanNotOffered(t *testing.T) {
 	plan, err := client(t, sys).Plan(p)
 	if err != nil || len(plan.Orphans) != 0 {
 		t.Errorf("a lone orphan was offered: %+v, %v", plan.Orphans, err)
+	}
+	// Sixth attack review: two one-process servers one script started,
+	// alone in its group once it exited: each has its own scoreboard.
+	sys.procs[103] = &sysvipc.Process{PID: 103, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now, StartTicks: 5003, Shared: []uint64{778}}
+	plan, err = client(t, sys).Plan(p)
+	if err != nil || len(plan.Orphans) != 0 {
+		t.Errorf("two servers started apart were offered: %+v, %v", plan.Orphans, err)
 	}
 }

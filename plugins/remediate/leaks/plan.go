@@ -52,10 +52,11 @@ type Plan struct {
 	killed map[int]bool
 	// book is the units' witness records, sorted out against the census.
 	book book
-	// ownGroups are the process groups of recorded masters that are gone:
-	// an orphan in one is a unit's own leftover, offered for killing even
-	// while another Apache's master runs.
-	ownGroups map[int]bool
+	// ownGroups are the process groups of recorded masters that are gone,
+	// with the masters' shared mappings: an orphan in one that shares one
+	// is a unit's own leftover, offered for killing even while another
+	// Apache's master runs.
+	ownGroups map[int][]uint64
 }
 
 // Stale counts the arrays the plan would remove.
@@ -141,21 +142,30 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 	// exception is a recorded start's own group: its master is gone, and
 	// its arrays are witnessed leaks once its orphans are.
 	//
-	// Without a record, an orphan is offered only with another killable
-	// orphan in its process group: a dead daemon leaves its workers
-	// together in its group, while a one-process server whose launcher
-	// exited (ONE_PROCESS defined in its config file, which no command
-	// line shows) is alone in its launcher's (fifth attack review).
+	// An orphan must be proven a fork of a dead daemon master: it shares
+	// an anonymous shared mapping (Apache's scoreboard, which the master
+	// makes before it forks) with the master a record names, or, without a
+	// record, with another killable orphan of its group. Two servers
+	// started apart never share one, whatever their command lines say (a
+	// one-process server with ONE_PROCESS in its config file and -k start,
+	// whose launcher exited, looks like a worker otherwise: fifth and
+	// sixth attack reviews).
 	var orphans []*sysvipc.Process
 	noMaster := len(census.WithRole(sysvipc.RoleMaster)) == 0
-	killable := map[int]int{}
+	var killable []*sysvipc.Process
 	for _, o := range census.WithRole(sysvipc.RoleOrphan) {
 		if o.Killable() {
-			killable[o.PGRP]++
+			killable = append(killable, o)
 		}
 	}
-	for _, o := range census.WithRole(sysvipc.RoleOrphan) {
-		if o.Killable() && (ownGroups[o.PGRP] || noMaster && killable[o.PGRP] >= 2) {
+	for _, o := range killable {
+		if shared, ok := ownGroups[o.PGRP]; ok && o.SharesWith(shared) {
+			orphans = append(orphans, o)
+			continue
+		}
+		if noMaster && slices.ContainsFunc(killable, func(q *sysvipc.Process) bool {
+			return q != o && q.PGRP == o.PGRP && q.SharesWith(o.Shared)
+		}) {
 			orphans = append(orphans, o)
 		}
 	}

@@ -51,8 +51,11 @@ type Snapshot struct {
 // Start is one start of the unit as its after-start saw it: the master
 // and the arrays that appeared during the start.
 type Start struct {
-	IPCNS    uint64              `json:"ipc_namespace"`
-	Master   sysvipc.ProcessID   `json:"master"`
+	IPCNS  uint64            `json:"ipc_namespace"`
+	Master sysvipc.ProcessID `json:"master"`
+	// Shared are the master's anonymous shared mappings (its scoreboard):
+	// an orphan that shares one is that master's fork.
+	Shared   []uint64            `json:"shared,omitempty"`
 	Recorded time.Time           `json:"recorded"`
 	Arrays   []sysvipc.Witnessed `json:"arrays"`
 }
@@ -98,6 +101,7 @@ func (r Record) encode() []byte {
 type witnessed struct {
 	array  sysvipc.Witnessed
 	master sysvipc.ProcessID
+	shared []uint64
 	unit   string
 }
 
@@ -142,7 +146,7 @@ func (b *book) sort(census sysvipc.Census, ns uint64) {
 				if alive {
 					b.live[a.SemID] = unit
 				} else {
-					b.dead[a.SemID] = witnessed{array: a, master: s.Master, unit: unit}
+					b.dead[a.SemID] = witnessed{array: a, master: s.Master, shared: s.Shared, unit: unit}
 				}
 			}
 		}
@@ -152,12 +156,13 @@ func (b *book) sort(census sysvipc.Census, ns uint64) {
 	}
 }
 
-// deadMasters are the pids of the recorded masters that are gone: their
-// orphans are the units' own leftovers.
-func (b book) deadMasters() map[int]bool {
-	out := map[int]bool{}
+// deadMasters are the pids of the recorded masters that are gone, with
+// their shared mappings: an orphan in such a group that shares one is a
+// unit's own leftover (a pid, and so a group number, may be reused).
+func (b book) deadMasters() map[int][]uint64 {
+	out := map[int][]uint64{}
 	for _, w := range b.dead {
-		out[w.master.PID] = true
+		out[w.master.PID] = append(out[w.master.PID], w.shared...)
 	}
 	return out
 }
