@@ -59,6 +59,16 @@ type policyRecord struct {
 	File        string   `json:"file,omitempty"` // root's policy file, when one was read
 }
 
+// newRecord starts the audit line of one plugin call: when, where, why,
+// and the policy it ran under.
+func newRecord(o options, t trigger) record {
+	host, _ := os.Hostname()
+	return record{
+		Time: time.Now().UTC(), Host: host, DryRun: o.dryRun, ArraysBefore: -1, ArraysAfter: -1, Trigger: t,
+		Policy: policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid, File: o.policyRead},
+	}
+}
+
 // fill takes the plugin's report into the record.
 func (r *record) fill(rep remediate.Report) {
 	r.ArraysBefore, r.ArraysAfter, r.Rounds = rep.ArraysBefore, rep.ArraysAfter, rep.Rounds

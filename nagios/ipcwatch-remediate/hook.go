@@ -20,13 +20,8 @@ const hookLockWait = 10 * time.Second
 // record stored, one audit line and one line on stdout. It never fails
 // the unit's start: every error is printed, audited and swallowed.
 func runHook(o options, out io.Writer) {
-	host, _ := os.Hostname()
-	rec := record{
-		Time: time.Now().UTC(), Host: host, DryRun: o.dryRun, ArraysBefore: -1, ArraysAfter: -1,
-		Trigger: trigger{Decision: fmt.Sprintf("%s hook of %s", o.hook, o.unit)},
-		Policy:  policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid, File: o.policyRead},
-		Hook:    &hookRecord{Hook: string(o.hook), Unit: o.unit, MainPID: o.mainPID},
-	}
+	rec := newRecord(o, trigger{Decision: fmt.Sprintf("%s hook of %s", o.hook, o.unit)})
+	rec.Hook = &hookRecord{Hook: string(o.hook), Unit: o.unit, MainPID: o.mainPID}
 	note, err := hook(o, &rec)
 	rec.Hook.Note = note
 	if err != nil {

@@ -41,9 +41,17 @@ func run(args []string, out io.Writer) error {
 	}
 	defer release()
 
+	// The units' witness records help judge (a dead start's arrays are
+	// witnessed leaks); the handler only reads them, once for every
+	// plugin. Without them the normal rules decide, so a problem with
+	// them is audited, not fatal.
+	records, problems, serr := readRecords(o.stateDir, false)
+	if serr != nil {
+		problems = append(problems, serr.Error())
+	}
 	var failures []string
 	for _, path := range o.plugins {
-		if err := runPlugin(o, why, path, out); err != nil {
+		if err := runPlugin(o, why, path, records, problems, out); err != nil {
 			failures = append(failures, err.Error())
 		}
 	}
@@ -53,21 +61,9 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-func runPlugin(o options, why, path string, out io.Writer) error {
-	host, _ := os.Hostname()
-	rec := record{
-		Time: time.Now().UTC(), Host: host, DryRun: o.dryRun, Plugin: path, ArraysBefore: -1, ArraysAfter: -1,
-		Trigger: trigger{Manual: o.manual, State: o.state, StateType: o.stateType, Attempt: o.attempt, Decision: why},
-		Policy:  policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid, File: o.policyRead},
-	}
-	// The units' witness records help judge (a dead start's arrays are
-	// witnessed leaks); the handler only reads them. Without them the
-	// normal rules decide, so a problem with them is audited, not fatal.
-	records, problems, serr := readRecords(o.stateDir, false)
-	if serr != nil {
-		problems = append(problems, serr.Error())
-	}
-	rec.StateProblems = problems
+func runPlugin(o options, why, path string, records map[string][]byte, problems []string, out io.Writer) error {
+	rec := newRecord(o, trigger{Manual: o.manual, State: o.state, StateType: o.stateType, Attempt: o.attempt, Decision: why})
+	rec.Plugin, rec.StateProblems = path, problems
 	rep, err := callPlugin(o, path, records)
 	if err == nil {
 		rec.fill(rep)

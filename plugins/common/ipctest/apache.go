@@ -80,12 +80,16 @@ const startServers = 2
 
 // countChildren counts the live apache2 (or renamed httpd-custom)
 // children of pid.
-func countChildren(pid int) int {
+func countChildren(pid int) int { return len(ApacheChildren(pid)) }
+
+// ApacheChildren lists the live apache2 (or renamed httpd-custom)
+// children of pid: a master's workers.
+func ApacheChildren(pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
-	n := 0
+	var out []int
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
 		if err != nil {
@@ -98,10 +102,12 @@ func countChildren(pid int) int {
 		}
 		f := strings.Fields(string(b[i+1:]))
 		if len(f) > 1 && f[0] != "Z" && f[1] == strconv.Itoa(pid) {
-			n++
+			if child, err := strconv.Atoi(e.Name()); err == nil {
+				out = append(out, child)
+			}
 		}
 	}
-	return n
+	return out
 }
 
 // MasterPID reads the pid file.
@@ -187,14 +193,12 @@ func groupMembers(pgid int) []int {
 	return pids
 }
 
+// waitAllGone waits until every pid is gone, 5 s for all of them.
 func waitAllGone(pids []int) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range pids {
-		for processAlive(pid) {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("pid %d survived SIGKILL for 5s", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if err := waitGone(pid, time.Until(deadline)); err != nil {
+			return fmt.Errorf("after SIGKILL: %w", err)
 		}
 	}
 	return nil

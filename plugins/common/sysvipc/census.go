@@ -44,8 +44,7 @@ type Process struct {
 	// Shared are the inodes of its anonymous shared mappings ("/dev/zero
 	// (deleted)", rw-s): Apache's scoreboard is one, made by the master
 	// before it forks, so its workers share the master's inode, and two
-	// servers started apart never share one. Read for masters and
-	// orphans only.
+	// servers started apart never share one. Read with APR.
 	Shared []uint64
 	// Foreground: its command line does not positively start a daemon
 	// (`-k start` or `-k restart`, the way apachectl and systemd units
@@ -311,7 +310,7 @@ func (fs FS) ApacheCensus(apacheUIDs map[uint32]bool) (Census, error) {
 	}
 	for pid, p := range c.Procs {
 		if p.RUID == 0 || p.EUID == 0 || apacheUIDs[p.RUID] || apacheUIDs[p.EUID] {
-			p.APR = fs.mapsAPR(pid)
+			p.APR, p.Shared = fs.readMaps(pid)
 		}
 	}
 	c.AssignRoles(apacheUIDs)
@@ -319,18 +318,26 @@ func (fs FS) ApacheCensus(apacheUIDs map[uint32]bool) (Census, error) {
 		if p.Role == RoleOrphan {
 			p.Foreground = fs.startedInForeground(pid)
 		}
-		if p.Role == RoleOrphan || p.Role == RoleMaster {
-			p.Shared = fs.sharedAnon(pid)
-		}
 	}
 	return c, nil
 }
 
-// sharedAnon reads the inodes of a process's anonymous shared mappings
-// from /proc/<pid>/maps ("ADDR rw-s OFFSET DEV INODE /dev/zero (deleted)").
-func (fs FS) sharedAnon(pid int) []uint64 {
+// readMaps reads /proc/<pid>/maps once for what the census needs of it:
+// whether libapr-1 is mapped, and the inodes of the anonymous shared
+// mappings ("ADDR rw-s OFFSET DEV INODE /dev/zero (deleted)"). Readable
+// for root, or for one's own processes; unreadable counts as neither.
+func (fs FS) readMaps(pid int) (apr bool, shared []uint64) {
 	b, err := os.ReadFile(fs.Path(strconv.Itoa(pid), "maps"))
 	if err != nil {
+		return false, nil
+	}
+	return bytes.Contains(b, []byte("/libapr-1.so")), sharedAnon(b)
+}
+
+// sharedAnon picks the anonymous shared mappings' inodes out of a maps
+// file; most processes have none, and are done with one search.
+func sharedAnon(b []byte) []uint64 {
+	if !bytes.Contains(b, []byte(" /dev/zero (deleted)")) {
 		return nil
 	}
 	var out []uint64
@@ -358,13 +365,6 @@ func (p Process) SharesWith(inodes []uint64) bool {
 		}
 	}
 	return false
-}
-
-// mapsAPR reads /proc/<pid>/maps for libapr-1 (readable for root, or for
-// one's own processes; unreadable counts as no).
-func (fs FS) mapsAPR(pid int) bool {
-	b, err := os.ReadFile(fs.Path(strconv.Itoa(pid), "maps"))
-	return err == nil && bytes.Contains(b, []byte("/libapr-1.so"))
 }
 
 // readSmall reads a small /proc file into buf with one read; procfs

@@ -81,7 +81,7 @@ func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, ma
 		for i := lo; i < hi; i++ {
 			if ok, _ := pol.Candidate(arrays[i]); ok {
 				d, err := prober.ProbeSem(arrays[i])
-				probes[i] = probe{detail: d, ok: err == nil, err: err}
+				probes[i] = probe{detail: d, err: err}
 			}
 			out[i] = j.classify(arrays[i], &probes[i])
 		}
@@ -100,7 +100,7 @@ func NewJudge(census Census, pol Policy) Judge { return Judge{newJudge(census, p
 // Recheck judges one array again from a fresh probe: the remediator's
 // last look before a removal.
 func (j Judge) Recheck(a SemArray, d SemDetail) Classification {
-	return j.j.classify(a, &probe{detail: d, ok: true})
+	return j.j.classify(a, &probe{detail: d})
 }
 
 // judge holds what every array's verdict is checked against: the policy
@@ -133,11 +133,9 @@ func newJudge(census Census, pol Policy) judge {
 	return j
 }
 
-// probe is one candidate's semctl answer; ok is false for non-candidates
-// and failed probes.
+// probe is one candidate's semctl answer (err set when it failed).
 type probe struct {
 	detail SemDetail
-	ok     bool
 	err    error
 }
 

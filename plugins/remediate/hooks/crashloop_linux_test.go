@@ -20,12 +20,8 @@ func TestCrashLoopBesideNeighbour(t *testing.T) {
 	if err := ipctest.SetSemLimits(250, 32000, 32, 8); err != nil {
 		t.Fatal(err)
 	}
-	neighbour := ipctest.NewApache(t)
-	if err := neighbour.Start(); err != nil {
-		t.Fatal(err)
-	}
+	neighbour, theirs := startNeighbour(t)
 	defer ipctest.KillAll()
-	theirs := ipctest.SemIDs(t)
 	h := newHost(t)
 	u := &unit{name: "apache2.service", ap: ipctest.NewApache(t)}
 	per := ipctest.ArraysPerApacheStart

@@ -46,6 +46,17 @@ func (h *host) hook(t *testing.T, args ...string) string {
 	return out
 }
 
+// startNeighbour starts another Apache, no unit's, and returns it with
+// the arrays there are then (its own, when it is the first).
+func startNeighbour(t *testing.T) (*ipctest.Apache, []int32) {
+	t.Helper()
+	neighbour := ipctest.NewApache(t)
+	if err := neighbour.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return neighbour, ipctest.SemIDs(t)
+}
+
 // unit is an Apache started as a systemd unit starts it.
 type unit struct {
 	name   string

@@ -18,12 +18,8 @@ func TestLostRecord(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
 	}
-	neighbour := ipctest.NewApache(t)
-	if err := neighbour.Start(); err != nil {
-		t.Fatal(err)
-	}
+	neighbour, theirs := startNeighbour(t)
 	defer ipctest.KillAll()
-	theirs := ipctest.SemIDs(t)
 	h := newHost(t)
 	u := &unit{name: "apache2.service", ap: ipctest.NewApache(t)}
 	if _, _, err := h.start(t, u); err != nil {

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
@@ -21,12 +20,8 @@ func TestOrphansOfKillModeProcess(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
 	}
-	neighbour := ipctest.NewApache(t)
-	if err := neighbour.Start(); err != nil {
-		t.Fatal(err)
-	}
+	neighbour, theirs := startNeighbour(t)
 	defer ipctest.KillAll()
-	theirs := ipctest.SemIDs(t)
 	h := newHost(t)
 	u := &unit{name: "apache2.service", ap: ipctest.NewApache(t)}
 	if _, _, err := h.start(t, u); err != nil {
@@ -36,7 +31,7 @@ func TestOrphansOfKillModeProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	workers := children(master)
+	workers := ipctest.ApacheChildren(master)
 	if len(workers) == 0 {
 		t.Fatalf("master %d has no workers", master)
 	}
@@ -63,24 +58,4 @@ func TestOrphansOfKillModeProcess(t *testing.T) {
 		t.Errorf("the unit on its old ports answers %d, %v", code, err)
 	}
 	healthy(t, neighbour, theirs, "the neighbour, after the orphans were ended")
-}
-
-// children lists the processes whose parent is pid.
-func children(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) && strings.Contains(string(b[:i]), "(apache2") {
-			if n, err := strconv.Atoi(e.Name()); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
 }

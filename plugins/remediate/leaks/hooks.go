@@ -312,22 +312,17 @@ func windowClear(before *Snapshot, arrays []sysvipc.SemArray, census sysvipc.Cen
 
 // descendants is the master and every process below it.
 func descendants(census sysvipc.Census, root int) map[int]bool {
+	children := map[int][]int{}
+	for pid, p := range census.Procs {
+		children[p.PPID] = append(children[p.PPID], pid)
+	}
 	tree := map[int]bool{root: true}
-	for pid := range census.Procs {
-		seen := map[int]bool{}
-		for p := pid; p > 0 && !seen[p]; {
-			seen[p] = true
-			if tree[p] {
-				for q := range seen {
-					tree[q] = true
-				}
-				break
+	for queue := []int{root}; len(queue) > 0; queue = queue[1:] {
+		for _, c := range children[queue[0]] {
+			if !tree[c] {
+				tree[c] = true
+				queue = append(queue, c)
 			}
-			proc := census.Procs[p]
-			if proc == nil {
-				break
-			}
-			p = proc.PPID
 		}
 	}
 	return tree

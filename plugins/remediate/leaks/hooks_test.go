@@ -52,6 +52,16 @@ func (h *hookHost) recorded(unit string) []int32 {
 	return ids
 }
 
+// recordStart is one recorded start of unit, as its hooks see it: the
+// before-start, the start (startUnit: arrays 40, 41, 42, master 200),
+// the after-start.
+func (h *hookHost) recordStart(sys *fakeSystem, unit string) {
+	h.t.Helper()
+	h.call(remediate.BeforeStart, unit, 0, policy)
+	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
+	h.call(remediate.AfterStart, unit, 200, policy)
+}
+
 // startUnit makes the world go through one start of a unit between its
 // hooks: a start-up process 199 makes array 42 and exits, master 200 with
 // worker 201 makes 40 and 41.
@@ -176,9 +186,7 @@ func TestWitnessedKeptWhileInUse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sys := world()
 			h := newHookHost(t, sys)
-			h.call(remediate.BeforeStart, "apache2.service", 0, policy)
-			startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
-			h.call(remediate.AfterStart, "apache2.service", 200, policy)
+			h.recordStart(sys, "apache2.service")
 			crash(sys, 200)
 			tc.change(sys)
 			rep := h.call(remediate.BeforeStart, "apache2.service", 0, policy)
@@ -201,9 +209,7 @@ func TestWitnessedKeptWhileInUse(t *testing.T) {
 func TestEventHandlerUsesRecords(t *testing.T) {
 	sys := world()
 	h := newHookHost(t, sys)
-	h.call(remediate.BeforeStart, "a.service", 0, policy)
-	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
-	h.call(remediate.AfterStart, "a.service", 200, policy)
+	h.recordStart(sys, "a.service")
 	crash(sys, 200)
 	rep := h.call(remediate.NoHook, "", 0, policy)
 	slices.Sort(sys.removed)
@@ -248,9 +254,7 @@ func TestRecordOfAnotherNamespace(t *testing.T) {
 	sys := world()
 	sys.ns = 7
 	h := newHookHost(t, sys)
-	h.call(remediate.BeforeStart, "a.service", 0, policy)
-	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
-	h.call(remediate.AfterStart, "a.service", 200, policy)
+	h.recordStart(sys, "a.service")
 	crash(sys, 200)
 	sys.ns = 8
 	h.call(remediate.NoHook, "", 0, policy)
@@ -369,9 +373,7 @@ func TestAfterStartNotTheStarts(t *testing.T) {
 func TestRecordedGroupReused(t *testing.T) {
 	sys := world()
 	h := newHookHost(t, sys)
-	h.call(remediate.BeforeStart, "a.service", 0, policy)
-	startUnit(sys, [3]int32{40, 41, 42}, 199, 200, 7000)
-	h.call(remediate.AfterStart, "a.service", 200, policy)
+	h.recordStart(sys, "a.service")
 	crash(sys, 200)
 	sys.procs[201] = &sysvipc.Process{PID: 201, PPID: 1, PGRP: 200, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now, StartTicks: 9001, Shared: []uint64{9001}}
 	p := policy
