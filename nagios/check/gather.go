@@ -54,14 +54,26 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time) (facts, error) {
 		return f, nil
 	}
 	f.policy = *o.policy
-	arrays, err := fs.LiveSemArrays()
-	if err != nil {
-		return facts{}, err
+	pol := o.policy.At(now)
+	var a sysvipc.Assessment
+	if o.verbose >= 2 {
+		a, err = assessAll(fs, pol)
+	} else {
+		// Only -vv and -vvv list arrays; below that the counts are all
+		// the output uses.
+		a, err = fs.AssessLiveCounts(pol)
 	}
-	a, err := fs.Assess(arrays, fs.Prober(), o.policy.At(now))
 	if err != nil {
 		return facts{}, err
 	}
 	f.assessment = &a
 	return f, nil
+}
+
+func assessAll(fs sysvipc.FS, pol sysvipc.Policy) (sysvipc.Assessment, error) {
+	arrays, err := fs.LiveSemArrays()
+	if err != nil {
+		return sysvipc.Assessment{}, err
+	}
+	return fs.Assess(arrays, fs.Prober(), pol)
 }

@@ -30,8 +30,7 @@ func judge(o options, f facts) judged {
 	if a := f.assessment; a != nil {
 		unread, nodetail = unmeasured(*a)
 		if unread+nodetail == 0 {
-			n := sysvipc.Count(a.Arrays, sysvipc.Stale)
-			stale = &n
+			stale = &a.Tally.Stale
 		}
 	}
 	rs := evaluate(o, f.usage, f.limits, stale)
@@ -53,18 +52,7 @@ func judge(o options, f facts) judged {
 // read (semctl refused) or has no kernel behind it (a fixture tree):
 // their verdict was never measured.
 func unmeasured(a sysvipc.Assessment) (unreadable, noDetail int) {
-	for _, c := range a.Arrays {
-		if c.Verdict != sysvipc.Unknown {
-			continue
-		}
-		switch c.Reasons[0] {
-		case sysvipc.ReasonUnreadable:
-			unreadable++
-		case sysvipc.ReasonNoDetail:
-			noDetail++
-		}
-	}
-	return unreadable, noDetail
+	return a.Tally.UnknownWhy[sysvipc.ReasonUnreadable], a.Tally.UnknownWhy[sysvipc.ReasonNoDetail]
 }
 
 func (j judged) summary() string {
@@ -156,12 +144,7 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 // writeDoubts says what the classifier could not prove, and why, so a
 // non-root check tells its operator what it did not see.
 func writeDoubts(long func(string, ...any), a sysvipc.Assessment) {
-	why := map[sysvipc.Reason]int{}
-	for _, c := range a.Arrays {
-		if c.Verdict == sysvipc.Unknown {
-			why[c.Reasons[0]]++
-		}
-	}
+	why := a.Tally.UnknownWhy
 	if len(why) > 0 {
 		var parts []string
 		for r, n := range why {

@@ -183,3 +183,19 @@ func startHelperLines(t testing.TB, cmd *exec.Cmd, mode helperMode) (io.WriteClo
 	}
 	return stdin, out, line
 }
+
+// Fill makes n leaked Apache-style arrays as uid from a process that then
+// exits (the fill helper): owned by uid, last touched by a dead pid.
+func Fill(t testing.TB, n int, uid uint32) {
+	t.Helper()
+	exe, err := WorldExecutable(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), envHolder+"="+string(modeFill))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("fill %d arrays as uid %d: %v: %s", n, uid, err, out)
+	}
+}

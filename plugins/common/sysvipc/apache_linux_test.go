@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
@@ -72,6 +74,7 @@ func TestApacheLeak(t *testing.T) {
 	got, err := fs.Assess(arrays, Kernel{}, pol)
 	must(err)
 	t.Log(describe(got))
+	sameCounts(t, fs, pol, got)
 	if masters := got.Census.WithRole(RoleMaster); len(masters) != 1 {
 		t.Errorf("census found %d masters, want 1", len(masters))
 	}
@@ -95,6 +98,7 @@ func TestApacheLeak(t *testing.T) {
 	pol.Now = time.Now()
 	got, err = fs.Assess(arrays, Kernel{}, pol)
 	must(err)
+	sameCounts(t, fs, pol, got)
 	wantVerdicts(t, got, append(slices.Clone(leaked), running...), Unknown)
 	for _, c := range got.Arrays {
 		if c.Verdict == Unknown && !slices.Equal(c.Reasons, []Reason{ReasonOwnerAlive}) {
@@ -108,6 +112,7 @@ func TestApacheLeak(t *testing.T) {
 	pol.Now = time.Now()
 	got, err = fs.Assess(arrays, Kernel{}, pol)
 	must(err)
+	sameCounts(t, fs, pol, got)
 	wantVerdicts(t, got, append(slices.Clone(leaked), running...), Stale)
 	wantVerdicts(t, got, []int32{other.ID, keyed}, Live)
 	for _, c := range got.Stale() {
@@ -166,6 +171,19 @@ func without(all, drop []int32) []int32 {
 		}
 	}
 	return out
+}
+
+// sameCounts checks that the check's fast path (probe as listed, census
+// after) counts what the full assessment found.
+func sameCounts(t *testing.T, fs FS, pol Policy, full Assessment) {
+	t.Helper()
+	counts, err := fs.AssessLiveCounts(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(full.Tally, counts.Tally); diff != "" {
+		t.Errorf("AssessLiveCounts disagrees with Assess (-assess +counts):\n%s", diff)
+	}
 }
 
 func wantVerdicts(t *testing.T, a Assessment, ids []int32, want Verdict) {

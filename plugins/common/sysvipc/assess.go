@@ -5,7 +5,9 @@ import "slices"
 // Assessment is the classifier's answer for one namespace, with the
 // process census it was judged against (the faces report its orphans).
 type Assessment struct {
+	// Arrays are the classifications; nil from AssessCounts.
 	Arrays []Classification
+	Tally  Tally
 	Census Census
 }
 
@@ -20,19 +22,66 @@ func (a Assessment) Stale() []Classification {
 	return out
 }
 
-// Assess takes a census under the FS and classifies the arrays. Without a
-// single candidate it skips the census: most hosts have no Apache arrays,
-// and a collector gathering every ten seconds should not read every
-// process for nothing.
+// Assess takes a census under the FS and classifies the arrays.
 func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment, error) {
-	if !slices.ContainsFunc(arrays, func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }) {
-		return Assessment{Arrays: classify(arrays, Census{}, prober, pol, fs.workers())}, nil
-	}
-	census, err := fs.ApacheCensus(pol.ApacheUIDs)
+	census, err := fs.censusFor(arrays, pol)
 	if err != nil {
 		return Assessment{}, err
 	}
-	return Assessment{Arrays: classify(arrays, census, prober, pol, fs.workers()), Census: census}, nil
+	cs := classify(arrays, census, prober, pol, fs.workers())
+	var t Tally
+	for i := range cs {
+		t.add(cs[i].Verdict, cs[i].Reasons[0])
+	}
+	return Assessment{Arrays: cs, Tally: t, Census: census}, nil
+}
+
+// AssessCounts is Assess keeping only the counts, for a face that prints
+// no array: at 32,000 arrays it needs no memory per array.
+func (fs FS) AssessCounts(arrays []SemArray, prober SemProber, pol Policy) (Assessment, error) {
+	census, err := fs.censusFor(arrays, pol)
+	if err != nil {
+		return Assessment{}, err
+	}
+	return Assessment{Tally: tally(arrays, census, prober, pol, fs.workers()), Census: census}, nil
+}
+
+// AssessLiveCounts lists the live arrays and counts their verdicts, the
+// way a check that prints counts wants them fastest: each candidate is
+// probed right after it is listed, and the census is taken after the
+// probes. That order is also the safer one: every process that could
+// have made a probed last operation started before the census, so a last
+// pid the census lacks is dead, not merely born after it. On a fixture
+// tree, an older kernel or a mostly free index table it lists first and
+// assesses after (AssessCounts).
+func (fs FS) AssessLiveCounts(pol Policy) (Assessment, error) {
+	cand := func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }
+	if fs.live {
+		arrays, probes, err := kernelSemProbed(fs.workers(), cand)
+		if err == nil {
+			census, err := fs.censusFor(arrays, pol)
+			if err != nil {
+				return Assessment{}, err
+			}
+			return Assessment{Tally: tallyProbed(arrays, probes, census, pol, fs.workers()), Census: census}, nil
+		}
+	}
+	arrays, err := fs.LiveSemArrays()
+	if err != nil {
+		return Assessment{}, err
+	}
+	return fs.AssessCounts(arrays, fs.Prober(), pol)
+}
+
+// censusFor takes the census the arrays are judged against. Without a
+// single candidate it skips it: most hosts have no Apache arrays, and a
+// collector gathering every ten seconds should not read every process
+// for nothing.
+func (fs FS) censusFor(arrays []SemArray, pol Policy) (Census, error) {
+	if !slices.ContainsFunc(arrays, func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }) {
+		return Census{}, nil
+	}
+	return fs.ApacheCensus(pol.ApacheUIDs)
 }
 
 // NamespaceCensus is the census of the processes that share the reader's

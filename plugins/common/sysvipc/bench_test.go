@@ -135,3 +135,16 @@ func BenchmarkAssess(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAssessLiveCounts is the check's path: list and probe in one
+// pass, census after, counts only.
+func BenchmarkAssessLiveCounts(b *testing.B) {
+	fs := benchLive(b)
+	uids, _ := LookupUsers(DefaultApacheUsers, false)
+	pol := Policy{ApacheUIDs: UIDSet(uids), Now: time.Now()}
+	for b.Loop() {
+		if _, err := fs.AssessLiveCounts(pol); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

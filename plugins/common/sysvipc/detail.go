@@ -23,6 +23,26 @@ type SemDetail struct {
 	PID int
 }
 
+// detailOf is the detail the listing already gives: identity, times and
+// owner. A semid is never reused soon after removal (the kernel bumps a
+// sequence number in it), so a probe of a vanished array fails with
+// ErrGone instead of describing another one.
+func detailOf(a SemArray) SemDetail {
+	return SemDetail{SemID: a.SemID, Key: a.Key, UID: a.UID, Mode: a.Perms & 0o777, NSems: a.NSems, OTime: a.OTime, CTime: a.CTime}
+}
+
+// probed is what semctl adds to the listing, kept small: the live count
+// holds one per array between the listing and the census.
+type probed struct {
+	value, ncnt, zcnt, pid int32
+	err                    error
+}
+
+// fill copies the probe into d.
+func (p probed) fill(d *SemDetail) {
+	d.Value, d.NCnt, d.ZCnt, d.PID = int(p.value), int(p.ncnt), int(p.zcnt), int(p.pid)
+}
+
 // SemProber reads one array's detail; Kernel is the real one, tests of the
 // classifier use a fake.
 type SemProber interface {

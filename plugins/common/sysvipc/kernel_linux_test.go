@@ -182,3 +182,96 @@ func TestLimitsFallback(t *testing.T) {
 		t.Errorf("limits with /proc/sys hidden: %+v", l)
 	}
 }
+
+// TestLiveCounts checks the probe-as-listed path against listing first and
+// assessing after, on a table with holes (closed up in place) and on a
+// mostly free one (which it hands to the other path).
+func TestLiveCounts(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs, err := NewDefaultFS()
+	must(err)
+	pol := Policy{ApacheUIDs: map[uint32]bool{33: true}, Now: time.Now()}
+	cand := func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }
+	compare := func(stage string, wantSparse bool, wantStale int) {
+		t.Helper()
+		arrays, probes, err := kernelSemProbed(2, cand)
+		if wantSparse {
+			if !errors.Is(err, errSparse) {
+				t.Fatalf("%s: kernelSemProbed = %v, want errSparse", stage, err)
+			}
+		} else {
+			must(err)
+			listed, err := KernelSemArrays()
+			must(err)
+			if diff := cmp.Diff(listed, arrays); diff != "" {
+				t.Errorf("%s: arrays probed as listed differ from the listing (-listed +probed):\n%s", stage, diff)
+			}
+			for i, a := range arrays {
+				d, err := Kernel{}.ProbeSem(a)
+				var want probed
+				if cand(a) {
+					want = probed{value: int32(d.Value), ncnt: int32(d.NCnt), zcnt: int32(d.ZCnt), pid: int32(d.PID), err: err}
+				}
+				if probes[i] != want {
+					t.Errorf("%s: semid %d probed %+v as listed, %+v after", stage, a.SemID, probes[i], want)
+				}
+			}
+		}
+		listed, err := fs.LiveSemArrays()
+		must(err)
+		all, err := fs.Assess(listed, Kernel{}, pol)
+		must(err)
+		counts, err := fs.AssessLiveCounts(pol)
+		must(err)
+		if diff := cmp.Diff(all.Tally, counts.Tally); diff != "" {
+			t.Errorf("%s: counts differ (-assess +live counts):\n%s", stage, diff)
+		}
+		if counts.Tally.Stale != wantStale {
+			t.Errorf("%s: %d stale, want %d: %+v", stage, counts.Tally.Stale, wantStale, counts.Tally)
+		}
+		if all.Tally.Stale+all.Tally.Live+all.Tally.Unknown != len(listed) {
+			t.Errorf("%s: tally %+v does not cover %d arrays", stage, all.Tally, len(listed))
+		}
+	}
+
+	// Leaked www-data arrays (stale: no process of www-data or Apache
+	// runs), ones the test holds (live: value 0, or its own last pid),
+	// another user's, a keyed one and a three-semaphore one.
+	ipctest.Fill(t, 40, 33)
+	for v := range 2 {
+		id, err := ipctest.SemGet(0, 1, 0o600)
+		must(err)
+		must(ipctest.SemSetVal(id, 0, v))
+		must(ipctest.SemChown(id, 33, 33))
+	}
+	other, err := ipctest.SemGet(0, 1, 0o600)
+	must(err)
+	must(ipctest.SemChown(other, 1000, 1000))
+	_, err = ipctest.SemGet(0x4000, 1, 0o600)
+	must(err)
+	_, err = ipctest.SemGet(0, 3, 0o600)
+	must(err)
+	compare("full table", false, 40)
+	for i, id := range ipctest.SemIDs(t) {
+		if i%2 == 0 {
+			must(ipctest.SemRemove(id))
+		}
+	}
+	compare("every other array removed", false, 20)
+	// 1,200 more fill the holes and beyond; keeping only the last two
+	// leaves indexes up to 1,200 for two arrays.
+	ipctest.Fill(t, 1200, 33)
+	ids := ipctest.SemIDs(t)
+	for _, id := range ids[:len(ids)-2] {
+		must(ipctest.SemRemove(id))
+	}
+	compare("two arrays at the end of a long table", true, 2)
+}

@@ -31,3 +31,7 @@ func kernelSemArrays(int) ([]SemArray, error) { return nil, errUnsupported }
 
 // RemoveSem is unavailable here.
 func (Kernel) RemoveSem(int32) error { return errUnsupported }
+
+func kernelSemProbed(int, func(SemArray) bool) ([]SemArray, []probed, error) {
+	return nil, nil, errUnsupported
+}

@@ -65,9 +65,14 @@ const (
 	PIDUnknown PIDState = "unknown"
 )
 
-// internedReasons holds one shared slice per reason list the classifier
-// gives, so 32,000 verdicts do not allocate 32,000 small slices.
-var internedReasons = map[[2]Reason][]Reason{}
+// singleReasons and pairReasons hold one shared slice per reason list
+// the classifier gives, so 32,000 verdicts do not allocate 32,000 small
+// slices. Singles are keyed by one string, not by an array of two: at
+// 32,000 arrays hashing two strings per verdict was a fifth of judging.
+var (
+	singleReasons = map[Reason][]Reason{}
+	pairReasons   = [][]Reason{{ReasonNoApache, ReasonLastPIDDead}, {ReasonWitnessedLeak, ReasonLastPIDDead}}
+)
 
 // Reasons lists every reason the classifier gives, for the tables that
 // carry them across the plugin boundary (a test checks each is there).
@@ -78,21 +83,58 @@ var Reasons = []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, Reason
 
 func init() {
 	for _, r := range Reasons {
-		internedReasons[[2]Reason{r}] = []Reason{r}
-	}
-	for _, pair := range [][2]Reason{{ReasonNoApache, ReasonLastPIDDead}, {ReasonWitnessedLeak, ReasonLastPIDDead}} {
-		internedReasons[pair] = pair[:]
+		singleReasons[r] = []Reason{r}
 	}
 }
 
 // interned returns the shared copy of rs (callers never modify Reasons).
 func interned(rs []Reason) []Reason {
-	if len(rs) <= 2 {
-		var key [2]Reason
-		copy(key[:], rs)
-		if shared, ok := internedReasons[key]; ok {
+	switch len(rs) {
+	case 1:
+		if shared, ok := singleReasons[rs[0]]; ok {
 			return shared
+		}
+	case 2:
+		for _, shared := range pairReasons {
+			if rs[0] == shared[0] && rs[1] == shared[1] {
+				return shared
+			}
 		}
 	}
 	return slices.Clone(rs)
+}
+
+// Tally is the verdicts counted: what a face that prints counts needs of
+// an assessment, without holding every array's classification.
+type Tally struct {
+	Stale, Live, Unknown int
+	// UnknownWhy counts the unknown arrays by their first reason.
+	UnknownWhy map[Reason]int
+}
+
+func (t *Tally) add(v Verdict, first Reason) {
+	switch v {
+	case Stale:
+		t.Stale++
+	case Live:
+		t.Live++
+	default:
+		t.Unknown++
+		if t.UnknownWhy == nil {
+			t.UnknownWhy = map[Reason]int{}
+		}
+		t.UnknownWhy[first]++
+	}
+}
+
+func (t *Tally) merge(o Tally) {
+	t.Stale += o.Stale
+	t.Live += o.Live
+	t.Unknown += o.Unknown
+	for r, n := range o.UnknownWhy {
+		if t.UnknownWhy == nil {
+			t.UnknownWhy = map[Reason]int{}
+		}
+		t.UnknownWhy[r] += n
+	}
 }
