@@ -90,13 +90,15 @@ rm -rf "$w/units"; bash "$w/fill.sh"
 sleep 600 & main=$!
 t_after=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --after-start --unit a.service --main-pid $main >/dev/null"; } 2>&1 )
 echo "  --after-start, no record yet, 32,000 arrays judged not the start's: ${t_after} s"
-t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service >/dev/null"; } 2>&1 )
-echo "  --before-start, no Apache: removes all 32,000 (re-verifying each): ${t_before} s; left: $(($(wc -l < /proc/sysvipc/sem) - 1))"
+# --min-age 0s: the fill made the arrays seconds ago, and the minimum age
+# applies in the outage too (README, "Prevent the outage").
+t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service --min-age 0s >/dev/null"; } 2>&1 )
+echo "  --before-start --min-age 0s, no Apache: removes all 32,000 (re-verifying each): ${t_before} s; left: $(($(wc -l < /proc/sysvipc/sem) - 1))"
 bash "$w/fill.sh"
 t_after=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --after-start --unit a.service --main-pid $main >/dev/null"; } 2>&1 )
 echo "  --after-start with the before-start's snapshot, 32,000 new arrays: ${t_after} s"
-t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service --dry-run >/dev/null"; } 2>&1 )
-echo "  --before-start --dry-run, 32,000 arrays judged: ${t_before} s"
+t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service --min-age 0s --dry-run >/dev/null"; } 2>&1 )
+echo "  --before-start --min-age 0s --dry-run, 32,000 arrays judged stale: ${t_before} s; left: $(($(wc -l < /proc/sysvipc/sem) - 1))"
 kill "$main"
 ipcrm -a # the namespace benchmarks below start from an empty namespace, as before the hooks' rows
 
