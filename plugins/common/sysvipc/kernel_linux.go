@@ -61,8 +61,15 @@ type msginfo struct {
 	_                                                       uint16
 }
 
-func semctl(id, num, cmd int, arg uintptr) (int, error) {
-	r, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), arg, 0, 0)
+// semctl and rawSemctl take the buffer as an unsafe.Pointer, never as a
+// uintptr: a buffer on the caller's stack moves when the stack grows or
+// shrinks on the way in, and only a pointer is moved with it. The
+// conversion to uintptr belongs in the syscall's own argument list, the
+// one place Go keeps the object alive and in place (unsafe.Pointer rule
+// 4). As a uintptr parameter the kernel was seen writing an array's
+// detail into the old stack, and the listing kept the previous array's.
+func semctl(id, num, cmd int, arg unsafe.Pointer) (int, error) {
+	r, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), uintptr(arg), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -81,7 +88,7 @@ func ipcctl(trap uintptr, cmd int, buf unsafe.Pointer) error {
 // SHM_INFO and MSG_INFO count without walking the objects.
 func KernelUsage() (Usage, error) {
 	var si seminfo
-	if _, err := semctl(0, 0, semInfo, uintptr(unsafe.Pointer(&si))); err != nil {
+	if _, err := semctl(0, 0, semInfo, unsafe.Pointer(&si)); err != nil {
 		return Usage{}, fmt.Errorf("semctl SEM_INFO: %w", err)
 	}
 	var hi shmInfoT
@@ -110,7 +117,7 @@ func KernelUsage() (Usage, error) {
 // masked.
 func KernelLimits() (Limits, error) {
 	var si seminfo
-	if _, err := semctl(0, 0, ipcInfo, uintptr(unsafe.Pointer(&si))); err != nil {
+	if _, err := semctl(0, 0, ipcInfo, unsafe.Pointer(&si)); err != nil {
 		return Limits{}, fmt.Errorf("semctl IPC_INFO: %w", err)
 	}
 	var hi shminfo64
@@ -156,24 +163,24 @@ func (p *probed) read(a SemArray) error {
 		return fmt.Errorf("semid %d: implausible nsems %d", a.SemID, a.NSems)
 	}
 	id := int(a.SemID)
-	v, err := rawSemctl(id, 0, getVal, 0)
+	v, err := rawSemctl(id, 0, getVal, nil)
 	if err != nil {
 		return semErr("GETVAL", a.SemID, err)
 	}
 	p.value = int32(v)
 	for n := range int(a.NSems) {
-		nc, err := rawSemctl(id, n, getNCnt, 0)
+		nc, err := rawSemctl(id, n, getNCnt, nil)
 		if err != nil {
 			return semErr("GETNCNT", a.SemID, err)
 		}
-		zc, err := rawSemctl(id, n, getZCnt, 0)
+		zc, err := rawSemctl(id, n, getZCnt, nil)
 		if err != nil {
 			return semErr("GETZCNT", a.SemID, err)
 		}
 		p.ncnt += int32(nc)
 		p.zcnt += int32(zc)
 	}
-	pid, err := rawSemctl(id, 0, getPID, 0)
+	pid, err := rawSemctl(id, 0, getPID, nil)
 	if err != nil {
 		return semErr("GETPID", a.SemID, err)
 	}
@@ -185,7 +192,7 @@ func (p *probed) read(a SemArray) error {
 // compares it with the plan right before removing anything.
 func (Kernel) StatSem(id int32) (SemArray, error) {
 	var ds semidDS
-	if _, err := semctl(int(id), 0, unix.IPC_STAT, uintptr(unsafe.Pointer(&ds))); err != nil {
+	if _, err := semctl(int(id), 0, unix.IPC_STAT, unsafe.Pointer(&ds)); err != nil {
 		return SemArray{}, semErr("IPC_STAT", id, err)
 	}
 	return semArrayOf(id, &ds), nil
@@ -207,7 +214,7 @@ func KernelSemArrays() ([]SemArray, error) { return kernelSemArrays(runtime.GOMA
 
 func kernelSemArrays(maxWorkers int) ([]SemArray, error) {
 	var si seminfo
-	maxIdx, err := semctl(0, 0, semInfo, uintptr(unsafe.Pointer(&si)))
+	maxIdx, err := semctl(0, 0, semInfo, unsafe.Pointer(&si))
 	if err != nil {
 		return nil, fmt.Errorf("semctl SEM_INFO: %w", err)
 	}
@@ -234,7 +241,7 @@ func statDense(n, maxWorkers int) []SemArray {
 	eachPart(n, maxWorkers, func(lo, hi int) {
 		var ds semidDS
 		for idx := lo; idx < hi; idx++ {
-			if id, err := rawSemctl(idx, 0, semStatAny, uintptr(unsafe.Pointer(&ds))); err == nil {
+			if id, err := rawSemctl(idx, 0, semStatAny, unsafe.Pointer(&ds)); err == nil {
 				out[idx] = semArrayOf(int32(id), &ds)
 			}
 			// else a free slot, or an array removed meanwhile: NSems
@@ -256,7 +263,7 @@ func statSparse(n, arrays, maxWorkers int) []SemArray {
 			part := make([]SemArray, 0, arrays/workers+1)
 			var ds semidDS
 			for idx := lo; idx < hi; idx++ {
-				if id, err := rawSemctl(idx, 0, semStatAny, uintptr(unsafe.Pointer(&ds))); err == nil {
+				if id, err := rawSemctl(idx, 0, semStatAny, unsafe.Pointer(&ds)); err == nil {
 					part = append(part, semArrayOf(int32(id), &ds))
 				}
 			}
@@ -277,7 +284,7 @@ var errSparse = errors.New("semaphore index table mostly free")
 // all finds each cold, and takes a third longer.
 func kernelSemProbed(maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []probed, error) {
 	var si seminfo
-	maxIdx, err := semctl(0, 0, semInfo, uintptr(unsafe.Pointer(&si)))
+	maxIdx, err := semctl(0, 0, semInfo, unsafe.Pointer(&si))
 	if err != nil {
 		return nil, nil, fmt.Errorf("semctl SEM_INFO: %w", err)
 	}
@@ -290,7 +297,7 @@ func kernelSemProbed(maxWorkers int, candidate func(SemArray) bool) ([]SemArray,
 	eachPart(n, maxWorkers, func(lo, hi int) {
 		var ds semidDS
 		for idx := lo; idx < hi; idx++ {
-			id, err := rawSemctl(idx, 0, semStatAny, uintptr(unsafe.Pointer(&ds)))
+			id, err := rawSemctl(idx, 0, semStatAny, unsafe.Pointer(&ds))
 			if err != nil {
 				continue // NSems stays 0, as in statDense
 			}
@@ -315,8 +322,8 @@ func kernelSemProbed(maxWorkers int, candidate func(SemArray) bool) ([]SemArray,
 	return arrays[:k], probes[:k], nil
 }
 
-func rawSemctl(id, num, cmd int, arg uintptr) (int, error) {
-	r, _, errno := unix.RawSyscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), arg, 0, 0)
+func rawSemctl(id, num, cmd int, arg unsafe.Pointer) (int, error) {
+	r, _, errno := unix.RawSyscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), uintptr(arg), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -325,7 +332,7 @@ func rawSemctl(id, num, cmd int, arg uintptr) (int, error) {
 
 // RemoveSem removes an array (IPC_RMID).
 func (Kernel) RemoveSem(id int32) error {
-	if _, err := semctl(int(id), 0, unix.IPC_RMID, 0); err != nil {
+	if _, err := semctl(int(id), 0, unix.IPC_RMID, nil); err != nil {
 		return semErr("IPC_RMID", id, err)
 	}
 	return nil

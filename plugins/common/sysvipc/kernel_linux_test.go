@@ -5,6 +5,7 @@ package sysvipc
 import (
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -277,4 +278,99 @@ func TestLiveCounts(t *testing.T) {
 		must(ipctest.SemRemove(id))
 	}
 	compare("two arrays at the end of a long table", true, 2)
+}
+
+// TestListingWhileStacksMove lists and probes from goroutines at every
+// stack depth up to a few kilobytes past a growth boundary, while the
+// collector keeps shrinking stacks: a syscall buffer on a stack that
+// moves on the way into the call must still receive each array's own
+// detail. With the buffer passed as a uintptr the kernel wrote into the
+// old stack, and arrays were dropped or listed with the previous index's
+// key, owner and size.
+func TestListingWhileStacksMove(t *testing.T) {
+	if !ipctest.Enter(t) {
+		return
+	}
+	type shape struct {
+		key   int32
+		uid   uint32
+		nsems uint64
+	}
+	want := map[int32]shape{}
+	for i := range 600 {
+		// Alternate leak-shaped www-data arrays and root's keyed pairs, so
+		// that one array's detail in its neighbour's slot shows.
+		key, nsems, uid := int32(0), 1, uint32(33)
+		if i%2 == 1 {
+			key, nsems, uid = int32(5000+i), 2, 0
+		}
+		id, err := ipctest.SemGet(key, nsems, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid != 0 {
+			if err := ipctest.SemChown(id, uid, uid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want[id] = shape{key, uid, uint64(nsems)}
+	}
+	cand := func(a SemArray) bool { return a.Key == 0 && a.NSems == 1 && a.UID == 33 }
+	check := func(how string, depth int, arrays []SemArray) {
+		t.Helper()
+		if len(arrays) != len(want) {
+			t.Fatalf("%s at depth %d: listed %d of %d arrays", how, depth, len(arrays), len(want))
+		}
+		for _, a := range arrays {
+			if got := (shape{a.Key, a.UID, a.NSems}); got != want[a.SemID] {
+				t.Fatalf("%s at depth %d: semid %d listed as %+v, is %+v", how, depth, a.SemID, got, want[a.SemID])
+			}
+		}
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC() // shrinks idle goroutines' stacks
+			}
+		}
+	}()
+	// Where the stack grows depends on the runtime's adaptive starting
+	// size, and a shrink on when the collector runs: sweep several times.
+	for i := range 2000 {
+		depth := i % 400
+		done := make(chan struct{})
+		var listed, probed []SemArray
+		var errL, errP error
+		go func() {
+			defer close(done)
+			atDepth(depth, func() {
+				listed, errL = kernelSemArrays(1)
+				probed, _, errP = kernelSemProbed(1, cand)
+			})
+		}()
+		<-done
+		if errL != nil || errP != nil {
+			t.Fatalf("depth %d: %v, %v", depth, errL, errP)
+		}
+		check("SEM_STAT_ANY listing", depth, listed)
+		check("listing with probes", depth, probed)
+	}
+}
+
+// atDepth calls f with depth frames of 64 bytes below it.
+//
+//go:noinline
+func atDepth(depth int, f func()) byte {
+	var pad [64]byte
+	pad[depth%64] = byte(depth)
+	if depth == 0 {
+		f()
+		return pad[0]
+	}
+	return atDepth(depth-1, f) + pad[1]
 }
