@@ -31,7 +31,7 @@ func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment
 	cs := classify(arrays, census, prober, pol, fs.workers())
 	var t Tally
 	for i := range cs {
-		t.add(cs[i].Verdict, cs[i].Reasons[0])
+		t.add(cs[i].Verdict, cs[i].Reasons[0], cs[i].Array.UID)
 	}
 	return Assessment{Arrays: cs, Tally: t, Census: census}, nil
 }
@@ -55,22 +55,29 @@ func (fs FS) AssessCounts(arrays []SemArray, prober SemProber, pol Policy) (Asse
 // tree, an older kernel or a mostly free index table it lists first and
 // assesses after (AssessCounts).
 func (fs FS) AssessLiveCounts(pol Policy) (Assessment, error) {
+	_, a, err := fs.listAndCount(pol)
+	return a, err
+}
+
+// listAndCount is AssessLiveCounts with the arrays it listed.
+func (fs FS) listAndCount(pol Policy) ([]SemArray, Assessment, error) {
 	cand := func(a SemArray) bool { ok, _ := pol.Candidate(a); return ok }
 	if fs.live {
 		arrays, probes, err := kernelSemProbed(fs.workers(), cand)
 		if err == nil {
 			census, err := fs.censusFor(arrays, pol)
 			if err != nil {
-				return Assessment{}, err
+				return nil, Assessment{}, err
 			}
-			return Assessment{Tally: tallyProbed(arrays, probes, census, pol, fs.workers()), Census: census}, nil
+			return arrays, Assessment{Tally: tallyProbed(arrays, probes, census, pol, fs.workers()), Census: census}, nil
 		}
 	}
 	arrays, err := fs.LiveSemArrays()
 	if err != nil {
-		return Assessment{}, err
+		return nil, Assessment{}, err
 	}
-	return fs.AssessCounts(arrays, fs.Prober(), pol)
+	a, err := fs.AssessCounts(arrays, fs.Prober(), pol)
+	return arrays, a, err
 }
 
 // censusFor takes the census the arrays are judged against. Without a

@@ -94,7 +94,7 @@ func tally(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWo
 	return countParts(len(arrays), maxWorkers, func(i int, t *Tally) {
 		var p probe
 		c := j.probeAndJudge(arrays[i], prober, &p)
-		t.add(c.Verdict, c.Reasons[0])
+		t.add(c.Verdict, c.Reasons[0], c.Array.UID)
 	})
 }
 
@@ -105,7 +105,7 @@ func tallyProbed(arrays []SemArray, probes []probed, census Census, pol Policy, 
 		p := probe{detail: detailOf(arrays[i]), err: probes[i].err}
 		probes[i].fill(&p.detail)
 		c := j.classify(arrays[i], &p)
-		t.add(c.Verdict, c.Reasons[0])
+		t.add(c.Verdict, c.Reasons[0], c.Array.UID)
 	})
 }
 

@@ -17,11 +17,32 @@ func (fs FS) Snapshot() (Snapshot, error) {
 	if err := fs.Available(); err != nil {
 		return Snapshot{}, err
 	}
-	var s Snapshot
-	var err error
-	if s.Sem, err = fs.LiveSemArrays(); err != nil {
+	arrays, err := fs.LiveSemArrays()
+	if err != nil {
 		return Snapshot{}, err
 	}
+	return fs.snapshotWith(arrays)
+}
+
+// SnapshotCounts is Snapshot with the semaphore arrays judged as they are
+// listed (AssessLiveCounts): a collector that reports counts, not arrays,
+// lists them once.
+func (fs FS) SnapshotCounts(pol Policy) (Snapshot, Assessment, error) {
+	if err := fs.Available(); err != nil {
+		return Snapshot{}, Assessment{}, err
+	}
+	arrays, a, err := fs.listAndCount(pol)
+	if err != nil {
+		return Snapshot{}, Assessment{}, err
+	}
+	s, err := fs.snapshotWith(arrays)
+	return s, a, err
+}
+
+// snapshotWith reads the rest of a snapshot beside arrays listed already.
+func (fs FS) snapshotWith(arrays []SemArray) (Snapshot, error) {
+	s := Snapshot{Sem: arrays}
+	var err error
 	if s.Shm, err = fs.ShmSegments(); err != nil {
 		return Snapshot{}, err
 	}

@@ -110,9 +110,26 @@ type Tally struct {
 	Stale, Live, Unknown int
 	// UnknownWhy counts the unknown arrays by their first reason.
 	UnknownWhy map[Reason]int
+	// Owners counts, by owner uid, the arrays stale or unjudged: an owner
+	// with neither has no entry.
+	Owners map[uint32]OwnerTally
 }
 
-func (t *Tally) add(v Verdict, first Reason) {
+// OwnerTally is one owner's share of a Tally.
+type OwnerTally struct{ Stale, Unjudged int }
+
+// Unjudged counts the arrays whose verdict was never measured: semctl
+// refused their detail (an unprivileged reader), or there was no kernel
+// behind them (a fixture tree). A stale count beside them is no count.
+func (t Tally) Unjudged() int {
+	return t.UnknownWhy[ReasonUnreadable] + t.UnknownWhy[ReasonNoDetail]
+}
+
+func unjudged(v Verdict, first Reason) bool {
+	return v == Unknown && (first == ReasonUnreadable || first == ReasonNoDetail)
+}
+
+func (t *Tally) add(v Verdict, first Reason, owner uint32) {
 	switch v {
 	case Stale:
 		t.Stale++
@@ -125,6 +142,18 @@ func (t *Tally) add(v Verdict, first Reason) {
 		}
 		t.UnknownWhy[first]++
 	}
+	if v == Stale || unjudged(v, first) {
+		if t.Owners == nil {
+			t.Owners = map[uint32]OwnerTally{}
+		}
+		o := t.Owners[owner]
+		if v == Stale {
+			o.Stale++
+		} else {
+			o.Unjudged++
+		}
+		t.Owners[owner] = o
+	}
 }
 
 func (t *Tally) merge(o Tally) {
@@ -136,5 +165,14 @@ func (t *Tally) merge(o Tally) {
 			t.UnknownWhy = map[Reason]int{}
 		}
 		t.UnknownWhy[r] += n
+	}
+	for uid, n := range o.Owners {
+		if t.Owners == nil {
+			t.Owners = map[uint32]OwnerTally{}
+		}
+		sum := t.Owners[uid]
+		sum.Stale += n.Stale
+		sum.Unjudged += n.Unjudged
+		t.Owners[uid] = sum
 	}
 }

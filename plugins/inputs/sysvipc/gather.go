@@ -57,16 +57,12 @@ func (a taggedAccumulator) AddFields(measurement string, fields map[string]any, 
 
 // gatherIn reports the namespace the FS reads.
 func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, names owners) error {
-	snap, err := fs.Snapshot()
+	snap, a, err := s.snapshot(fs, pol)
 	if err != nil {
 		return err
 	}
 	now := pol.Now
 	if s.collect["sem"] {
-		a, err := fs.Assess(snap.Sem, fs.Prober(), pol)
-		if err != nil {
-			return err
-		}
 		s.gatherSem(acc, snap, a, names, now)
 	}
 	if s.collect["shm"] {
@@ -78,28 +74,40 @@ func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, 
 	return nil
 }
 
+// snapshot reads the namespace and judges its arrays: as they are listed,
+// keeping only counts, unless the arrays themselves are to be reported.
+func (s *SysVIPC) snapshot(fs ipc.FS, pol ipc.Policy) (ipc.Snapshot, ipc.Assessment, error) {
+	switch {
+	case !s.collect["sem"]:
+		snap, err := fs.Snapshot()
+		return snap, ipc.Assessment{}, err
+	case !s.IncludeArrays:
+		return fs.SnapshotCounts(pol)
+	}
+	snap, err := fs.Snapshot()
+	if err != nil {
+		return ipc.Snapshot{}, ipc.Assessment{}, err
+	}
+	a, err := fs.Assess(snap.Sem, fs.Prober(), pol)
+	return snap, a, err
+}
+
 func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.Assessment, names owners, now time.Time) {
 	l := snap.Limits
-	var semaphores, unjudged int64
-	type ownerSem struct{ objects, semaphores, stale, unjudged int64 }
+	var semaphores int64
+	type ownerSem struct{ objects, semaphores int64 }
 	per := map[uint32]*ownerSem{}
-	for _, c := range a.Arrays {
-		o := per[c.Array.UID]
+	for _, r := range snap.Sem {
+		o := per[r.UID]
 		if o == nil {
 			o = &ownerSem{}
-			per[c.Array.UID] = o
+			per[r.UID] = o
 		}
 		o.objects++
-		o.semaphores += int64(c.Array.NSems)
-		semaphores += int64(c.Array.NSems)
-		switch {
-		case c.Verdict == ipc.Stale:
-			o.stale++
-		case notJudged(c):
-			o.unjudged++
-			unjudged++
-		}
+		o.semaphores += int64(r.NSems)
+		semaphores += int64(r.NSems)
 	}
+	unjudged := int64(a.Tally.Unjudged())
 	arrays := int64(len(snap.Sem))
 	pct := 0.0
 	if l.SEMMNI > 0 {
@@ -115,15 +123,15 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 	// A stale count over arrays it could not read would be a number never
 	// measured: the field is left out, and unjudged_arrays says why.
 	if unjudged == 0 {
-		fields["stale_arrays"] = int64(ipc.Count(a.Arrays, ipc.Stale))
+		fields["stale_arrays"] = int64(a.Tally.Stale)
 	} else {
 		s.warnUnjudged(unjudged)
 	}
 	acc.AddFields("sysvipc_sem", fields, nil, now)
 	for uid, o := range per {
 		f := map[string]any{"objects": o.objects, "semaphores": o.semaphores}
-		if o.unjudged == 0 {
-			f["stale_arrays"] = o.stale
+		if own := a.Tally.Owners[uid]; own.Unjudged == 0 {
+			f["stale_arrays"] = int64(own.Stale)
 		}
 		acc.AddFields("sysvipc_owner", f, map[string]string{"kind": "sem", "owner": names.name(uid)}, now)
 	}
@@ -143,12 +151,6 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 			"owner": names.name(c.Array.UID), "verdict": string(c.Verdict),
 		}, now)
 	}
-}
-
-// notJudged is an Apache-shaped array whose detail could not be read
-// (semctl refused: an unprivileged collector) or has no kernel behind it.
-func notJudged(c ipc.Classification) bool {
-	return c.Verdict == ipc.Unknown && (c.Reasons[0] == ipc.ReasonUnreadable || c.Reasons[0] == ipc.ReasonNoDetail)
 }
 
 // warnUnjudged logs once per process, not on every gather, that stale
