@@ -29,11 +29,11 @@ func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment
 		return Assessment{}, err
 	}
 	cs := classify(arrays, census, prober, pol, fs.workers())
-	var t Tally
+	var t tallying
 	for i := range cs {
 		t.add(cs[i].Verdict, cs[i].Reasons[0], cs[i].Array.UID)
 	}
-	return Assessment{Arrays: cs, Tally: t, Census: census}, nil
+	return Assessment{Arrays: cs, Tally: t.done(), Census: census}, nil
 }
 
 // AssessCounts is Assess keeping only the counts, for a face that prints

@@ -91,7 +91,7 @@ func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, ma
 // check's time.
 func tally(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWorkers int) Tally {
 	j := newJudge(census, pol)
-	return countParts(len(arrays), maxWorkers, func(i int, t *Tally) {
+	return countParts(len(arrays), maxWorkers, func(i int, t *tallying) {
 		var p probe
 		c := j.probeAndJudge(arrays[i], prober, &p)
 		t.add(c.Verdict, c.Reasons[0], c.Array.UID)
@@ -101,7 +101,7 @@ func tally(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWo
 // tallyProbed counts the verdicts of arrays probed already.
 func tallyProbed(arrays []SemArray, probes []probed, census Census, pol Policy, maxWorkers int) Tally {
 	j := newJudge(census, pol)
-	return countParts(len(arrays), maxWorkers, func(i int, t *Tally) {
+	return countParts(len(arrays), maxWorkers, func(i int, t *tallying) {
 		p := probe{detail: detailOf(arrays[i]), err: probes[i].err}
 		probes[i].fill(&p.detail)
 		c := j.classify(arrays[i], &p)
@@ -113,16 +113,17 @@ func tallyProbed(arrays []SemArray, probes []probed, census Census, pol Policy, 
 // part into its own tally, merged as it finishes. countAt adds array i's
 // verdict itself: a verdict returned through it would take its probe to
 // the heap (escape analysis follows the Detail pointer).
-func countParts(n, maxWorkers int, countAt func(i int, t *Tally)) Tally {
+func countParts(n, maxWorkers int, countAt func(i int, t *tallying)) Tally {
 	var mu sync.Mutex
 	var total Tally
 	eachPart(n, maxWorkers, func(lo, hi int) {
-		var t Tally
+		var t tallying
 		for i := lo; i < hi; i++ {
 			countAt(i, &t)
 		}
+		part := t.done()
 		mu.Lock()
-		total.merge(t)
+		total.merge(part)
 		mu.Unlock()
 	})
 	return total
