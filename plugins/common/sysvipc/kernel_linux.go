@@ -234,8 +234,8 @@ func kernelSemArrays(maxWorkers int) ([]SemArray, error) {
 // statDense lists the table when its indexes are mostly in use (the
 // kernel hands out the lowest free one): each array goes straight to its
 // index in one slice, which is then closed up in place. Collecting parts
-// and joining them cost a serial copy of the whole list, and page faults
-// on a second copy, a twentieth of a check at 32,000 arrays.
+// and joining them cost a serial copy of the whole list (1.8 MB at 32,000
+// arrays) and page faults on that second copy.
 func statDense(n, maxWorkers int) []SemArray {
 	out := make([]SemArray, n)
 	eachPart(n, maxWorkers, func(lo, hi int) {
@@ -280,8 +280,9 @@ var errSparse = errors.New("semaphore index table mostly free")
 
 // kernelSemProbed lists the arrays as statDense does and probes each
 // candidate right after its listing, while the kernel's copy of the array
-// is still in the CPU's cache: probing 32,000 arrays after listing them
-// all finds each cold, and takes a third longer.
+// is still in the CPU's cache. Probing 32,000 arrays after listing them
+// all finds each cold: in C on this project's 2-vCPU VM, 25.5 ms for
+// the one pass, against 9.4 ms to list plus about 19.5 ms to probe.
 func kernelSemProbed(maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []probed, error) {
 	var si seminfo
 	maxIdx, err := semctl(0, 0, semInfo, unsafe.Pointer(&si))
