@@ -125,7 +125,7 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 	if unjudged == 0 {
 		fields["stale_arrays"] = int64(a.Tally.Stale)
 	} else {
-		s.warnUnjudged(unjudged)
+		s.warnUnjudged(a.Tally)
 	}
 	acc.AddFields("sysvipc_sem", fields, nil, now)
 	for uid, o := range per {
@@ -155,12 +155,17 @@ func (s *SysVIPC) gatherSem(acc telegraf.Accumulator, snap ipc.Snapshot, a ipc.A
 
 // warnUnjudged logs once per process, not on every gather, that stale
 // counts are left out and how to get them.
-func (s *SysVIPC) warnUnjudged(n int64) {
+func (s *SysVIPC) warnUnjudged(t ipc.Tally) {
 	if s.warnedUnjudged {
 		return
 	}
 	s.warnedUnjudged = true
-	s.Log.Warnf("stale_arrays left out: %d apache arrays could not be judged as uid %d (semctl needs read permission: run as root, the arrays' owner, or with CAP_IPC_OWNER); unjudged_arrays counts them", n, os.Getuid())
+	if n := t.UnknownWhy[ipc.ReasonUnreadable]; n > 0 {
+		s.Log.Warnf("stale_arrays left out: %d apache arrays could not be judged as uid %d (semctl needs read permission: run as root, the arrays' owner, or with CAP_IPC_OWNER); unjudged_arrays counts them", n, os.Getuid())
+	}
+	if n := t.UnknownWhy[ipc.ReasonNoDetail]; n > 0 {
+		s.Log.Warnf("stale_arrays left out: %d apache arrays could not be judged: HOST_PROC is not a live procfs, and semctl detail needs the kernel the files came from; unjudged_arrays counts them", n)
+	}
 }
 
 func gatherShm(acc telegraf.Accumulator, snap ipc.Snapshot, names owners, now time.Time) {
