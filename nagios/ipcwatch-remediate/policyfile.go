@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -48,8 +47,8 @@ func loadPolicyFile(path string) (*policyFile, error) {
 	if st.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("%w %s: writable by group or others (mode %04o)", errPolicyFile, path, st.Mode().Perm())
 	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
-		return nil, fmt.Errorf("%w %s: belongs to uid %d, not root", errPolicyFile, path, sys.Uid)
+	if uid, ok := fileOwner(st); ok && uid != 0 {
+		return nil, fmt.Errorf("%w %s: belongs to uid %d, not root", errPolicyFile, path, uid)
 	}
 	var p policyFile
 	md, err := toml.DecodeFile(path, &p)

@@ -31,8 +31,8 @@ func trustPlugin(path, manifest string) ([]byte, error) {
 	if st.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("%w: %s is writable by group or others (mode %04o)", errUntrusted, path, st.Mode().Perm())
 	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 && int(sys.Uid) != os.Getuid() {
-		return nil, fmt.Errorf("%w: %s belongs to uid %d, not root or the invoking user", errUntrusted, path, sys.Uid)
+	if uid, ok := fileOwner(st); ok && uid != 0 && int(uid) != os.Getuid() {
+		return nil, fmt.Errorf("%w: %s belongs to uid %d, not root or the invoking user", errUntrusted, path, uid)
 	}
 	sums, err := readManifest(manifest)
 	if err != nil {
@@ -76,4 +76,20 @@ func readManifest(path string) (map[string][]byte, error) {
 		sums[filepath.Base(strings.TrimPrefix(fields[1], "*"))] = sum
 	}
 	return sums, sc.Err()
+}
+
+// fileOwner is the uid a file belongs to; false where the platform's stat
+// gives none.
+func fileOwner(st os.FileInfo) (uint32, bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return sys.Uid, true
+}
+
+// rootOwned reports whether a file surely belongs to root.
+func rootOwned(st os.FileInfo) bool {
+	uid, ok := fileOwner(st)
+	return ok && uid == 0
 }

@@ -46,11 +46,10 @@ func trustedDir(dir string, create bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errState, err)
 	}
-	sys, _ := st.Sys().(*syscall.Stat_t)
 	switch {
 	case !st.IsDir():
 		return fmt.Errorf("%w: %s is not a directory", errState, dir)
-	case sys == nil || sys.Uid != 0:
+	case !rootOwned(st):
 		return fmt.Errorf("%w: %s does not belong to root", errState, dir)
 	case st.Mode().Perm()&0o022 != 0:
 		return fmt.Errorf("%w: %s is writable by group or others (mode %04o)", errState, dir, st.Mode().Perm())
@@ -67,9 +66,8 @@ func trustedDir(dir string, create bool) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", errState, err)
 		}
-		sys, _ := st.Sys().(*syscall.Stat_t)
 		switch {
-		case sys == nil || sys.Uid != 0:
+		case !rootOwned(st):
 			return fmt.Errorf("%w: %s, above %s, does not belong to root", errState, up, dir)
 		case st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0:
 			return fmt.Errorf("%w: %s, above %s, is writable by group or others (mode %04o)", errState, up, dir, st.Mode().Perm())
@@ -124,11 +122,10 @@ func readRecord(path, unit string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errState, err)
 	}
-	sys, _ := st.Sys().(*syscall.Stat_t)
 	switch {
 	case !st.Mode().IsRegular():
 		return nil, fmt.Errorf("%w: %s is not a regular file", errState, path)
-	case sys == nil || sys.Uid != 0:
+	case !rootOwned(st):
 		return nil, fmt.Errorf("%w: %s does not belong to root", errState, path)
 	case st.Mode().Perm()&0o077 != 0:
 		return nil, fmt.Errorf("%w: %s is readable or writable by others (mode %04o)", errState, path, st.Mode().Perm())

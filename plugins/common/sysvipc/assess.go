@@ -5,7 +5,7 @@ import "slices"
 // Assessment is the classifier's answer for one namespace, with the
 // process census it was judged against (the faces report its orphans).
 type Assessment struct {
-	// Arrays are the classifications; nil from AssessCounts.
+	// Arrays are the classifications; nil from AssessLiveCounts.
 	Arrays []Classification
 	Tally  Tally
 	Census Census
@@ -36,9 +36,9 @@ func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment
 	return Assessment{Arrays: cs, Tally: t.done(), Census: census}, nil
 }
 
-// AssessCounts is Assess keeping only the counts, for a face that prints
+// assessCounts is Assess keeping only the counts, for a face that prints
 // no array: at 32,000 arrays it needs no memory per array.
-func (fs FS) AssessCounts(arrays []SemArray, prober SemProber, pol Policy) (Assessment, error) {
+func (fs FS) assessCounts(arrays []SemArray, prober SemProber, pol Policy) (Assessment, error) {
 	census, err := fs.censusFor(arrays, pol)
 	if err != nil {
 		return Assessment{}, err
@@ -53,7 +53,7 @@ func (fs FS) AssessCounts(arrays []SemArray, prober SemProber, pol Policy) (Asse
 // have made a probed last operation started before the census, so a last
 // pid the census lacks is dead, not merely born after it. On a fixture
 // tree, an older kernel or a mostly free index table it lists first and
-// assesses after (AssessCounts).
+// assesses after (assessCounts).
 func (fs FS) AssessLiveCounts(pol Policy) (Assessment, error) {
 	_, a, err := fs.listAndCount(pol)
 	return a, err
@@ -76,7 +76,7 @@ func (fs FS) listAndCount(pol Policy) ([]SemArray, Assessment, error) {
 	if err != nil {
 		return nil, Assessment{}, err
 	}
-	a, err := fs.AssessCounts(arrays, fs.Prober(), pol)
+	a, err := fs.assessCounts(arrays, fs.Prober(), pol)
 	return arrays, a, err
 }
 

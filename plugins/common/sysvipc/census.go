@@ -174,26 +174,19 @@ func foregroundArgs(args []string) bool {
 			switch arg[j] {
 			case 'X':
 				return true
-			case 'D':
-				name := arg[j+1:]
-				if name == "" && i+1 < len(args) {
-					i++
-					name = args[i]
-				}
-				if slices.Contains(foregroundDefines, name) {
-					return true
-				}
-				break cluster
-			case 'd', 'f', 'C', 'c', 'e', 'E', 'k', 'n':
+			case 'D', 'd', 'f', 'C', 'c', 'e', 'E', 'k', 'n':
 				value := arg[j+1:]
 				if value == "" && i+1 < len(args) {
 					i++ // the value is the next argument
 					value = args[i]
 				}
-				// -C "Define FOREGROUND" (with or without a value)
-				// defines it as -D does.
-				if f := strings.Fields(value); (arg[j] == 'C' || arg[j] == 'c') && len(f) >= 2 &&
-					strings.EqualFold(f[0], "Define") && slices.Contains(foregroundDefines, f[1]) {
+				f := strings.Fields(value)
+				switch {
+				case arg[j] == 'D' && slices.Contains(foregroundDefines, value):
+					return true
+				case (arg[j] == 'C' || arg[j] == 'c') && len(f) >= 2 && strings.EqualFold(f[0], "Define") && slices.Contains(foregroundDefines, f[1]):
+					// -C "Define FOREGROUND" (with or without a value)
+					// defines it as -D does.
 					return true
 				}
 				break cluster

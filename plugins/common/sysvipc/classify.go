@@ -251,11 +251,10 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 	c.Age = j.pol.Now.Sub(lastOp)
 	c.PIDState = lastPIDState(d.PID, j.census)
 
+	if why, ok := inUse(d); ok {
+		return verdict(Live, why)
+	}
 	switch {
-	case d.NCnt > 0 || d.ZCnt > 0:
-		return verdict(Live, ReasonWaiters)
-	case d.Value == 0:
-		return verdict(Live, ReasonHeld)
 	case c.Age < j.pol.MinAge && !j.pol.Killed[d.PID]:
 		return verdict(Live, ReasonTooYoung)
 	case c.PIDState == PIDAlive:
@@ -279,6 +278,19 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 		return verdict(Unknown, ReasonLastPIDUnknown)
 	}
 	return verdict(Stale, ReasonNoApache, ReasonLastPIDDead)
+}
+
+// inUse is what the probe itself shows of a user, whatever the census and
+// the records say: a process waiting on the array, or one holding it
+// (value 0).
+func inUse(d *SemDetail) (Reason, bool) {
+	switch {
+	case d.NCnt > 0 || d.ZCnt > 0:
+		return ReasonWaiters, true
+	case d.Value == 0:
+		return ReasonHeld, true
+	}
+	return "", false
 }
 
 // ownerMayUse finds a process other than Apache that may use the array:

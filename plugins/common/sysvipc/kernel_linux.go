@@ -213,42 +213,90 @@ func semArrayOf(id int32, ds *semidDS) SemArray {
 func KernelSemArrays() ([]SemArray, error) { return kernelSemArrays(runtime.GOMAXPROCS(0)) }
 
 func kernelSemArrays(maxWorkers int) ([]SemArray, error) {
-	var si seminfo
-	maxIdx, err := semctl(0, 0, semInfo, unsafe.Pointer(&si))
+	n, count, err := semTable()
 	if err != nil {
-		return nil, fmt.Errorf("semctl SEM_INFO: %w", err)
+		return nil, err
 	}
-	n := maxIdx + 1
 	var out []SemArray
-	if n <= 2*int(si.Semusz)+1024 {
-		out = statDense(n, maxWorkers)
+	if mostlyUsed(n, count) {
+		out, _ = statDense(n, maxWorkers, nil)
 	} else {
-		out = statSparse(n, int(si.Semusz), maxWorkers)
+		out = statSparse(n, count, maxWorkers)
 	}
-	if len(out) == 0 && si.Semusz > 0 {
-		return nil, fmt.Errorf("semctl SEM_STAT_ANY found none of %d arrays: %w", si.Semusz, errors.ErrUnsupported)
+	if len(out) == 0 && count > 0 {
+		return nil, noneFound(count)
 	}
 	return out, nil
 }
 
-// statDense lists the table when its indexes are mostly in use (the
-// kernel hands out the lowest free one): each array goes straight to its
+// semTable asks SEM_INFO for the index range to list (the highest index
+// in use, plus one) and how many arrays there are.
+func semTable() (n, count int, err error) {
+	var si seminfo
+	maxIdx, err := semctl(0, 0, semInfo, unsafe.Pointer(&si))
+	if err != nil {
+		return 0, 0, fmt.Errorf("semctl SEM_INFO: %w", err)
+	}
+	return maxIdx + 1, int(si.Semusz), nil
+}
+
+// mostlyUsed tells a table whose indexes are mostly in use (the kernel
+// hands out the lowest free one) from one with few arrays at high
+// indexes, where memory for every index would be waste.
+func mostlyUsed(n, count int) bool { return n <= 2*count+1024 }
+
+// noneFound is SEM_STAT_ANY listing nothing where SEM_INFO counts arrays:
+// a kernel before 4.17.
+func noneFound(count int) error {
+	return fmt.Errorf("semctl SEM_STAT_ANY found none of %d arrays: %w", count, errors.ErrUnsupported)
+}
+
+// statDense lists a mostly used table: each array goes straight to its
 // index in one slice, which is then closed up in place. Collecting parts
 // and joining them cost a serial copy of the whole list (1.8 MB at 32,000
 // arrays) and page faults on that second copy.
-func statDense(n, maxWorkers int) []SemArray {
-	out := make([]SemArray, n)
+//
+// Given a candidate test, it also probes each candidate right after its
+// listing, while the kernel's copy of the array is still in the CPU's
+// cache. Probing 32,000 arrays after listing them all finds each cold: in
+// C on this project's 2-vCPU VM, 25.5 ms for the one pass, against 9.4 ms
+// to list plus about 19.5 ms to probe.
+func statDense(n, maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []probed) {
+	arrays := make([]SemArray, n)
+	var probes []probed
+	if candidate != nil {
+		probes = make([]probed, n)
+	}
 	eachPart(n, maxWorkers, func(lo, hi int) {
 		var ds semidDS
 		for idx := lo; idx < hi; idx++ {
-			if id, err := rawSemctl(idx, 0, semStatAny, unsafe.Pointer(&ds)); err == nil {
-				out[idx] = semArrayOf(int32(id), &ds)
+			id, err := rawSemctl(idx, 0, semStatAny, unsafe.Pointer(&ds))
+			if err != nil {
+				continue // a free slot, or an array removed meanwhile: NSems stays 0, which no array has
 			}
-			// else a free slot, or an array removed meanwhile: NSems
-			// stays 0, which no array has.
+			a := semArrayOf(int32(id), &ds)
+			arrays[idx] = a
+			if candidate != nil && candidate(a) {
+				probes[idx].err = probes[idx].read(a)
+			}
 		}
 	})
-	return slices.DeleteFunc(out, func(a SemArray) bool { return a.NSems == 0 })
+	// Close up the free slots, in the probes in step.
+	k := 0
+	for i := range arrays {
+		if arrays[i].NSems == 0 {
+			continue
+		}
+		arrays[k] = arrays[i]
+		if probes != nil {
+			probes[k] = probes[i]
+		}
+		k++
+	}
+	if probes != nil {
+		probes = probes[:k]
+	}
+	return arrays[:k], probes
 }
 
 // statSparse lists a table with few indexes in use, in parts per worker
@@ -278,49 +326,21 @@ func statSparse(n, arrays, maxWorkers int) []SemArray {
 // an index table mostly free is cheaper to list in parts.
 var errSparse = errors.New("semaphore index table mostly free")
 
-// kernelSemProbed lists the arrays as statDense does and probes each
-// candidate right after its listing, while the kernel's copy of the array
-// is still in the CPU's cache. Probing 32,000 arrays after listing them
-// all finds each cold: in C on this project's 2-vCPU VM, 25.5 ms for
-// the one pass, against 9.4 ms to list plus about 19.5 ms to probe.
+// kernelSemProbed lists a mostly used table and probes each candidate as
+// it goes (statDense).
 func kernelSemProbed(maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []probed, error) {
-	var si seminfo
-	maxIdx, err := semctl(0, 0, semInfo, unsafe.Pointer(&si))
+	n, count, err := semTable()
 	if err != nil {
-		return nil, nil, fmt.Errorf("semctl SEM_INFO: %w", err)
+		return nil, nil, err
 	}
-	n := maxIdx + 1
-	if n > 2*int(si.Semusz)+1024 {
+	if !mostlyUsed(n, count) {
 		return nil, nil, errSparse
 	}
-	arrays := make([]SemArray, n)
-	probes := make([]probed, n)
-	eachPart(n, maxWorkers, func(lo, hi int) {
-		var ds semidDS
-		for idx := lo; idx < hi; idx++ {
-			id, err := rawSemctl(idx, 0, semStatAny, unsafe.Pointer(&ds))
-			if err != nil {
-				continue // NSems stays 0, as in statDense
-			}
-			a := semArrayOf(int32(id), &ds)
-			arrays[idx] = a
-			if candidate(a) {
-				probes[idx].err = probes[idx].read(a)
-			}
-		}
-	})
-	// Close up the free slots in both, in step.
-	k := 0
-	for i := range arrays {
-		if arrays[i].NSems != 0 {
-			arrays[k], probes[k] = arrays[i], probes[i]
-			k++
-		}
+	arrays, probes := statDense(n, maxWorkers, candidate)
+	if len(arrays) == 0 && count > 0 {
+		return nil, nil, noneFound(count)
 	}
-	if k == 0 && si.Semusz > 0 {
-		return nil, nil, fmt.Errorf("semctl SEM_STAT_ANY found none of %d arrays: %w", si.Semusz, errors.ErrUnsupported)
-	}
-	return arrays[:k], probes[:k], nil
+	return arrays, probes, nil
 }
 
 func rawSemctl(id, num, cmd int, arg unsafe.Pointer) (int, error) {

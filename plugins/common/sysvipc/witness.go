@@ -63,11 +63,10 @@ func (j Judge) Witnessed(a SemArray, d SemDetail, master ProcessID) Classificati
 		c.Verdict, c.Reasons = v, interned(r)
 		return c
 	}
+	if why, ok := inUse(&d); ok {
+		return verdict(Live, why)
+	}
 	switch {
-	case d.NCnt > 0 || d.ZCnt > 0:
-		return verdict(Live, ReasonWaiters)
-	case d.Value == 0:
-		return verdict(Live, ReasonHeld)
 	case c.PIDState == PIDAlive:
 		return verdict(Live, ReasonLastPIDAlive)
 	case len(j.j.orphans) > 0:

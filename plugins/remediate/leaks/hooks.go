@@ -45,26 +45,26 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	if err != nil {
 		return rep, err
 	}
-	removed, witnessed := 0, 0
-	byWitness := witnessedLeaks(rep.Evidence)
-	for _, a := range rep.Actions {
-		if a.Outcome == remediate.Removed {
-			removed++
-			if byWitness[a.SemID] {
-				witnessed++
+	// What went, or on a dry run what the plan would remove.
+	var gone []int32
+	if req.DryRun {
+		for _, e := range rep.FirstRound() {
+			if e.Verdict == sysvipc.Stale {
+				gone = append(gone, e.SemID)
+			}
+		}
+	} else {
+		for _, a := range rep.Actions {
+			if a.Outcome == remediate.Removed {
+				gone = append(gone, a.SemID)
 			}
 		}
 	}
-	if req.DryRun {
-		// Nothing removed: say what the plan would remove.
-		removed, witnessed = 0, 0
-		for _, e := range rep.FirstRound() {
-			if e.Verdict == sysvipc.Stale {
-				removed++
-				if byWitness[e.SemID] {
-					witnessed++
-				}
-			}
+	removed, witnessed := len(gone), 0
+	byWitness := witnessedLeaks(rep.Evidence)
+	for _, id := range gone {
+		if byWitness[id] {
+			witnessed++
 		}
 	}
 	kept := keptSummary(rep)
@@ -91,13 +91,11 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	rec.Unit = req.Unit
 	rec.Starts = pruneStarts(rec.Starts, arrays, census, sys.Namespace())
 	snap := &Snapshot{Time: r.Now(), IPCNS: sys.Namespace(), SemIDs: make([]int32, 0, len(arrays))}
-	for _, p := range census.Procs {
-		snap.Ticks = max(snap.Ticks, p.StartTicks)
-	}
 	for _, a := range arrays {
 		snap.SemIDs = append(snap.SemIDs, a.SemID)
 	}
 	for _, p := range census.Procs {
+		snap.Ticks = max(snap.Ticks, p.StartTicks)
 		if p.Role == sysvipc.RoleMaster || p.Role == sysvipc.RoleOrphan {
 			snap.Apache = append(snap.Apache, sysvipc.IDOf(p))
 		}
@@ -136,19 +134,21 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 	}
 	rec.Starts = pruneStarts(rec.Starts, arrays, census, ns)
 
-	master := census.Procs[req.MainPID]
-	if req.MainPID <= 0 || master == nil {
-		rep.Note = fmt.Sprintf("main pid %d is not running: nothing recorded", req.MainPID)
+	// Whatever is recorded or not, the pruned record is stored.
+	nothing := func(format string, args ...any) (remediate.Report, error) {
+		rep.Note = fmt.Sprintf(format, args...)
 		rep.Record = rec.encode()
 		return rep, nil
+	}
+	master := census.Procs[req.MainPID]
+	if req.MainPID <= 0 || master == nil {
+		return nothing("main pid %d is not running: nothing recorded", req.MainPID)
 	}
 	// The main pid must be this start's: one that already ran at the
 	// before-start (a PIDFile naming another instance's pid file, say)
 	// would get that instance's arrays recorded as this unit's.
 	if before != nil && slices.Contains(before.Apache, sysvipc.IDOf(master)) {
-		rep.Note = fmt.Sprintf("main pid %d was running before this start: not its master, nothing recorded", req.MainPID)
-		rep.Record = rec.encode()
-		return rep, nil
+		return nothing("main pid %d was running before this start: not its master, nothing recorded", req.MainPID)
 	}
 	// It must be an Apache master leading its own process group (a
 	// daemon's after setsid, or systemd's setsid for a foreground one):
@@ -156,9 +156,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 	// process uses, and the witnessed rules find a dead start's leftovers
 	// by that group.
 	if master.Role != sysvipc.RoleMaster || master.PGRP != master.PID {
-		rep.Note = fmt.Sprintf("main pid %d is not an Apache master leading its process group (%s, group %d): nothing recorded", req.MainPID, roleName(master.Role), master.PGRP)
-		rep.Record = rec.encode()
-		return rep, nil
+		return nothing("main pid %d is not an Apache master leading its process group (%s, group %d): nothing recorded", req.MainPID, roleName(master.Role), master.PGRP)
 	}
 	tree := descendants(census, master.PID)
 	window, why := windowClear(before, arrays, census, tree)
@@ -196,33 +194,32 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			// server's mutex.
 			skipped["last used by a process below the master that is not the server, or not surely after it started"]++
 			continue
-		case d.PID > 0 && census.Procs[d.PID] == nil && !window:
+		case d.PID > 0 && last == nil && !window:
 			skipped["last pid gone and "+why]++
 			continue
-		case d.PID > 0 && census.Procs[d.PID] == nil && a.CUID != 0:
+		case d.PID > 0 && last == nil && a.CUID != 0:
 			// Apache's start-up process runs as root: an array a
 			// www-data program made and left to a child is not its.
 			skipped["last pid gone and made by uid "+strconv.FormatUint(uint64(a.CUID), 10)]++
 			continue
-		case d.PID > 0 && census.Procs[d.PID] == nil && time.Unix(a.CTime, 0).After(master.Start.Add(startSlack)):
+		case d.PID > 0 && last == nil && time.Unix(a.CTime, 0).After(master.Start.Add(startSlack)):
 			// What the start-up process made, it made before it forked
 			// the master.
 			skipped["last pid gone and made after the master started"]++
 			continue
-		case d.PID > 0 && census.Procs[d.PID] == nil:
+		case d.PID > 0 && last == nil:
 		default:
 			skipped["last used by another process"]++
 			continue
 		}
 		start.Arrays = append(start.Arrays, sysvipc.WitnessOf(a))
-		rep.Evidence = append(rep.Evidence, remediate.Evidence{
-			SemID: a.SemID, Key: a.Key, UID: a.UID, Owner: sysvipc.UserName(a.UID), NSems: a.NSems,
-			Value: d.Value, NCnt: d.NCnt, ZCnt: d.ZCnt, LastPID: d.PID, PIDState: sysvipc.PIDAlive,
-			OTime: a.OTime, CTime: a.CTime, Verdict: sysvipc.Live, Reasons: []sysvipc.Reason{sysvipc.ReasonWitnessedLive}, Round: 1,
-		})
-		if census.Procs[d.PID] == nil {
-			rep.Evidence[len(rep.Evidence)-1].PIDState = sysvipc.PIDDead
+		pidState := sysvipc.PIDAlive
+		if last == nil {
+			pidState = sysvipc.PIDDead
 		}
+		rep.Evidence = append(rep.Evidence, evidence(sysvipc.Classification{
+			Array: a, Detail: &d, PIDState: pidState, Verdict: sysvipc.Live, Reasons: []sysvipc.Reason{sysvipc.ReasonWitnessedLive},
+		}))
 	}
 	rec.Starts = append(rec.Starts, start)
 	rep.Record = rec.encode()
