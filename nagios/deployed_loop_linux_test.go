@@ -28,32 +28,6 @@ const deployedObjects = nagiosBase + `define service {
 }
 `
 
-const deployedConfig = `cfg_file={{share}}/nagios/sysvipc.cfg
-cfg_file={{dir}}/objects.cfg
-resource_file={{dir}}/resource.cfg
-log_file={{dir}}/nagios.log
-status_file={{dir}}/status.dat
-status_update_interval=1
-lock_file={{dir}}/nagios.lock
-query_socket={{dir}}/nagios.qh
-object_cache_file={{dir}}/objects.cache
-precached_object_file={{dir}}/objects.precache
-temp_file={{dir}}/nagios.tmp
-temp_path={{dir}}
-check_result_path={{dir}}/checkresults
-check_result_reaper_frequency=1
-command_file={{dir}}/nagios.cmd
-state_retention_file={{dir}}/retention.dat
-retain_state_information=0
-nagios_user=nagios
-nagios_group=nagios
-interval_length=1
-enable_event_handlers=1
-max_service_check_spread=1
-use_syslog=0
-illegal_macro_output_chars=` + "`" + `~$&|'"<>
-`
-
 // TestNagiosDeployed is the loop as a Debian install runs it: make install
 // into a fresh root, Nagios 4 running as the nagios user with the shipped
 // sysvipc.cfg (only paths and intervals set), the installed check (its
@@ -87,10 +61,10 @@ func TestNagiosDeployed(t *testing.T) {
 	defer os.RemoveAll(dir)
 	uid, gid := account(t, "nagios", 0)
 	must(os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
-	r := strings.NewReplacer("{{dir}}", dir, "{{share}}", filepath.Join(root, "usr/share/ipcwatch"))
 	must(os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(deployedObjects), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "resource.cfg"), []byte("$USER1$="+filepath.Join(root, "usr/lib/nagios/plugins")+"\n"), 0o600))
-	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(r.Replace(deployedConfig)), 0o644))
+	cfg := "cfg_file=" + filepath.Join(root, "usr/share/ipcwatch/nagios/sysvipc.cfg") + "\ncfg_file={{dir}}/objects.cfg\nresource_file={{dir}}/resource.cfg\n"
+	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(nagiosConfig(dir, cfg, "nagios")), 0o644))
 	for _, p := range []string{dir, filepath.Join(dir, "checkresults")} {
 		must(os.Chown(p, uid, gid))
 	}

@@ -17,6 +17,34 @@ import (
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
+// nagiosConfig is the nagios.cfg of a test's Nagios 4 with its files in
+// dir: cfg holds its cfg_file (and resource_file) lines, user is whom it
+// runs as; every interval is as short as Nagios allows.
+func nagiosConfig(dir, cfg, user string) string {
+	return strings.NewReplacer("{{dir}}", dir, "{{user}}", user).Replace(cfg + `log_file={{dir}}/nagios.log
+status_file={{dir}}/status.dat
+status_update_interval=1
+lock_file={{dir}}/nagios.lock
+query_socket={{dir}}/nagios.qh
+object_cache_file={{dir}}/objects.cache
+precached_object_file={{dir}}/objects.precache
+temp_file={{dir}}/nagios.tmp
+temp_path={{dir}}
+check_result_path={{dir}}/checkresults
+check_result_reaper_frequency=1
+command_file={{dir}}/nagios.cmd
+state_retention_file={{dir}}/retention.dat
+retain_state_information=0
+nagios_user={{user}}
+nagios_group={{user}}
+interval_length=1
+enable_event_handlers=1
+max_service_check_spread=1
+use_syslog=0
+illegal_macro_output_chars=` + "`" + `~$&|'"<>
+`)
+}
+
 // leakGenerations fills SEMMNI with n SIGKILLed Apache starts (the outage:
 // none runs) and returns the server, which cannot start again.
 func leakGenerations(t *testing.T, n int) *ipctest.Apache {

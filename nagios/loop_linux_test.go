@@ -40,30 +40,6 @@ define service {
 }
 `
 
-const loopConfig = `cfg_file={{dir}}/objects.cfg
-log_file={{dir}}/nagios.log
-status_file={{dir}}/status.dat
-status_update_interval=1
-lock_file={{dir}}/nagios.lock
-query_socket={{dir}}/nagios.qh
-object_cache_file={{dir}}/objects.cache
-precached_object_file={{dir}}/objects.precache
-temp_file={{dir}}/nagios.tmp
-temp_path={{dir}}
-check_result_path={{dir}}/checkresults
-check_result_reaper_frequency=1
-command_file={{dir}}/nagios.cmd
-state_retention_file={{dir}}/retention.dat
-retain_state_information=0
-nagios_user=root
-nagios_group=root
-interval_length=1
-enable_event_handlers=1
-max_service_check_spread=1
-use_syslog=0
-illegal_macro_output_chars=` + "`" + `~$&|'"<>
-`
-
 // TestNagiosLoop is the whole loop under a real Nagios 4 in private IPC
 // and PID namespaces with SEMMNI 9: Apache leaks its mutexes until it
 // cannot start (three SIGKILLed generations, none running: the outage),
@@ -92,7 +68,7 @@ func TestNagiosLoop(t *testing.T) {
 	must(os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
 	r := strings.NewReplacer("{{dir}}", dir, "{{bin}}", binDir)
 	must(os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(r.Replace(loopObjects)), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(r.Replace(loopConfig)), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(nagiosConfig(dir, "cfg_file={{dir}}/objects.cfg\n", "root")), 0o644))
 	nagios := startDaemon(t, "nagios4", filepath.Join(dir, "nagios.cfg"))
 	recovered := regexp.MustCompile(`SERVICE ALERT: web1;SYSVIPC;OK;HARD;\d+;SYSVIPC OK - 0/9 semaphore arrays`)
 	log := waitLog(filepath.Join(dir, "nagios.log"), recovered, 60*time.Second)
