@@ -3,7 +3,6 @@ package hooks
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -78,20 +77,14 @@ func TestConcurrentStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	fastArrays := newSince(t, ids)
-	ids = ipctest.SemIDs(t)
-	if err := u.ap.Start(); err != nil {
-		t.Fatal(err)
-	}
-	u.arrays = newSince(t, ids)
-	pid, err := u.ap.MasterPID()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// In a window where another instance started, only what the master
 	// itself touched is recorded: not its session-cache mutex (last user
 	// gone, like the fast one's), nor what a worker touched right at its
 	// start (its pid might have been a gone neighbour's).
-	after = h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
+	after, err = h.startAfter(t, u)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantLine(t, after, "started meanwhile")
 	recorded := h.recorded(t, u.name)
 	if len(recorded) == 0 {

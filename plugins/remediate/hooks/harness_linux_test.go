@@ -69,17 +69,24 @@ type unit struct {
 func (h *host) start(t *testing.T, u *unit, preArgs ...string) (before, after string, err error) {
 	t.Helper()
 	before = h.hook(t, append([]string{"--before-start", "--unit", u.name}, preArgs...)...)
+	after, err = h.startAfter(t, u)
+	return before, after, err
+}
+
+// startAfter is the second half of start, `apache2 -k start` and the
+// ExecStartPost, for tests that act between the hooks.
+func (h *host) startAfter(t *testing.T, u *unit) (string, error) {
+	t.Helper()
 	ids := ipctest.SemIDs(t)
 	if err := u.ap.Start(); err != nil {
-		return before, "", err
+		return "", err
 	}
+	u.arrays = newSince(t, ids)
 	pid, err := u.ap.MasterPID()
 	if err != nil {
-		return before, "", err
+		return "", err
 	}
-	after = h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
-	u.arrays = newSince(t, ids)
-	return before, after, nil
+	return h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid)), nil
 }
 
 // newSince lists the arrays that are not in ids.

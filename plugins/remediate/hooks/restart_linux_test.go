@@ -35,14 +35,10 @@ func TestNeighbourRestartInWindow(t *testing.T) {
 		t.Fatalf("the neighbour's map: %d, %v", code, err)
 	}
 	theirs := ipctest.SemIDs(t)
-	if err := u.ap.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid, err := u.ap.MasterPID()
+	after, err := h.startAfter(t, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
 	wantLine(t, after, "of the before-start is gone")
 	for _, id := range h.recorded(t, u.name) {
 		if slices.Contains(theirs, id) {
@@ -88,14 +84,10 @@ func TestProgramInWindow(t *testing.T) {
 	} {
 		h.hook(t, "--before-start", "--unit", u.name)
 		prog := start.run()
-		if err := u.ap.Start(); err != nil {
-			t.Fatal(err)
-		}
-		pid, err := u.ap.MasterPID()
+		after, err := h.startAfter(t, u)
 		if err != nil {
 			t.Fatal(err)
 		}
-		after := h.hook(t, "--after-start", "--unit", u.name, "--main-pid", strconv.Itoa(pid))
 		wantLine(t, after, "not recorded: ")
 		if slices.Contains(h.recorded(t, u.name), prog.ID) {
 			t.Errorf("%s: its semid %d was recorded for the unit", start.name, prog.ID)
