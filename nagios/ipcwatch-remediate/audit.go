@@ -11,7 +11,10 @@ import (
 )
 
 // record is one audit line: everything needed to answer "why did it
-// remove that array?" a month later.
+// remove that array?" a month later, in a bounded size whatever the
+// number of arrays: the summary counts every array, by verdict, reason
+// and blocker, and names what was removed as ranges of semids; evidence
+// and actions list the first maxAuditItems arrays in full.
 type record struct {
 	Time         time.Time                `json:"time"`
 	Host         string                   `json:"host"`
@@ -24,9 +27,12 @@ type record struct {
 	ArraysBefore int64                    `json:"arrays_before"` // -1: not counted (a gated call) or unknown
 	ArraysAfter  int64                    `json:"arrays_after"`
 	Rounds       int                      `json:"rounds"` // 2 when orphans were killed and the arrays judged again
+	Summary      *summary                 `json:"summary,omitempty"`
 	Evidence     []remediate.Evidence     `json:"evidence"`
+	EvidenceMore int                      `json:"evidence_omitted,omitempty"`
 	Orphans      []remediate.Orphan       `json:"orphans"`
 	Actions      []remediate.Action       `json:"actions"`
+	ActionsMore  int                      `json:"actions_omitted,omitempty"`
 	OrphanActs   []remediate.OrphanAction `json:"orphan_actions"`
 	Error        string                   `json:"error,omitempty"`
 	// Hook is a unit hook's call; StateProblems the witness records that
@@ -55,6 +61,7 @@ type policyRecord struct {
 	MinAge      string   `json:"min_age"`
 	MaxRemovals int      `json:"max_removals"`
 	KillOrphans bool     `json:"kill_orphans"`
+	Neighbours  []string `json:"neighbours,omitempty"`
 	PID         int      `json:"pid,omitempty"`
 	File        string   `json:"file,omitempty"` // root's policy file, when one was read
 }
@@ -65,14 +72,17 @@ func newRecord(o options, t trigger) record {
 	host, _ := os.Hostname()
 	return record{
 		Time: time.Now().UTC(), Host: host, DryRun: o.dryRun, ArraysBefore: -1, ArraysAfter: -1, Trigger: t,
-		Policy: policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, PID: o.pid, File: o.policyRead},
+		Policy: policyRecord{ApacheUsers: o.apacheUsers, MinAge: o.minAge.String(), MaxRemovals: o.maxRemovals, KillOrphans: o.killOrphans, Neighbours: o.neighbours, PID: o.pid, File: o.policyRead},
 	}
 }
 
 // fill takes the plugin's report into the record.
 func (r *record) fill(rep remediate.Report) {
 	r.ArraysBefore, r.ArraysAfter, r.Rounds = rep.ArraysBefore, rep.ArraysAfter, rep.Rounds
-	r.Evidence, r.Orphans, r.Actions, r.OrphanActs = rep.Evidence, rep.Orphans, rep.Actions, rep.OrphanActions
+	r.Summary = summarize(rep)
+	r.Evidence, r.EvidenceMore = capped(rep.Evidence)
+	r.Actions, r.ActionsMore = capped(rep.Actions)
+	r.Orphans, r.OrphanActs = rep.Orphans, rep.OrphanActions
 	r.Namespace = rep.Namespace
 }
 

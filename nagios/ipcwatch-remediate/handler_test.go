@@ -245,7 +245,7 @@ func TestPolicyFile(t *testing.T) {
 		want    string
 	}{
 		{"min_age = \"0s\"\n", 0o664, "policy file " + path + ": writable by group or others (mode 0664)"},
-		{"min_agee = \"0s\"\n", 0o644, "policy file " + path + ": unknown key min_agee (known: apache_users, min_age, max_removals, kill_orphans)"},
+		{"min_agee = \"0s\"\n", 0o644, "policy file " + path + ": unknown key min_agee (known: apache_users, min_age, max_removals, kill_orphans, neighbours)"},
 		{"min_age = \"soon\"\n", 0o644, "policy file " + path + ": min_age: time: invalid duration \"soon\""},
 		{"min_age = \"9223372036s\"\n", 0o644, "policy file " + path + ": min_age: 2562047h47m16s is above the maximum 8760h0m0s"},
 		{"apache_users = [\"www-dat\"]\n", 0o644, "policy file " + path + ": apache_users: unknown user: \"www-dat\": user: unknown user www-dat"},

@@ -55,7 +55,12 @@ func TestRecordTrust(t *testing.T) {
 	if err := writeRecordForTest(dir, "a.service", "{}", 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Readable by all, as the hooks write them: the check and the
+	// Telegraf input judge by them too. Writable by a group: refused.
 	if err := writeRecordForTest(dir, "b.service", "{}", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRecordForTest(dir, "e.service", "{}", 0o664); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "c.service.json")); err != nil {
@@ -68,7 +73,7 @@ func TestRecordTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, problems, err := readRecords(dir, false)
-	if err != nil || len(recs) != 1 || recs["a.service"] == nil || len(problems) != 3 {
+	if err != nil || len(recs) != 2 || recs["a.service"] == nil || recs["b.service"] == nil || len(problems) != 3 {
 		t.Errorf("records %v, problems %q, %v", recs, problems, err)
 	}
 	if err := os.Chmod(dir, 0o777); err != nil {
@@ -83,7 +88,7 @@ func TestRecordTrust(t *testing.T) {
 	if err := os.Chown(dir, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := readRecords(dir, false); !errors.Is(err, errState) || !strings.Contains(err.Error(), "does not belong to root") {
+	if _, _, err := readRecords(dir, false); !errors.Is(err, errState) || !strings.Contains(err.Error(), "belongs to uid 65534, not root") {
 		t.Errorf("state dir of nobody: %v", err)
 	}
 }

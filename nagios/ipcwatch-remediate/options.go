@@ -66,6 +66,7 @@ type options struct {
 	unit             string // the hook's unit (%n)
 	mainPID          int    // after-start: $MAINPID; 0 when systemd had none
 	stateDir         string // where the hooks keep their records
+	neighbours       []string // declared in root's policy file
 }
 
 type listFlag []string
@@ -93,13 +94,13 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.auditLog, "audit-log", "/var/log/ipcwatch/remediate.jsonl", "JSON lines audit log, appended")
 	fs.IntVar(&o.pid, "pid", 0, "act in the IPC namespace of this process (Apache in a container)")
 	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
-	fs.StringVar(&o.policyFile, "policy", defaultPolicyFile, "root's policy file (apache_users, min_age, max_removals, kill_orphans); flags given override it")
+	fs.StringVar(&o.policyFile, "policy", defaultPolicyFile, "root's policy file (apache_users, min_age, max_removals, kill_orphans, neighbours); flags given override it")
 	var beforeStart, afterStart bool
 	fs.BoolVar(&beforeStart, "before-start", false, "systemd ExecStartPre: remove what dead starts left, then note what exists before --unit starts (root only; exits 0)")
 	fs.BoolVar(&afterStart, "after-start", false, "systemd ExecStartPost: record the arrays this start of --unit made, with --main-pid (root only; exits 0)")
 	fs.StringVar(&o.unit, "unit", "", "the unit a hook runs for (systemd's %n)")
 	mainPID := fs.String("main-pid", "", "after-start: the unit's main pid (systemd's $MAINPID)")
-	fs.StringVar(&o.stateDir, "state-dir", "/run/ipcwatch/units", "root-only directory where the hooks keep what they witnessed")
+	fs.StringVar(&o.stateDir, "state-dir", sysvipc.DefaultStateDir, "directory where the hooks keep what they witnessed (root writes, all read)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, fmt.Errorf("%w\n%s", errHelp, usage(fs))
@@ -130,7 +131,7 @@ func parseArgs(args []string) (options, error) {
 		return o, err
 	}
 	if pf != nil {
-		if err := pf.apply(&o, users, set, o.policyFile); err != nil {
+		if err := applyPolicyFile(pf, &o, users, set); err != nil {
 			return o, err
 		}
 		o.policyRead = o.policyFile

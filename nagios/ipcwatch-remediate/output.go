@@ -29,10 +29,23 @@ func printPlan(out io.Writer, rep remediate.Report, o options) {
 		}
 		fmt.Fprintf(out, "  %s orphaned worker pid %d (%s)\n", verb, p.PID, p.Name)
 	}
+	printKept(out, rep, o)
+}
+
+// printKept names, for the arrays that stay, the processes that keep
+// them, at most sysvipc.MaxKeptLines, and the one thing to do per reason.
+func printKept(out io.Writer, rep remediate.Report, o options) {
+	file := o.policyFile
+	if file == "" {
+		file = defaultPolicyFile
+	}
+	for _, l := range sysvipc.KeptLines(rep.Kept, sysvipc.MaxKeptLines, file) {
+		fmt.Fprintf(out, "    %s\n", l)
+	}
 }
 
 // printResult is an acting run's output.
-func printResult(out io.Writer, rep remediate.Report) {
+func printResult(out io.Writer, rep remediate.Report, o options) {
 	fmt.Fprintf(out, "ipcwatch-remediate: removed %d of %d stale arrays, %d skipped, %d failed; semaphore arrays %d -> %d\n",
 		rep.Count(remediate.Removed), len(rep.Actions), rep.Count(remediate.Skipped), rep.Count(remediate.Failed), rep.ArraysBefore, rep.ArraysAfter)
 	for _, a := range rep.Actions {
@@ -49,6 +62,7 @@ func printResult(out io.Writer, rep remediate.Report) {
 	if kept := unproven(rep.FirstRound()); kept != "" {
 		fmt.Fprintf(out, "  kept, not proven stale: %s\n", kept)
 	}
+	printKept(out, rep, o)
 }
 
 // unproven counts the unknown arrays by their reason, so a run that

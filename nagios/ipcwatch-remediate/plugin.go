@@ -40,7 +40,7 @@ func callPlugin(o options, path string, records map[string][]byte) (remediate.Re
 	rep, err := raw.(remediate.Remediator).Remediate(remediate.Request{
 		Policy: remediate.Policy{
 			ApacheUsers: o.apacheUsers, MinAge: o.minAge, KillOrphans: o.killOrphans,
-			MaxRemovals: o.maxRemovals, OrphanGrace: o.orphanGrace, PID: o.pid,
+			MaxRemovals: o.maxRemovals, OrphanGrace: o.orphanGrace, PID: o.pid, Neighbours: o.neighbours,
 		},
 		DryRun: o.dryRun,
 		Hook:   o.hook, Unit: o.unit, MainPID: o.mainPID, Records: records,

@@ -70,7 +70,7 @@ func runPlugin(o options, why, path string, records map[string][]byte, problems 
 		if o.dryRun {
 			printPlan(out, rep, o)
 		} else {
-			printResult(out, rep)
+			printResult(out, rep, o)
 			err = failuresOf(rep)
 		}
 	}

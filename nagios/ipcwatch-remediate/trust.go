@@ -10,8 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
@@ -31,7 +31,7 @@ func trustPlugin(path, manifest string) ([]byte, error) {
 	if st.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("%w: %s is writable by group or others (mode %04o)", errUntrusted, path, st.Mode().Perm())
 	}
-	if uid, ok := fileOwner(st); ok && uid != 0 && int(uid) != os.Getuid() {
+	if uid, ok := sysvipc.FileOwner(st); ok && uid != 0 && int(uid) != os.Getuid() {
 		return nil, fmt.Errorf("%w: %s belongs to uid %d, not root or the invoking user", errUntrusted, path, uid)
 	}
 	sums, err := readManifest(manifest)
@@ -76,20 +76,4 @@ func readManifest(path string) (map[string][]byte, error) {
 		sums[filepath.Base(strings.TrimPrefix(fields[1], "*"))] = sum
 	}
 	return sums, sc.Err()
-}
-
-// fileOwner is the uid a file belongs to; false where the platform's stat
-// gives none.
-func fileOwner(st os.FileInfo) (uint32, bool) {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, false
-	}
-	return sys.Uid, true
-}
-
-// rootOwned reports whether a file surely belongs to root.
-func rootOwned(st os.FileInfo) bool {
-	uid, ok := fileOwner(st)
-	return ok && uid == 0
 }

@@ -3,139 +3,51 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
-	"syscall"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
-// The hooks' witness records live in a root-only directory on /run: a
-// tmpfs, empty after a reboot, which is also when every array is gone.
-// The host stores and hands back what the plugin encodes; it checks only
-// that nobody but root could have written it, because a record is what
-// lets the plugin remove an array while other servers run.
+// The hooks' witness records live in a directory on /run: a tmpfs, empty
+// after a reboot, which is also when every array is gone. The host
+// stores and hands back what the plugin encodes. Only root writes there;
+// everyone may read (0755, records 0644), so that the check and the
+// Telegraf input judge by the same records the handler does. A record
+// proves something because nobody but root could have written it
+// (sysvipc.ReadUnitRecords checks that), not because nobody can read it.
 
 // errState marks a state directory or record that cannot be trusted.
-var errState = errors.New("witness state")
-
-// maxRecordSize bounds one record (32,000 arrays take about 2 MB).
-const maxRecordSize = 64 << 20
-
-// unitName is what systemd's %n expands to: letters, digits and ":-_.\@",
-// at most 255 bytes (systemd's UNIT_NAME_MAX), the type suffix included.
-var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]{1,255}$`)
+var errState = sysvipc.ErrState
 
 func validUnit(u string) error {
-	if !unitName.MatchString(u) || strings.HasPrefix(u, ".") || !strings.Contains(u, ".") {
+	if !sysvipc.ValidUnit(u) {
 		return fmt.Errorf("%w: --unit: %q is not a systemd unit name (as %%n gives it, like apache2.service)", errUsage, u)
 	}
 	return nil
 }
 
-// trustedDir creates dir (0700) if missing and create is set, and checks
-// that it is a directory of root's that only root may write.
-func trustedDir(dir string, create bool) error {
-	if create {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("%w: %w", errState, err)
-		}
-	}
-	st, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errState, err)
-	}
-	switch {
-	case !st.IsDir():
-		return fmt.Errorf("%w: %s is not a directory", errState, dir)
-	case !rootOwned(st):
-		return fmt.Errorf("%w: %s does not belong to root", errState, dir)
-	case st.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%w: %s is writable by group or others (mode %04o)", errState, dir, st.Mode().Perm())
-	}
-	// Nor may anyone else swap the directory for theirs: every directory
-	// above it is root's, and writable by others only when sticky (/tmp),
-	// where they cannot rename what is root's.
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errState, err)
-	}
-	for up := filepath.Dir(abs); ; up = filepath.Dir(up) {
-		st, err := os.Stat(up)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errState, err)
-		}
-		switch {
-		case !rootOwned(st):
-			return fmt.Errorf("%w: %s, above %s, does not belong to root", errState, up, dir)
-		case st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0:
-			return fmt.Errorf("%w: %s, above %s, is writable by group or others (mode %04o)", errState, up, dir, st.Mode().Perm())
-		}
-		if up == "/" {
-			return nil
-		}
-	}
-}
+// stateDirMode is the state directory's mode: root writes, all read.
+const stateDirMode = 0o755
 
-// readRecords reads every unit's record from dir. A record root did not
-// write alone (another owner, a group- or world-writable mode, not a
-// regular file) is left out and named in problems: the plugin then judges
-// by the normal rules, which never need it. Only the hooks create dir; the
-// event handler reads it if it is there.
+// readRecords reads every unit's record from dir; with create (the
+// hooks, as root) it makes dir first, or opens up one an older version
+// made root-only.
 func readRecords(dir string, create bool) (records map[string][]byte, problems []string, err error) {
-	if !create {
-		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-			return nil, nil, nil
+	if create {
+		if err := os.MkdirAll(dir, stateDirMode); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errState, err)
+		}
+		if st, err := os.Lstat(dir); err == nil && st.IsDir() && sysvipc.RootOwned(st) && st.Mode().Perm() != stateDirMode {
+			if err := os.Chmod(dir, stateDirMode); err != nil {
+				return nil, nil, fmt.Errorf("%w: %w", errState, err)
+			}
 		}
 	}
-	if err := trustedDir(dir, create); err != nil {
-		return nil, nil, err
-	}
-	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errState, err)
-	}
-	records = map[string][]byte{}
-	for _, path := range names {
-		unit := strings.TrimSuffix(filepath.Base(path), ".json")
-		b, err := readRecord(path, unit)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		records[unit] = b
-	}
-	return records, problems, nil
+	return sysvipc.ReadUnitRecords(dir)
 }
 
-func readRecord(path, unit string) ([]byte, error) {
-	if validUnit(unit) != nil {
-		return nil, fmt.Errorf("%w: %s: not named after a unit", errState, path)
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errState, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errState, err)
-	}
-	switch {
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("%w: %s is not a regular file", errState, path)
-	case !rootOwned(st):
-		return nil, fmt.Errorf("%w: %s does not belong to root", errState, path)
-	case st.Mode().Perm()&0o077 != 0:
-		return nil, fmt.Errorf("%w: %s is readable or writable by others (mode %04o)", errState, path, st.Mode().Perm())
-	case st.Size() > maxRecordSize:
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", errState, path, maxRecordSize)
-	}
-	return io.ReadAll(io.LimitReader(f, maxRecordSize))
-}
-
-// writeRecord replaces unit's record atomically (a new 0600 file renamed
+// writeRecord replaces unit's record atomically (a new 0644 file renamed
 // over the old): a hook killed halfway leaves the old record or the new.
 func writeRecord(dir, unit string, b []byte) error {
 	f, err := os.CreateTemp(dir, "."+unit+".*")
@@ -143,8 +55,9 @@ func writeRecord(dir, unit string, b []byte) error {
 		return fmt.Errorf("%w: %w", errState, err)
 	}
 	_, werr := f.Write(b)
+	merr := f.Chmod(0o644)
 	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
+	if err := errors.Join(werr, merr, cerr); err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("%w: %s: %w", errState, f.Name(), err)
 	}

@@ -62,6 +62,7 @@ func policyToProto(p Policy) *proto.Policy {
 		// to PID_MAX_LIMIT, counts up to int32).
 		ApacheUsers: p.ApacheUsers, MinAgeSeconds: ceilSeconds(p.MinAge), KillOrphans: p.KillOrphans,
 		MaxRemovals: int32(p.MaxRemovals), OrphanGraceMillis: p.OrphanGrace.Milliseconds(), Pid: int32(p.PID),
+		Neighbours: p.Neighbours,
 	}
 }
 
@@ -70,6 +71,7 @@ func policyFromProto(p *proto.Policy) Policy {
 		ApacheUsers: p.GetApacheUsers(), MinAge: secondsDuration(p.GetMinAgeSeconds()),
 		KillOrphans: p.GetKillOrphans(), MaxRemovals: int(p.GetMaxRemovals()),
 		OrphanGrace: time.Duration(p.GetOrphanGraceMillis()) * time.Millisecond, PID: int(p.GetPid()),
+		Neighbours: p.GetNeighbours(),
 	}
 }
 
@@ -83,12 +85,18 @@ func reportToProto(r Report) *proto.Report {
 			Semid: e.SemID, Key: e.Key, Uid: e.UID, Owner: e.Owner, Nsems: e.NSems,
 			Value: int32(e.Value), Ncnt: int32(e.NCnt), Zcnt: int32(e.ZCnt), LastPid: int32(e.LastPID),
 			PidState: pidStates.toProto(e.PIDState), Otime: e.OTime, Ctime: e.CTime,
-			Verdict: verdicts.toProto(e.Verdict), Round: int32(e.Round),
+			Verdict: verdicts.toProto(e.Verdict), Round: int32(e.Round), BlockerPid: int32(e.BlockerPID),
 		}
 		for _, reason := range e.Reasons {
 			pe.Reasons = append(pe.Reasons, reasons.toProto(reason))
 		}
 		out.Evidence = append(out.Evidence, pe)
+	}
+	for _, k := range r.Kept {
+		out.Kept = append(out.Kept, &proto.Kept{
+			Reason: reasons.toProto(k.Reason), Arrays: int32(k.Arrays), Pid: int32(k.By.PID), Uid: k.By.UID, User: k.By.User,
+			Exe: k.By.Exe, StartUnixNano: k.By.Start.UnixNano(), Cmdline: k.By.Cmdline,
+		})
 	}
 	for _, o := range r.Orphans {
 		out.Orphans = append(out.Orphans, &proto.Orphan{Pid: int32(o.PID), StartUnixNano: o.Start.UnixNano(), Uid: o.UID, Name: o.Name, StartTicks: o.StartTicks})
@@ -112,12 +120,17 @@ func reportFromProto(r *proto.Report) Report {
 			SemID: e.GetSemid(), Key: e.GetKey(), UID: e.GetUid(), Owner: e.GetOwner(), NSems: e.GetNsems(),
 			Value: int(e.GetValue()), NCnt: int(e.GetNcnt()), ZCnt: int(e.GetZcnt()), LastPID: int(e.GetLastPid()),
 			PIDState: pidStates.fromProto(e.GetPidState()), OTime: e.GetOtime(), CTime: e.GetCtime(),
-			Verdict: verdicts.fromProto(e.GetVerdict()), Round: int(e.GetRound()),
+			Verdict: verdicts.fromProto(e.GetVerdict()), Round: int(e.GetRound()), BlockerPID: int(e.GetBlockerPid()),
 		}
 		for _, reason := range e.GetReasons() {
 			ev.Reasons = append(ev.Reasons, reasons.fromProto(reason))
 		}
 		out.Evidence = append(out.Evidence, ev)
+	}
+	for _, k := range r.GetKept() {
+		out.Kept = append(out.Kept, sysvipc.Kept{Reason: reasons.fromProto(k.GetReason()), Arrays: int(k.GetArrays()), By: sysvipc.ProcessInfo{
+			PID: int(k.GetPid()), UID: k.GetUid(), User: k.GetUser(), Exe: k.GetExe(), Start: time.Unix(0, k.GetStartUnixNano()), Cmdline: k.GetCmdline(),
+		}})
 	}
 	for _, o := range r.GetOrphans() {
 		out.Orphans = append(out.Orphans, Orphan{PID: int(o.GetPid()), Start: time.Unix(0, o.GetStartUnixNano()), UID: o.GetUid(), Name: o.GetName(), StartTicks: o.GetStartTicks()})

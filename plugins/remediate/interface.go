@@ -33,6 +33,10 @@ type Policy struct {
 	MaxRemovals int           // 0: no limit
 	OrphanGrace time.Duration // between SIGTERM and SIGKILL
 	PID         int           // act in this process's IPC namespace (a container's); 0: the plugin's own
+	// Neighbours are executables whose processes never use an array they
+	// did not make: root's policy file declares them, never a caller
+	// through sudo.
+	Neighbours []string
 }
 
 // Request is one call of the handler.
@@ -82,6 +86,8 @@ type Evidence struct {
 	Verdict  sysvipc.Verdict  `json:"verdict"`
 	Reasons  []sysvipc.Reason `json:"reasons"`
 	Round    int              `json:"round"` // 1, or 2 when judged again after killing orphans
+	// BlockerPID is the process that kept it from being stale (0: none).
+	BlockerPID int `json:"blocker_pid,omitempty"`
 }
 
 // Orphan is an Apache worker whose master died.
@@ -137,6 +143,9 @@ type Report struct {
 	// without a hook); Note says in one line what the hook did.
 	Record []byte
 	Note   string
+	// Kept are the first judgement's blockers: each process that kept
+	// arrays from being stale, for one reason, most arrays first.
+	Kept []sysvipc.Kept
 }
 
 // Count counts the actions with the outcome.

@@ -31,7 +31,7 @@ func (fs FS) Assess(arrays []SemArray, prober SemProber, pol Policy) (Assessment
 	cs := classify(arrays, census, prober, pol, fs.workers())
 	var t tallying
 	for i := range cs {
-		t.add(cs[i].Verdict, cs[i].Reasons[0], cs[i].Array.UID)
+		t.add(cs[i])
 	}
 	return Assessment{Arrays: cs, Tally: t.done(), Census: census}, nil
 }

@@ -25,6 +25,15 @@ type Policy struct {
 	Users      map[uint32]string // the names the uids were given as
 	MinAge     time.Duration
 	Now        time.Time
+	// Neighbours are the executables, by whole path, whose processes
+	// never use a System V semaphore array they did not make: root's
+	// policy file declares them (PolicyFile.Neighbours). Like PHP-FPM's,
+	// their processes do not keep an array root made from being stale.
+	Neighbours map[string]bool
+	// Witness is the units' start records of the namespace judged: a
+	// dead start's arrays are witnessed leaks, a live start's are its
+	// master's. Nil: no records.
+	Witness *WitnessBook
 	// Killed are pids the remediator itself killed in this run: the
 	// SEM_UNDO adjustment at their exit stamped sempid and otime, which
 	// is no sign of life. An array whose last operation is theirs is not
@@ -42,6 +51,11 @@ type Classification struct {
 	Verdict   Verdict
 	Reasons   []Reason
 	Age       time.Duration // since the last operation or change
+	// Blocker is the process that decided a verdict other than stale,
+	// when one did: the live owner's process, the running master, the
+	// orphan, the last user. Nil when no process did (a waiter or a
+	// holder the kernel does not name, the minimum age).
+	Blocker *Process
 }
 
 // Candidate reports whether the array carries the signature of an Apache
@@ -94,7 +108,7 @@ func tally(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWo
 	return countParts(len(arrays), maxWorkers, func(i int, t *tallying) {
 		var p probe
 		c := j.probeAndJudge(arrays[i], prober, &p)
-		t.add(c.Verdict, c.Reasons[0], c.Array.UID)
+		t.add(c)
 	})
 }
 
@@ -104,8 +118,7 @@ func tallyProbed(arrays []SemArray, probes []probed, census Census, pol Policy, 
 	return countParts(len(arrays), maxWorkers, func(i int, t *tallying) {
 		p := probe{detail: detailOf(arrays[i]), err: probes[i].err}
 		probes[i].fill(&p.detail)
-		c := j.classify(arrays[i], &p)
-		t.add(c.Verdict, c.Reasons[0], c.Array.UID)
+		t.add(j.classify(arrays[i], &p))
 	})
 }
 
@@ -159,26 +172,45 @@ type judge struct {
 	census    Census
 	masters   []*Process
 	orphans   []*Process
-	anyApache bool
-	// users are the uids of live processes that are not Apache; usersNoFPM
-	// the same without PHP-FPM's (for arrays root made: see ownerMayUse).
-	users, usersNoFPM map[uint32]bool
+	workers   []*Process
+	witnesses Witnesses
+	// users are, by uid, the live process of lowest pid that is not
+	// Apache; rootArrayUsers the same leaving out PHP-FPM's and the
+	// declared neighbours' (for arrays root made: see ownerMayUse).
+	users, rootArrayUsers map[uint32]*Process
 }
 
 func newJudge(census Census, pol Policy) judge {
 	j := judge{pol: pol, census: census, masters: census.WithRole(RoleMaster), orphans: census.WithRole(RoleOrphan),
-		users: map[uint32]bool{}, usersNoFPM: map[uint32]bool{}}
-	j.anyApache = len(j.masters) > 0 || len(j.orphans) > 0 || len(census.WithRole(RoleWorker)) > 0
+		workers: census.WithRole(RoleWorker), witnesses: pol.Witness.Sorted(census),
+		users: map[uint32]*Process{}, rootArrayUsers: map[uint32]*Process{}}
 	for _, p := range census.Procs {
 		if p.Role != RoleNone {
 			continue
 		}
-		j.users[p.RUID], j.users[p.EUID] = true, true
-		if !p.IsPHPFPM() {
-			j.usersNoFPM[p.RUID], j.usersNoFPM[p.EUID] = true, true
+		lowest(j.users, p)
+		if !p.IsPHPFPM() && !pol.declared(p) {
+			lowest(j.rootArrayUsers, p)
 		}
 	}
 	return j
+}
+
+// lowest files p under its real and effective uids where it has the
+// lowest pid: the process a kept array names is the same in every run.
+func lowest(by map[uint32]*Process, p *Process) {
+	for _, uid := range []uint32{p.RUID, p.EUID} {
+		if q := by[uid]; q == nil || p.PID < q.PID {
+			by[uid] = p
+		}
+	}
+}
+
+// declared reports whether p runs a declared neighbour, known by its
+// executable's whole path; an unreadable executable (another user's
+// process, without root) is never taken for one.
+func (p Policy) declared(proc *Process) bool {
+	return proc.ExePath != "" && p.Neighbours[proc.ExePath]
 }
 
 // probe is one candidate's semctl answer (err set when it failed).
@@ -223,23 +255,29 @@ func eachPart(n, maxWorkers int, f func(lo, hi int)) {
 // from a dead generation's array. Only the outage proves a leak: no
 // Apache process at all, so none can use an Apache-signature array.
 func (j judge) classify(a SemArray, p *probe) Classification {
-	c := Classification{Array: a, PIDState: PIDUnknown}
-	verdict := func(v Verdict, r ...Reason) Classification {
-		c.Verdict, c.Reasons = v, interned(r)
-		return c
-	}
 	if ok, why := j.pol.Candidate(a); !ok {
-		return verdict(Live, why)
+		return Classification{Array: a, PIDState: PIDUnknown, Verdict: Live, Reasons: interned([]Reason{why})}
+	}
+	return j.witnesses.judge(j.candidate(a, p), j)
+}
+
+// candidate judges an Apache-shaped array by the rules, before the
+// records have their say.
+func (j judge) candidate(a SemArray, p *probe) Classification {
+	c := Classification{Array: a, PIDState: PIDUnknown}
+	verdict := func(v Verdict, by *Process, r ...Reason) Classification {
+		c.Verdict, c.Blocker, c.Reasons = v, by, interned(r)
+		return c
 	}
 	if err := p.err; err != nil {
 		c.DetailErr = err
 		switch {
 		case errors.Is(err, ErrGone):
-			return verdict(Unknown, ReasonGone)
+			return verdict(Unknown, nil, ReasonGone)
 		case errors.Is(err, ErrPermission):
-			return verdict(Unknown, ReasonUnreadable)
+			return verdict(Unknown, nil, ReasonUnreadable)
 		}
-		return verdict(Unknown, ReasonNoDetail)
+		return verdict(Unknown, nil, ReasonNoDetail)
 	}
 	// Detail points into the probe, which the caller keeps as long as the
 	// verdict (classify: one allocation for all arrays instead of one each).
@@ -252,32 +290,34 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 	c.PIDState = lastPIDState(d.PID, j.census)
 
 	if why, ok := inUse(d); ok {
-		return verdict(Live, why)
+		return verdict(Live, nil, why)
 	}
 	switch {
 	case c.Age < j.pol.MinAge && !j.pol.Killed[d.PID]:
-		return verdict(Live, ReasonTooYoung)
+		return verdict(Live, nil, ReasonTooYoung)
 	case c.PIDState == PIDAlive:
-		return verdict(Live, ReasonLastPIDAlive)
+		return verdict(Live, j.census.Procs[d.PID], ReasonLastPIDAlive)
 	}
 	for _, m := range j.masters {
 		if !created.Before(m.Start.Add(-clockSlack)) {
-			return verdict(Live, ReasonAfterMasterStart)
+			return verdict(Live, m, ReasonAfterMasterStart)
 		}
 	}
 	switch {
 	case len(j.masters) > 0:
-		return verdict(Unknown, ReasonMasterMayOwn)
-	case j.anyApache:
-		return verdict(Unknown, ReasonOrphanAlive)
+		return verdict(Unknown, j.masters[0], ReasonMasterMayOwn)
+	case len(j.orphans) > 0:
+		return verdict(Unknown, j.orphans[0], ReasonOrphanAlive)
+	case len(j.workers) > 0:
+		return verdict(Unknown, j.workers[0], ReasonOrphanAlive)
 	}
-	if why, ok := j.ownerMayUse(a); ok {
-		return verdict(Unknown, why)
+	if by := j.ownerMayUse(a); by != nil {
+		return verdict(Unknown, by, ReasonOwnerAlive)
 	}
 	if c.PIDState != PIDDead {
-		return verdict(Unknown, ReasonLastPIDUnknown)
+		return verdict(Unknown, nil, ReasonLastPIDUnknown)
 	}
-	return verdict(Stale, ReasonNoApache, ReasonLastPIDDead)
+	return verdict(Stale, nil, ReasonNoApache, ReasonLastPIDDead)
 }
 
 // inUse is what the probe itself shows of a user, whatever the census and
@@ -303,16 +343,21 @@ func inUse(d *SemDetail) (Reason, bool) {
 // PHP-FPM is the one neighbour known by what it runs: PHP reaches System V
 // semaphores only through sysvsem, whose sem_get finds or makes an array
 // by key and always with three semaphores, so a pool can neither make an
-// Apache-shaped array nor use a private one that root made (cuid 0).
-func (j judge) ownerMayUse(a SemArray) (Reason, bool) {
+// Apache-shaped array nor use a private one that root made (cuid 0). Root
+// declares the others (Policy.Neighbours), for arrays root made alone: an
+// array a non-root program made stays its creator's, declared or not.
+func (j judge) ownerMayUse(a SemArray) *Process {
 	users := j.users
 	if a.CUID == 0 {
-		users = j.usersNoFPM
+		users = j.rootArrayUsers
 	}
-	if users[a.UID] || (a.CUID != 0 && users[a.CUID]) {
-		return ReasonOwnerAlive, true
+	if p := users[a.UID]; p != nil {
+		return p
 	}
-	return "", false
+	if a.CUID != 0 {
+		return users[a.CUID]
+	}
+	return nil
 }
 
 // lastPIDState judges GETPID: a live process with that pid keeps the array

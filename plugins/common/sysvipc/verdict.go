@@ -114,6 +114,15 @@ type Tally struct {
 	// Owners counts, by owner uid, the arrays stale or unjudged: an owner
 	// with neither has no entry.
 	Owners map[uint32]OwnerTally
+	// Blockers counts the arrays kept by each process that decided a
+	// verdict other than stale (Classification.Blocker), by reason.
+	Blockers map[Blocked]int
+}
+
+// Blocked is one process keeping arrays for one reason.
+type Blocked struct {
+	Reason Reason
+	PID    int
 }
 
 // OwnerTally is one owner's share of a Tally.
@@ -130,16 +139,20 @@ func unjudged(v Verdict, first Reason) bool {
 	return v == Unknown && (first == ReasonUnreadable || first == ReasonNoDetail)
 }
 
-// tallying counts verdicts one at a time. It holds the owner counted
-// last out of Owners until another owner comes: a leak is thousands of
-// arrays of one owner in a row, which need one map write, not thousands.
+// tallying counts verdicts one at a time. It holds the owner and the
+// blocker counted last out of their maps until another comes: a leak is
+// thousands of arrays of one owner, kept by one process, in a row, which
+// need one map write each, not thousands.
 type tallying struct {
 	Tally
-	owner  uint32
-	counts OwnerTally
+	owner   uint32
+	counts  OwnerTally
+	blocked Blocked
+	kept    int
 }
 
-func (t *tallying) add(v Verdict, first Reason, owner uint32) {
+func (t *tallying) add(c Classification) {
+	v, first := c.Verdict, c.Reasons[0]
 	switch v {
 	case Stale:
 		t.Stale++
@@ -152,12 +165,19 @@ func (t *tallying) add(v Verdict, first Reason, owner uint32) {
 		}
 		t.UnknownWhy[first]++
 	}
+	if by := BlockedBy(c); by != nil {
+		if b := (Blocked{first, by.PID}); b != t.blocked {
+			t.flushBlocked()
+			t.blocked = b
+		}
+		t.kept++
+	}
 	if v != Stale && !unjudged(v, first) {
 		return
 	}
-	if owner != t.owner {
+	if c.Array.UID != t.owner {
 		t.flush()
-		t.owner = owner
+		t.owner = c.Array.UID
 	}
 	if v == Stale {
 		t.counts.Stale++
@@ -166,9 +186,11 @@ func (t *tallying) add(v Verdict, first Reason, owner uint32) {
 	}
 }
 
-// done returns the tally with the last owner's counts in Owners.
+// done returns the tally with the last owner's and blocker's counts in
+// their maps.
 func (t *tallying) done() Tally {
 	t.flush()
+	t.flushBlocked()
 	return t.Tally
 }
 
@@ -180,6 +202,14 @@ func (t *tallying) flush() {
 	t.counts = OwnerTally{}
 }
 
+func (t *tallying) flushBlocked() {
+	if t.kept == 0 {
+		return
+	}
+	t.merge(Tally{Blockers: map[Blocked]int{t.blocked: t.kept}})
+	t.kept = 0
+}
+
 func (t *Tally) merge(o Tally) {
 	t.Stale += o.Stale
 	t.Live += o.Live
@@ -189,6 +219,12 @@ func (t *Tally) merge(o Tally) {
 			t.UnknownWhy = map[Reason]int{}
 		}
 		t.UnknownWhy[r] += n
+	}
+	for b, n := range o.Blockers {
+		if t.Blockers == nil {
+			t.Blockers = map[Blocked]int{}
+		}
+		t.Blockers[b] += n
 	}
 	for uid, n := range o.Owners {
 		if t.Owners == nil {

@@ -57,37 +57,50 @@ func (id ProcessID) Alive(c Census) bool {
 // process in its process group (Apache's master leads its own group, and
 // its children stay in it), or any orphaned Apache worker at all.
 func (j Judge) Witnessed(a SemArray, d SemDetail, master ProcessID) Classification {
-	c := Classification{Array: a, Detail: &d, PIDState: lastPIDState(d.PID, j.j.census), Verdict: Live}
-	c.Age = j.j.pol.Now.Sub(time.Unix(max(d.OTime, d.CTime), 0))
-	verdict := func(v Verdict, r ...Reason) Classification {
-		c.Verdict, c.Reasons = v, interned(r)
+	return j.j.witnessed(a, d, master)
+}
+
+func (j judge) witnessed(a SemArray, d SemDetail, master ProcessID) Classification {
+	c := Classification{Array: a, Detail: &d, PIDState: lastPIDState(d.PID, j.census), Verdict: Live}
+	c.Age = j.pol.Now.Sub(time.Unix(max(d.OTime, d.CTime), 0))
+	verdict := func(v Verdict, by *Process, r ...Reason) Classification {
+		c.Verdict, c.Blocker, c.Reasons = v, by, interned(r)
 		return c
 	}
 	if why, ok := inUse(&d); ok {
-		return verdict(Live, why)
+		return verdict(Live, nil, why)
 	}
 	switch {
 	case c.PIDState == PIDAlive:
-		return verdict(Live, ReasonLastPIDAlive)
-	case len(j.j.orphans) > 0:
-		return verdict(Unknown, ReasonOrphanAlive)
+		return verdict(Live, j.census.Procs[d.PID], ReasonLastPIDAlive)
+	case len(j.orphans) > 0:
+		return verdict(Unknown, j.orphans[0], ReasonOrphanAlive)
 	}
-	for _, p := range j.j.census.Procs {
-		if p.Role != RoleNone && p.PGRP == master.PID {
-			return verdict(Unknown, ReasonOrphanAlive)
-		}
+	if p := j.groupMember(master.PID); p != nil {
+		return verdict(Unknown, p, ReasonOrphanAlive)
 	}
 	if c.PIDState != PIDDead {
 		// GETPID 0: a process outside this PID namespace may have been
 		// the last to touch it.
-		return verdict(Unknown, ReasonLastPIDUnknown)
+		return verdict(Unknown, nil, ReasonLastPIDUnknown)
 	}
-	return verdict(Stale, ReasonWitnessedLeak, ReasonLastPIDDead)
+	return verdict(Stale, nil, ReasonWitnessedLeak, ReasonLastPIDDead)
+}
+
+// groupMember is the Apache process of lowest pid in process group pgrp.
+func (j judge) groupMember(pgrp int) *Process {
+	var found *Process
+	for _, p := range j.census.Procs {
+		if p.Role != RoleNone && p.PGRP == pgrp && (found == nil || p.PID < found.PID) {
+			found = p
+		}
+	}
+	return found
 }
 
 // WitnessedLive is the verdict for an array recorded in the start of a
 // master that still runs: its own, never stale.
 func WitnessedLive(c Classification) Classification {
-	c.Verdict, c.Reasons = Live, interned([]Reason{ReasonWitnessedLive})
+	c.Verdict, c.Blocker, c.Reasons = Live, nil, interned([]Reason{ReasonWitnessedLive})
 	return c
 }

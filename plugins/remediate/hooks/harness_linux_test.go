@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
-	"github.com/ipcwatch/ipcwatch/plugins/remediate/leaks"
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
 // host is the handler as one machine has it: its records, audit log and
@@ -105,7 +105,7 @@ func (h *host) recorded(t *testing.T, unit string) []int32 {
 	if err != nil {
 		t.Fatalf("the record of %s: %v", unit, err)
 	}
-	var rec leaks.Record
+	var rec sysvipc.UnitRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		t.Fatalf("the record of %s: %v", unit, err)
 	}

@@ -75,22 +75,21 @@ func (r *Remediator) apply(sys System, plan Plan) Result {
 // before the removals.
 type rechecker struct {
 	judge sysvipc.Judge
-	book  book
+	book  *sysvipc.WitnessBook
 }
 
-func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool, bk book) (rechecker, error) {
+func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool, bk *sysvipc.WitnessBook) (rechecker, error) {
 	pol, err := corePolicy(p, r.Now())
 	if err != nil {
 		return rechecker{}, err
 	}
-	pol.Killed = killed
+	pol.Killed, pol.Witness = killed, bk
 	census, err := sys.Census(pol.ApacheUIDs)
 	if err != nil {
 		return rechecker{}, fmt.Errorf("census before removal: %w", err)
 	}
-	// The records too are sorted out again: a recorded master is alive or
-	// dead by this census.
-	bk.sort(census, sys.Namespace())
+	// The records too are sorted out again (NewJudge): a recorded master
+	// is alive or dead by this census.
 	return rechecker{judge: sysvipc.NewJudge(census, pol), book: bk}, nil
 }
 
@@ -121,7 +120,7 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check r
 	case d.PID != e.LastPID:
 		return act(remediate.Skipped, fmt.Sprintf("last pid now %d, planned %d", d.PID, e.LastPID), nil)
 	}
-	if c := check.book.judge(check.judge.Recheck(cur, d), check.judge); c.Verdict != sysvipc.Stale {
+	if c := check.judge.Recheck(cur, d); c.Verdict != sysvipc.Stale {
 		return act(remediate.Skipped, notStaleNow(c), nil)
 	}
 	// The census may predate a process that took the dead pid's number

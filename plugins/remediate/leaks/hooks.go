@@ -30,7 +30,7 @@ import (
 // so nothing of its is taken for the unit's.
 
 // beforeStart cleans, then snapshots for the after-start.
-func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (remediate.Report, error) {
+func (r *Remediator) beforeStart(sys System, req remediate.Request, bk *sysvipc.WitnessBook) (remediate.Report, error) {
 	pol, err := corePolicy(req.Policy, r.Now())
 	if err != nil {
 		return remediate.Report{}, err
@@ -87,10 +87,10 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	if err != nil {
 		return rep, err
 	}
-	rec := bk.records[req.Unit]
+	rec := bk.Records[req.Unit]
 	rec.Unit = req.Unit
 	rec.Starts = pruneStarts(rec.Starts, arrays, census, sys.Namespace())
-	snap := &Snapshot{Time: r.Now(), IPCNS: sys.Namespace(), SemIDs: make([]int32, 0, len(arrays))}
+	snap := &sysvipc.StartSnapshot{Time: r.Now(), IPCNS: sys.Namespace(), SemIDs: make([]int32, 0, len(arrays))}
 	for _, a := range arrays {
 		snap.SemIDs = append(snap.SemIDs, a.SemID)
 	}
@@ -102,12 +102,12 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk book) (re
 	}
 	slices.SortFunc(snap.Apache, func(a, b sysvipc.ProcessID) int { return a.PID - b.PID })
 	rec.Before = snap
-	rep.Record = rec.encode()
+	rep.Record = rec.Encode()
 	return rep, nil
 }
 
 // afterStart records the arrays this start of the unit made.
-func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (remediate.Report, error) {
+func (r *Remediator) afterStart(sys System, req remediate.Request, bk *sysvipc.WitnessBook) (remediate.Report, error) {
 	count := countArrays(sys)
 	rep := remediate.Report{Namespace: sys.Namespace(), ArraysBefore: count, ArraysAfter: count, DryRun: req.DryRun, Rounds: 1}
 	now := r.Now()
@@ -124,8 +124,8 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 		return rep, err
 	}
 	ns := sys.Namespace()
-	bk.sort(census, ns)
-	rec := bk.records[req.Unit]
+	witnesses := bk.Sorted(census)
+	rec := bk.Records[req.Unit]
 	rec.Unit = req.Unit
 	before := rec.Before
 	rec.Before = nil // taken by this start
@@ -137,7 +137,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 	// Whatever is recorded or not, the pruned record is stored.
 	nothing := func(format string, args ...any) (remediate.Report, error) {
 		rep.Note = fmt.Sprintf(format, args...)
-		rep.Record = rec.encode()
+		rep.Record = rec.Encode()
 		return rep, nil
 	}
 	master := census.Procs[req.MainPID]
@@ -166,13 +166,13 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 			existed[id] = true
 		}
 	}
-	start := Start{IPCNS: ns, Master: sysvipc.IDOf(master), Shared: master.Shared, Recorded: now}
+	start := sysvipc.UnitStart{IPCNS: ns, Master: sysvipc.IDOf(master), Shared: master.Shared, Recorded: now}
 	skipped := map[string]int{}
 	for _, a := range arrays {
 		if ok, _ := pol.Candidate(a); !ok || existed[a.SemID] {
 			continue
 		}
-		if unit, ok := bk.live[a.SemID]; ok && unit != req.Unit {
+		if unit, ok := witnesses.LiveUnit(a.SemID); ok && unit != req.Unit {
 			skipped["recorded by "+unit]++
 			continue
 		}
@@ -222,7 +222,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk book) (rem
 		}))
 	}
 	rec.Starts = append(rec.Starts, start)
-	rep.Record = rec.encode()
+	rep.Record = rec.Encode()
 	rep.Note = fmt.Sprintf("recorded %d arrays of master pid %d", len(start.Arrays), master.PID)
 	if len(skipped) > 0 {
 		rep.Note += "; not recorded: " + summarize(skipped)
@@ -267,7 +267,7 @@ const startSlack = 2 * time.Second
 // worker that has exited since; the restart also removes the arrays it
 // replaces. So an array of the snapshot that is gone now makes the window
 // unclear too.
-func windowClear(before *Snapshot, arrays []sysvipc.SemArray, census sysvipc.Census, tree map[int]bool) (bool, string) {
+func windowClear(before *sysvipc.StartSnapshot, arrays []sysvipc.SemArray, census sysvipc.Census, tree map[int]bool) (bool, string) {
 	if before == nil {
 		return false, "no before-start snapshot"
 	}
@@ -328,12 +328,12 @@ func descendants(census sysvipc.Census, root int) map[int]bool {
 // pruneStarts drops recorded arrays of namespace ns that are gone or
 // replaced, and the starts of dead masters with nothing left; another
 // namespace's starts stay as they are.
-func pruneStarts(starts []Start, arrays []sysvipc.SemArray, census sysvipc.Census, ns uint64) []Start {
+func pruneStarts(starts []sysvipc.UnitStart, arrays []sysvipc.SemArray, census sysvipc.Census, ns uint64) []sysvipc.UnitStart {
 	now := make(map[int32]sysvipc.SemArray, len(arrays))
 	for _, a := range arrays {
 		now[a.SemID] = a
 	}
-	var out []Start
+	var out []sysvipc.UnitStart
 	for _, s := range starts {
 		if s.IPCNS != ns {
 			out = append(out, s)

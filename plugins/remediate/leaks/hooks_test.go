@@ -38,7 +38,7 @@ func (h *hookHost) call(hook remediate.Hook, unit string, mainPID int, p remedia
 }
 
 func (h *hookHost) recorded(unit string) []int32 {
-	var rec Record
+	var rec sysvipc.UnitRecord
 	if err := json.Unmarshal(h.records[unit], &rec); err != nil {
 		h.t.Fatal(err)
 	}
@@ -218,14 +218,13 @@ func TestEventHandlerUsesRecords(t *testing.T) {
 	}
 
 	// A record naming the running server's array 10 under its live master.
-	live, _ := json.Marshal(Record{Version: recordVersion, Unit: "b.service", Starts: []Start{{
-		Master: sysvipc.ProcessID{PID: 100}, Arrays: []sysvipc.Witnessed{sysvipc.WitnessOf(sys.arrays[10])},
-	}}})
-	bk := newBook(map[string][]byte{"b.service": live})
+	live := sysvipc.UnitRecord{Unit: "b.service", Starts: []sysvipc.UnitStart{{
+		IPCNS: sys.Namespace(), Master: sysvipc.ProcessID{PID: 100}, Arrays: []sysvipc.Witnessed{sysvipc.WitnessOf(sys.arrays[10])},
+	}}}.Encode()
 	census, _ := sys.Census(map[uint32]bool{www: true})
-	bk.sort(census, sys.Namespace())
-	c := sysvipc.Classification{Array: sys.arrays[10], Verdict: sysvipc.Stale}
-	if got := bk.judge(c, sysvipc.NewJudge(census, sysvipc.Policy{})); got.Verdict != sysvipc.Live || got.Reasons[0] != sysvipc.ReasonWitnessedLive {
+	pol := sysvipc.Policy{ApacheUIDs: map[uint32]bool{www: true}, Witness: sysvipc.NewWitnessBook(map[string][]byte{"b.service": live}, sys.Namespace())}
+	d, _ := sys.ProbeSem(sys.arrays[10])
+	if got := sysvipc.NewJudge(census, pol).Recheck(sys.arrays[10], d); got.Verdict != sysvipc.Live || got.Reasons[0] != sysvipc.ReasonWitnessedLive {
 		t.Errorf("an array a live master recorded: %s %v", got.Verdict, got.Reasons)
 	}
 }
@@ -240,9 +239,9 @@ func TestRecordRefused(t *testing.T) {
 		"master pid":    `{"version":1,"unit":"a.service","starts":[{"master":{"pid":0,"start_ticks":1},"arrays":[]}]}`,
 		"not json":      `{`,
 	} {
-		bk := newBook(map[string][]byte{"a.service": []byte(body)})
-		if len(bk.records) != 0 || len(bk.problems) != 1 || !strings.Contains(bk.problems[0], "unit a.service") {
-			t.Errorf("%s: records %v, problems %q", name, bk.records, bk.problems)
+		bk := sysvipc.NewWitnessBook(map[string][]byte{"a.service": []byte(body)}, 0)
+		if len(bk.Records) != 0 || len(bk.Problems) != 1 || !strings.Contains(bk.Problems[0], "unit a.service") {
+			t.Errorf("%s: records %v, problems %q", name, bk.Records, bk.Problems)
 		}
 	}
 }

@@ -87,6 +87,10 @@ func (f *fakeSystem) Process(pid int) (*sysvipc.Process, bool, error) {
 // Threads: the fake probes on one.
 func (f *fakeSystem) Threads() int { return 1 }
 
+func (f *fakeSystem) KeptBy(t sysvipc.Tally, c sysvipc.Census) []sysvipc.Kept {
+	return sysvipc.KeptBy(t, c, sysvipc.ProcessInfoOf)
+}
+
 // Usage counts the fake's arrays.
 func (f *fakeSystem) Usage() (sysvipc.Usage, error) {
 	return sysvipc.Usage{SemArrays: int64(len(f.arrays))}, nil

@@ -1,6 +1,7 @@
 package leaks
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -50,8 +51,10 @@ type Plan struct {
 	censusAt time.Time
 	// killed are the orphans this run killed before planning (round 2).
 	killed map[int]bool
-	// book is the units' witness records, sorted out against the census.
-	book book
+	// book is the units' witness records, judged by against each census.
+	book *sysvipc.WitnessBook
+	// Kept are the processes that kept arrays from being stale.
+	Kept []sysvipc.Kept
 	// ownGroups are the process groups of recorded masters that are gone,
 	// with the masters' shared mappings: an orphan in one that shares one
 	// is a unit's own leftover, offered for killing even while another
@@ -92,7 +95,7 @@ func (r Result) Count(o remediate.Outcome) int {
 // being stale are judged as if those workers were gone, and marked so.
 func (r *Remediator) Plan(p remediate.Policy) (plan Plan, err error) {
 	err = r.in(p.PID, func(sys System) error {
-		plan, err = r.plan(sys, p, nil, newBook(nil))
+		plan, err = r.plan(sys, p, nil, nil)
 		return err
 	})
 	return plan, err
@@ -111,19 +114,30 @@ func (r *Remediator) in(pid int, fn func(System) error) error {
 // re-check before each removal.
 func corePolicy(p remediate.Policy, now time.Time) (sysvipc.Policy, error) {
 	pol, err := sysvipc.NewPolicy(p.ApacheUsers, p.MinAge)
-	return pol.At(now), err
+	if err != nil {
+		return pol, err
+	}
+	// The host took them from root's file; checked again here, where
+	// they decide what root removes.
+	for _, n := range p.Neighbours {
+		if err := sysvipc.NeighbourPath(n); err != nil {
+			return pol, fmt.Errorf("neighbour %q: %w", n, err)
+		}
+	}
+	pol.Neighbours = (&sysvipc.PolicyFile{Neighbours: p.Neighbours}).NeighbourSet()
+	return pol.At(now), nil
 }
 
 // plan judges every array; killed are the orphans this run killed before
 // (their undo at exit is no sign of life); the book's records turn a
 // dead start's arrays into witnessed leaks.
-func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, bk book) (Plan, error) {
+func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, bk *sysvipc.WitnessBook) (Plan, error) {
 	now := r.Now()
 	pol, err := corePolicy(p, now)
 	if err != nil {
 		return Plan{}, err
 	}
-	pol.Killed = killed
+	pol.Killed, pol.Witness = killed, bk
 	arrays, err := sys.SemArrays()
 	if err != nil {
 		return Plan{}, err
@@ -133,9 +147,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 		return Plan{}, err
 	}
 	judged := sysvipc.ClassifyThreads(arrays, census, sys, pol, sys.Threads())
-	judge := sysvipc.NewJudge(census, pol)
-	bk.sort(census, sys.Namespace())
-	ownGroups := bk.deadMasters()
+	ownGroups := bk.Sorted(census).DeadMasters()
 	// Orphans are offered for killing only when no master runs: while one
 	// does, every array older than it stays unknown whatever the orphans
 	// do, so killing them would gain nothing and risk a live server. The
@@ -170,31 +182,33 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 		}
 	}
 	var afterOrphans []sysvipc.Classification
-	var judgeWithout sysvipc.Judge
 	if p.KillOrphans && len(orphans) > 0 {
 		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken}
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
 		}
 		afterOrphans = sysvipc.ClassifyThreads(arrays, without, sys, pol, sys.Threads())
-		judgeWithout = sysvipc.NewJudge(without, pol)
 	}
 
 	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now(), killed: killed, book: bk, ownGroups: ownGroups}
+	kept := sysvipc.Tally{Blockers: map[sysvipc.Blocked]int{}}
 	for i, c := range judged {
 		if ok, _ := pol.Candidate(c.Array); !ok {
 			continue
 		}
-		c = bk.judge(c, judge)
 		e := evidence(c)
 		if afterOrphans != nil && c.Verdict != sysvipc.Stale {
-			if a := bk.judge(afterOrphans[i], judgeWithout); a.Verdict == sysvipc.Stale {
+			if a := afterOrphans[i]; a.Verdict == sysvipc.Stale {
 				e = evidence(a)
 				e.Reasons = append(slices.Clone(e.Reasons), remediate.ReasonAfterOrphans)
 			}
 		}
+		if by := sysvipc.BlockedBy(c); by != nil && e.Verdict != sysvipc.Stale {
+			kept.Blockers[sysvipc.Blocked{Reason: c.Reasons[0], PID: by.PID}]++
+		}
 		plan.Arrays = append(plan.Arrays, e)
 	}
+	plan.Kept = sys.KeptBy(kept, census)
 	for _, o := range orphans {
 		plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, StartTicks: o.StartTicks, UID: o.EUID, Name: o.Comm})
 	}
@@ -206,6 +220,9 @@ func evidence(c sysvipc.Classification) remediate.Evidence {
 		SemID: c.Array.SemID, Key: c.Array.Key, UID: c.Array.UID, Owner: sysvipc.UserName(c.Array.UID),
 		NSems: c.Array.NSems, OTime: c.Array.OTime, CTime: c.Array.CTime,
 		PIDState: c.PIDState, Verdict: c.Verdict, Reasons: c.Reasons, Value: -1, Round: 1,
+	}
+	if c.Blocker != nil {
+		e.BlockerPID = c.Blocker.PID
 	}
 	if d := c.Detail; d != nil {
 		e.Value, e.NCnt, e.ZCnt, e.LastPID = d.Value, d.NCnt, d.ZCnt, d.PID

@@ -1,6 +1,7 @@
 package leaks
 
 import (
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
@@ -17,7 +18,7 @@ func (r *Remediator) Remediate(req remediate.Request) (rep remediate.Report, err
 }
 
 func (r *Remediator) remediate(sys System, req remediate.Request) (remediate.Report, error) {
-	bk := newBook(req.Records)
+	bk := sysvipc.NewWitnessBook(req.Records, sys.Namespace())
 	switch req.Hook {
 	case remediate.AfterStart:
 		return r.afterStart(sys, req, bk)
@@ -29,13 +30,13 @@ func (r *Remediator) remediate(sys System, req remediate.Request) (remediate.Rep
 
 // clean is the event handler's run, and the before-start hook's: plan,
 // kill orphans, remove, plan again.
-func (r *Remediator) clean(sys System, req remediate.Request, bk book) (remediate.Report, error) {
+func (r *Remediator) clean(sys System, req remediate.Request, bk *sysvipc.WitnessBook) (remediate.Report, error) {
 	rep := remediate.Report{Namespace: sys.Namespace(), ArraysBefore: countArrays(sys), DryRun: req.DryRun}
 	plan, err := r.plan(sys, req.Policy, nil, bk)
 	if err != nil {
 		return rep, err
 	}
-	rep.Rounds, rep.Evidence, rep.Orphans = 1, plan.Arrays, plan.Orphans
+	rep.Rounds, rep.Evidence, rep.Orphans, rep.Kept = 1, plan.Arrays, plan.Orphans, plan.Kept
 	if req.DryRun {
 		rep.ArraysAfter = rep.ArraysBefore
 		return rep, nil

@@ -25,6 +25,8 @@ type System interface {
 	Namespace() uint64
 	// Threads is how many threads may probe at once (1 inside Enter).
 	Threads() int
+	// KeptBy names the processes of the census a tally's blockers are.
+	KeptBy(t sysvipc.Tally, c sysvipc.Census) []sysvipc.Kept
 }
 
 // Live is the System of the namespace the plugin runs in.

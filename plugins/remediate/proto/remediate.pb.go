@@ -447,8 +447,11 @@ type Policy struct {
 	MaxRemovals       int32                  `protobuf:"varint,4,opt,name=max_removals,json=maxRemovals,proto3" json:"max_removals,omitempty"` // 0: no limit
 	OrphanGraceMillis int64                  `protobuf:"varint,5,opt,name=orphan_grace_millis,json=orphanGraceMillis,proto3" json:"orphan_grace_millis,omitempty"`
 	Pid               int32                  `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"` // act in the IPC namespace of this process; 0: the plugin's own
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Executables whose processes never use an array they did not make
+	// (root's policy file only).
+	Neighbours    []string `protobuf:"bytes,7,rep,name=neighbours,proto3" json:"neighbours,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -521,6 +524,13 @@ func (x *Policy) GetPid() int32 {
 		return x.Pid
 	}
 	return 0
+}
+
+func (x *Policy) GetNeighbours() []string {
+	if x != nil {
+		return x.Neighbours
+	}
+	return nil
 }
 
 type Request struct {
@@ -628,7 +638,8 @@ type Evidence struct {
 	Ctime         int64                  `protobuf:"varint,12,opt,name=ctime,proto3" json:"ctime,omitempty"`
 	Verdict       Verdict                `protobuf:"varint,13,opt,name=verdict,proto3,enum=ipcwatch.remediate.v2.Verdict" json:"verdict,omitempty"`
 	Reasons       []Reason               `protobuf:"varint,14,rep,packed,name=reasons,proto3,enum=ipcwatch.remediate.v2.Reason" json:"reasons,omitempty"`
-	Round         int32                  `protobuf:"varint,15,opt,name=round,proto3" json:"round,omitempty"` // 1, or 2 when judged again after killing orphans
+	Round         int32                  `protobuf:"varint,15,opt,name=round,proto3" json:"round,omitempty"`                             // 1, or 2 when judged again after killing orphans
+	BlockerPid    int32                  `protobuf:"varint,16,opt,name=blocker_pid,json=blockerPid,proto3" json:"blocker_pid,omitempty"` // the process that kept it from being stale; 0: none
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -768,6 +779,114 @@ func (x *Evidence) GetRound() int32 {
 	return 0
 }
 
+func (x *Evidence) GetBlockerPid() int32 {
+	if x != nil {
+		return x.BlockerPid
+	}
+	return 0
+}
+
+// Kept is the arrays one process kept from being stale, for one reason.
+type Kept struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        Reason                 `protobuf:"varint,1,opt,name=reason,proto3,enum=ipcwatch.remediate.v2.Reason" json:"reason,omitempty"`
+	Arrays        int32                  `protobuf:"varint,2,opt,name=arrays,proto3" json:"arrays,omitempty"`
+	Pid           int32                  `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	Uid           uint32                 `protobuf:"varint,4,opt,name=uid,proto3" json:"uid,omitempty"`
+	User          string                 `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
+	Exe           string                 `protobuf:"bytes,6,opt,name=exe,proto3" json:"exe,omitempty"` // empty when unreadable
+	StartUnixNano int64                  `protobuf:"varint,7,opt,name=start_unix_nano,json=startUnixNano,proto3" json:"start_unix_nano,omitempty"`
+	Cmdline       string                 `protobuf:"bytes,8,opt,name=cmdline,proto3" json:"cmdline,omitempty"` // shortened
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Kept) Reset() {
+	*x = Kept{}
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Kept) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Kept) ProtoMessage() {}
+
+func (x *Kept) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Kept.ProtoReflect.Descriptor instead.
+func (*Kept) Descriptor() ([]byte, []int) {
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Kept) GetReason() Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Reason_REASON_UNSPECIFIED
+}
+
+func (x *Kept) GetArrays() int32 {
+	if x != nil {
+		return x.Arrays
+	}
+	return 0
+}
+
+func (x *Kept) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *Kept) GetUid() uint32 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *Kept) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Kept) GetExe() string {
+	if x != nil {
+		return x.Exe
+	}
+	return ""
+}
+
+func (x *Kept) GetStartUnixNano() int64 {
+	if x != nil {
+		return x.StartUnixNano
+	}
+	return 0
+}
+
+func (x *Kept) GetCmdline() string {
+	if x != nil {
+		return x.Cmdline
+	}
+	return ""
+}
+
 type Orphan struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
@@ -781,7 +900,7 @@ type Orphan struct {
 
 func (x *Orphan) Reset() {
 	*x = Orphan{}
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[5]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +912,7 @@ func (x *Orphan) String() string {
 func (*Orphan) ProtoMessage() {}
 
 func (x *Orphan) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[5]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +925,7 @@ func (x *Orphan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Orphan.ProtoReflect.Descriptor instead.
 func (*Orphan) Descriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{5}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Orphan) GetPid() int32 {
@@ -856,7 +975,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[6]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +987,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[6]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +1000,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{6}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Action) GetSemid() int32 {
@@ -923,7 +1042,7 @@ type OrphanAction struct {
 
 func (x *OrphanAction) Reset() {
 	*x = OrphanAction{}
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[7]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1054,7 @@ func (x *OrphanAction) String() string {
 func (*OrphanAction) ProtoMessage() {}
 
 func (x *OrphanAction) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[7]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1067,7 @@ func (x *OrphanAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrphanAction.ProtoReflect.Descriptor instead.
 func (*OrphanAction) Descriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{7}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OrphanAction) GetPid() int32 {
@@ -985,13 +1104,14 @@ type Report struct {
 	DryRun        bool                   `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	Record        []byte                 `protobuf:"bytes,10,opt,name=record,proto3" json:"record,omitempty"` // a hook's unit's new record, for the host to keep
 	Note          string                 `protobuf:"bytes,11,opt,name=note,proto3" json:"note,omitempty"`     // one line on what a hook did
+	Kept          []*Kept                `protobuf:"bytes,12,rep,name=kept,proto3" json:"kept,omitempty"`     // the first judgement's blockers, most arrays first
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[8]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1123,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[8]
+	mi := &file_plugins_remediate_proto_remediate_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1136,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{8}
+	return file_plugins_remediate_proto_remediate_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Report) GetIpcNamespace() uint64 {
@@ -1096,6 +1216,13 @@ func (x *Report) GetNote() string {
 	return ""
 }
 
+func (x *Report) GetKept() []*Kept {
+	if x != nil {
+		return x.Kept
+	}
+	return nil
+}
+
 var File_plugins_remediate_proto_remediate_proto protoreflect.FileDescriptor
 
 const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
@@ -1105,14 +1232,17 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\"\n" +
-	"\fcapabilities\x18\x03 \x03(\tR\fcapabilities\"\xdb\x01\n" +
+	"\fcapabilities\x18\x03 \x03(\tR\fcapabilities\"\xfb\x01\n" +
 	"\x06Policy\x12!\n" +
 	"\fapache_users\x18\x01 \x03(\tR\vapacheUsers\x12&\n" +
 	"\x0fmin_age_seconds\x18\x02 \x01(\x03R\rminAgeSeconds\x12!\n" +
 	"\fkill_orphans\x18\x03 \x01(\bR\vkillOrphans\x12!\n" +
 	"\fmax_removals\x18\x04 \x01(\x05R\vmaxRemovals\x12.\n" +
 	"\x13orphan_grace_millis\x18\x05 \x01(\x03R\x11orphanGraceMillis\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\xbc\x02\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\x12\x1e\n" +
+	"\n" +
+	"neighbours\x18\a \x03(\tR\n" +
+	"neighbours\"\xbc\x02\n" +
 	"\aRequest\x125\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1d.ipcwatch.remediate.v2.PolicyR\x06policy\x12\x17\n" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12/\n" +
@@ -1122,7 +1252,7 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\arecords\x18\x06 \x03(\v2+.ipcwatch.remediate.v2.Request.RecordsEntryR\arecords\x1a:\n" +
 	"\fRecordsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xbc\x03\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xdd\x03\n" +
 	"\bEvidence\x12\x14\n" +
 	"\x05semid\x18\x01 \x01(\x05R\x05semid\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\x05R\x03key\x12\x10\n" +
@@ -1139,7 +1269,18 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x05ctime\x18\f \x01(\x03R\x05ctime\x128\n" +
 	"\averdict\x18\r \x01(\x0e2\x1e.ipcwatch.remediate.v2.VerdictR\averdict\x127\n" +
 	"\areasons\x18\x0e \x03(\x0e2\x1d.ipcwatch.remediate.v2.ReasonR\areasons\x12\x14\n" +
-	"\x05round\x18\x0f \x01(\x05R\x05round\"\x89\x01\n" +
+	"\x05round\x18\x0f \x01(\x05R\x05round\x12\x1f\n" +
+	"\vblocker_pid\x18\x10 \x01(\x05R\n" +
+	"blockerPid\"\xe1\x01\n" +
+	"\x04Kept\x125\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1d.ipcwatch.remediate.v2.ReasonR\x06reason\x12\x16\n" +
+	"\x06arrays\x18\x02 \x01(\x05R\x06arrays\x12\x10\n" +
+	"\x03pid\x18\x03 \x01(\x05R\x03pid\x12\x10\n" +
+	"\x03uid\x18\x04 \x01(\rR\x03uid\x12\x12\n" +
+	"\x04user\x18\x05 \x01(\tR\x04user\x12\x10\n" +
+	"\x03exe\x18\x06 \x01(\tR\x03exe\x12&\n" +
+	"\x0fstart_unix_nano\x18\a \x01(\x03R\rstartUnixNano\x12\x18\n" +
+	"\acmdline\x18\b \x01(\tR\acmdline\"\x89\x01\n" +
 	"\x06Orphan\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12&\n" +
 	"\x0fstart_unix_nano\x18\x02 \x01(\x03R\rstartUnixNano\x12\x10\n" +
@@ -1155,7 +1296,7 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\fOrphanAction\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x128\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1e.ipcwatch.remediate.v2.OutcomeR\aoutcome\x12\x10\n" +
-	"\x03why\x18\x03 \x01(\tR\x03why\"\xcd\x03\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\"\xfe\x03\n" +
 	"\x06Report\x12#\n" +
 	"\ripc_namespace\x18\x01 \x01(\x04R\fipcNamespace\x12#\n" +
 	"\rarrays_before\x18\x02 \x01(\x03R\farraysBefore\x12!\n" +
@@ -1168,7 +1309,8 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\adry_run\x18\t \x01(\bR\x06dryRun\x12\x16\n" +
 	"\x06record\x18\n" +
 	" \x01(\fR\x06record\x12\x12\n" +
-	"\x04note\x18\v \x01(\tR\x04note*B\n" +
+	"\x04note\x18\v \x01(\tR\x04note\x12/\n" +
+	"\x04kept\x18\f \x03(\v2\x1b.ipcwatch.remediate.v2.KeptR\x04kept*B\n" +
 	"\x04Hook\x12\r\n" +
 	"\tHOOK_NONE\x10\x00\x12\x15\n" +
 	"\x11HOOK_BEFORE_START\x10\x01\x12\x14\n" +
@@ -1231,7 +1373,7 @@ func file_plugins_remediate_proto_remediate_proto_rawDescGZIP() []byte {
 }
 
 var file_plugins_remediate_proto_remediate_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plugins_remediate_proto_remediate_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_plugins_remediate_proto_remediate_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_plugins_remediate_proto_remediate_proto_goTypes = []any{
 	(Hook)(0),               // 0: ipcwatch.remediate.v2.Hook
 	(Verdict)(0),            // 1: ipcwatch.remediate.v2.Verdict
@@ -1243,34 +1385,37 @@ var file_plugins_remediate_proto_remediate_proto_goTypes = []any{
 	(*Policy)(nil),          // 7: ipcwatch.remediate.v2.Policy
 	(*Request)(nil),         // 8: ipcwatch.remediate.v2.Request
 	(*Evidence)(nil),        // 9: ipcwatch.remediate.v2.Evidence
-	(*Orphan)(nil),          // 10: ipcwatch.remediate.v2.Orphan
-	(*Action)(nil),          // 11: ipcwatch.remediate.v2.Action
-	(*OrphanAction)(nil),    // 12: ipcwatch.remediate.v2.OrphanAction
-	(*Report)(nil),          // 13: ipcwatch.remediate.v2.Report
-	nil,                     // 14: ipcwatch.remediate.v2.Request.RecordsEntry
+	(*Kept)(nil),            // 10: ipcwatch.remediate.v2.Kept
+	(*Orphan)(nil),          // 11: ipcwatch.remediate.v2.Orphan
+	(*Action)(nil),          // 12: ipcwatch.remediate.v2.Action
+	(*OrphanAction)(nil),    // 13: ipcwatch.remediate.v2.OrphanAction
+	(*Report)(nil),          // 14: ipcwatch.remediate.v2.Report
+	nil,                     // 15: ipcwatch.remediate.v2.Request.RecordsEntry
 }
 var file_plugins_remediate_proto_remediate_proto_depIdxs = []int32{
 	7,  // 0: ipcwatch.remediate.v2.Request.policy:type_name -> ipcwatch.remediate.v2.Policy
 	0,  // 1: ipcwatch.remediate.v2.Request.hook:type_name -> ipcwatch.remediate.v2.Hook
-	14, // 2: ipcwatch.remediate.v2.Request.records:type_name -> ipcwatch.remediate.v2.Request.RecordsEntry
+	15, // 2: ipcwatch.remediate.v2.Request.records:type_name -> ipcwatch.remediate.v2.Request.RecordsEntry
 	2,  // 3: ipcwatch.remediate.v2.Evidence.pid_state:type_name -> ipcwatch.remediate.v2.PIDState
 	1,  // 4: ipcwatch.remediate.v2.Evidence.verdict:type_name -> ipcwatch.remediate.v2.Verdict
 	3,  // 5: ipcwatch.remediate.v2.Evidence.reasons:type_name -> ipcwatch.remediate.v2.Reason
-	4,  // 6: ipcwatch.remediate.v2.Action.outcome:type_name -> ipcwatch.remediate.v2.Outcome
-	4,  // 7: ipcwatch.remediate.v2.OrphanAction.outcome:type_name -> ipcwatch.remediate.v2.Outcome
-	9,  // 8: ipcwatch.remediate.v2.Report.evidence:type_name -> ipcwatch.remediate.v2.Evidence
-	10, // 9: ipcwatch.remediate.v2.Report.orphans:type_name -> ipcwatch.remediate.v2.Orphan
-	11, // 10: ipcwatch.remediate.v2.Report.actions:type_name -> ipcwatch.remediate.v2.Action
-	12, // 11: ipcwatch.remediate.v2.Report.orphan_actions:type_name -> ipcwatch.remediate.v2.OrphanAction
-	5,  // 12: ipcwatch.remediate.v2.Remediator.Describe:input_type -> ipcwatch.remediate.v2.DescribeRequest
-	8,  // 13: ipcwatch.remediate.v2.Remediator.Remediate:input_type -> ipcwatch.remediate.v2.Request
-	6,  // 14: ipcwatch.remediate.v2.Remediator.Describe:output_type -> ipcwatch.remediate.v2.Description
-	13, // 15: ipcwatch.remediate.v2.Remediator.Remediate:output_type -> ipcwatch.remediate.v2.Report
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	3,  // 6: ipcwatch.remediate.v2.Kept.reason:type_name -> ipcwatch.remediate.v2.Reason
+	4,  // 7: ipcwatch.remediate.v2.Action.outcome:type_name -> ipcwatch.remediate.v2.Outcome
+	4,  // 8: ipcwatch.remediate.v2.OrphanAction.outcome:type_name -> ipcwatch.remediate.v2.Outcome
+	9,  // 9: ipcwatch.remediate.v2.Report.evidence:type_name -> ipcwatch.remediate.v2.Evidence
+	11, // 10: ipcwatch.remediate.v2.Report.orphans:type_name -> ipcwatch.remediate.v2.Orphan
+	12, // 11: ipcwatch.remediate.v2.Report.actions:type_name -> ipcwatch.remediate.v2.Action
+	13, // 12: ipcwatch.remediate.v2.Report.orphan_actions:type_name -> ipcwatch.remediate.v2.OrphanAction
+	10, // 13: ipcwatch.remediate.v2.Report.kept:type_name -> ipcwatch.remediate.v2.Kept
+	5,  // 14: ipcwatch.remediate.v2.Remediator.Describe:input_type -> ipcwatch.remediate.v2.DescribeRequest
+	8,  // 15: ipcwatch.remediate.v2.Remediator.Remediate:input_type -> ipcwatch.remediate.v2.Request
+	6,  // 16: ipcwatch.remediate.v2.Remediator.Describe:output_type -> ipcwatch.remediate.v2.Description
+	14, // 17: ipcwatch.remediate.v2.Remediator.Remediate:output_type -> ipcwatch.remediate.v2.Report
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_plugins_remediate_proto_remediate_proto_init() }
@@ -1284,7 +1429,7 @@ func file_plugins_remediate_proto_remediate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_remediate_proto_remediate_proto_rawDesc), len(file_plugins_remediate_proto_remediate_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
