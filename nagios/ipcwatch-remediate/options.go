@@ -63,9 +63,9 @@ type options struct {
 	manual           bool   // no state flags: run by hand
 	pid              int    // act in this process's IPC namespace
 	hook             remediate.Hook
-	unit             string // the hook's unit (%n)
-	mainPID          int    // after-start: $MAINPID; 0 when systemd had none
-	stateDir         string // where the hooks keep their records
+	unit             string   // the hook's unit (%n)
+	mainPID          int      // after-start: $MAINPID; 0 when systemd had none
+	stateDir         string   // where the hooks keep their records
 	neighbours       []string // declared in root's policy file
 }
 

@@ -183,5 +183,3 @@ func Advice(r Reason, exes []string, policyFile string) string {
 	}
 	return ""
 }
-
-
