@@ -14,6 +14,9 @@ type facts struct {
 	limits     sysvipc.Limits
 	assessment *sysvipc.Assessment // nil unless the classifier ran
 	policy     sysvipc.Policy      // the classifier's, when it ran
+	kept       []sysvipc.Kept      // the processes that kept arrays, when it ran
+	// recordProblems are unit records, or a state directory, not used.
+	recordProblems []string
 }
 
 // gather reads the counts in O(1) and, only when asked, classifies the
@@ -24,10 +27,23 @@ func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts,
 	if err != nil {
 		return nil, err
 	}
+	// The unit hooks' records, read once for every namespace (each
+	// judges by the starts recorded in it). A state directory that cannot
+	// be trusted is no record: the rules that need none decide, and -v
+	// says why.
+	var records map[string][]byte
+	var problems []string
+	if o.needStale() && o.stateDir != "" {
+		var err error
+		if records, problems, err = sysvipc.ReadUnitRecords(o.stateDir); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	var all []facts
 	err = fs.Each(sysvipc.Scope{PID: o.pid, All: o.allNamespaces}, func(n sysvipc.Namespace, in sysvipc.FS) error {
-		f, err := gatherIn(in, o, now)
+		f, err := gatherIn(in, o, now, sysvipc.NewWitnessBook(records, n.Inode))
 		f.ns = n
+		f.recordProblems = problems
 		all = append(all, f)
 		return err
 	})
@@ -38,7 +54,7 @@ func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts,
 }
 
 // gatherIn reads the namespace the FS reads.
-func gatherIn(fs sysvipc.FS, o options, now time.Time) (facts, error) {
+func gatherIn(fs sysvipc.FS, o options, now time.Time, book *sysvipc.WitnessBook) (facts, error) {
 	if err := fs.Available(); err != nil {
 		return facts{}, err
 	}
@@ -55,6 +71,7 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time) (facts, error) {
 	}
 	f.policy = *o.policy
 	pol := o.policy.At(now)
+	pol.Witness = book
 	var a sysvipc.Assessment
 	if o.verbose >= 2 {
 		a, err = assessAll(fs, pol)
@@ -67,6 +84,10 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time) (facts, error) {
 		return facts{}, err
 	}
 	f.assessment = &a
+	if o.verbose >= 1 {
+		f.kept = fs.KeptBy(a.Tally, a.Census)
+	}
+	f.recordProblems = append(f.recordProblems, book.Problems...)
 	return f, nil
 }
 

@@ -34,7 +34,16 @@ type options struct {
 	help, version                    bool
 	pid                              int  // --pid: the IPC namespace of this process
 	allNamespaces                    bool // --all-namespaces
+	policyFile                       string // root's policy: its neighbours ("" with --policy '': none)
+	stateDir                         string // the unit hooks' records ("" with --state-dir '': none)
 }
+
+// The defaults of --policy and --state-dir, the handler's own; variables
+// only so that tests can point them elsewhere.
+var (
+	defaultPolicyFile = sysvipc.DefaultPolicyFile
+	defaultStateDir   = sysvipc.DefaultStateDir
+)
 
 // needStale says whether the classifier must run: only for stale
 // thresholds or -vv, so the common check stays on the O(1) path.
@@ -85,6 +94,8 @@ func parseArgs(args []string) (options, error) {
 	timeoutState := fs.String("timeout-state", "UNKNOWN", "")
 	fs.IntVar(&o.pid, "pid", 0, "")
 	fs.BoolVar(&o.allNamespaces, "all-namespaces", false, "")
+	fs.StringVar(&o.policyFile, "policy", defaultPolicyFile, "")
+	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "")
 	fs.Var((*counter)(&o.verbose), "verbose", "")
 	fs.Var((*counter)(&o.verbose), "v", "")
 	for _, name := range []string{"help", "h"} {
@@ -125,6 +136,15 @@ func parseArgs(args []string) (options, error) {
 		pol, err := sysvipc.NewPolicy(strings.Split(*users, ","), o.minAge)
 		if err != nil {
 			return o, fmt.Errorf("%w: %s: %w", errUsage, policyFlags[policyField(err)], err)
+		}
+		// The neighbours root declared for the handler count here too,
+		// so that what the check calls stale is what the handler removes.
+		if o.policyFile != "" {
+			pf, err := sysvipc.LoadPolicyFile(o.policyFile)
+			if err != nil {
+				return o, err
+			}
+			pol.Neighbours = pf.NeighbourSet()
 		}
 		o.policy = &pol
 	}
@@ -204,7 +224,7 @@ Usage:
                 [--queues-warning RANGE] [--queues-critical RANGE]
                 [--stale-warning RANGE]  [--stale-critical RANGE]
                 [--apache-user USER[,USER...]] [--min-age DURATION]
-                [--pid PID | --all-namespaces]
+                [--pid PID | --all-namespaces] [--policy FILE] [--state-dir DIR]
                 [-t SECONDS] [--timeout-state STATE] [-v]... [-h] [-V]
 
 Options:
@@ -219,6 +239,10 @@ Options:
      --pid PID                check the IPC namespace of that process (a container's)
      --all-namespaces         check every IPC namespace: the worst one sets the state,
                               perfdata stays this namespace's own
+     --policy FILE            root's policy file, for its declared neighbours; default
+                              %s ('' for none; a missing file is none)
+     --state-dir DIR          the unit hooks' start records; default %s
+                              ('' for none)
  -t, --timeout SECONDS        give up after this long; default 10
      --timeout-state STATE    state on timeout; default UNKNOWN
  -v, --verbose                -v: a line per resource; -vv: each stale array;

@@ -123,6 +123,12 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 		}
 		if a := f.assessment; a != nil {
 			writeDoubts(long, *a)
+			for _, l := range sysvipc.KeptLines(f.kept, sysvipc.MaxKeptLines, o.policyFile) {
+				long("%s", l)
+			}
+			for _, p := range f.recordProblems {
+				long("unit record not used: %s", p)
+			}
 		}
 	}
 	if a := f.assessment; a != nil && o.verbose >= 2 {

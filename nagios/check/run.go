@@ -29,7 +29,7 @@ func RunWith(open func() (sysvipc.FS, error), args []string, stdout io.Writer) i
 	case err != nil:
 		return unknown(stdout, err)
 	case o.help:
-		fmt.Fprintf(stdout, usageText, Version, strings.Join(sysvipc.DefaultApacheUsers, ","), sysvipc.DefaultMinAge)
+		fmt.Fprintf(stdout, usageText, Version, strings.Join(sysvipc.DefaultApacheUsers, ","), sysvipc.DefaultMinAge, defaultPolicyFile, defaultStateDir)
 		return int(nagrange.Unknown)
 	case o.version:
 		fmt.Fprintf(stdout, "check_sysvipc %s (ipcwatch)\n", Version)

@@ -41,6 +41,8 @@ func TestClassify(t *testing.T) {
 		verdict  Verdict
 		reasons  []Reason
 		pidState PIDState
+		blocker  int    // the pid that kept it (Classification.Blocker); 0: none
+		declared string // a neighbour root's policy file declares
 	}{
 		{name: "keyed", array: array(1, 0x1234, 1, www), verdict: Live, reasons: []Reason{ReasonKeyed}, pidState: PIDUnknown},
 		{name: "other user", array: array(1, 0, 1, 1000), verdict: Live, reasons: []Reason{ReasonNotApacheUser}, pidState: PIDUnknown},
@@ -55,22 +57,22 @@ func TestClassify(t *testing.T) {
 		{name: "too young", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = now.Unix() - 60; return a }(),
 			detail:  func() *SemDetail { a := array(1, 0, 1, www); a.CTime = now.Unix() - 60; return ptr(detail(a, 1, 4242)) }(),
 			verdict: Live, reasons: []Reason{ReasonTooYoung}, pidState: PIDDead},
-		{name: "last pid alive", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
+		{name: "last pid alive", blocker: 7, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
 			procs:   []*Process{{PID: 7, Comm: "php", Start: now.Add(-3 * time.Hour)}},
 			verdict: Live, reasons: []Reason{ReasonLastPIDAlive}, pidState: PIDAlive},
 		// Its start looks later than the last operation, but only on two
 		// clocks a wall-clock step can pull apart: never judged reused.
-		{name: "last pid alive, started after the operation", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
+		{name: "last pid alive, started after the operation", blocker: 7, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 7)),
 			procs:   []*Process{{PID: 7, Comm: "bash", Start: now.Add(-time.Minute)}},
 			verdict: Live, reasons: []Reason{ReasonLastPIDAlive}, pidState: PIDAlive},
 		{name: "pid outside namespace", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 0)),
 			verdict: Unknown, reasons: []Reason{ReasonLastPIDUnknown}, pidState: PIDUnknown},
-		{name: "predates the running master", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "predates the running master", blocker: 100, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{master, worker},
 			verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
 		// mod_ssl made it in the start-up process, 3 s before the fork (a
 		// pass-phrase dialog); its last pid is that start-up process.
-		{name: "slow start: made before the master forked", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix() - 3; return a }(),
+		{name: "slow start: made before the master forked", blocker: 100, array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix() - 3; return a }(),
 			detail: func() *SemDetail {
 				a := array(1, 0, 1, www)
 				a.CTime = master.Start.Unix() - 3
@@ -79,7 +81,7 @@ func TestClassify(t *testing.T) {
 			procs: []*Process{master, worker}, verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
 		// The wall clock stepped an hour forward after the master made its
 		// arrays: btime moved, so the master seems to start an hour later.
-		{name: "clock step: the master's start moved past its arrays", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix(); return a }(),
+		{name: "clock step: the master's start moved past its arrays", blocker: 100, array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix(); return a }(),
 			detail: func() *SemDetail {
 				a := array(1, 0, 1, www)
 				a.CTime = master.Start.Unix()
@@ -90,49 +92,49 @@ func TestClassify(t *testing.T) {
 				{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: master.Start.Add(time.Hour)},
 			},
 			verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
-		{name: "start-up in progress: a root apache2 without children", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = now.Unix() - 600; return a }(),
+		{name: "start-up in progress: a root apache2 without children", blocker: 200, array: func() SemArray { a := array(1, 0, 1, www); a.CTime = now.Unix() - 600; return a }(),
 			detail: func() *SemDetail {
 				a := array(1, 0, 1, www)
 				a.CTime = now.Unix() - 600
 				return ptr(detail(a, 1, 4242))
 			}(),
 			procs: []*Process{{PID: 200, PPID: 150, PGRP: 150, Exe: "apache2", Start: time.Unix(now.Unix()-601, 0)}}, verdict: Live, reasons: []Reason{ReasonAfterMasterStart}, pidState: PIDDead},
-		{name: "orphan of another apache user still blocks", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "orphan of another apache user still blocks", blocker: 300, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 300, PPID: 1, PGRP: 299, Exe: "httpd", EUID: 48, RUID: 48, Start: time.Unix(old+5, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
-		{name: "never locked mutex of the running master", array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix(); return a }(),
+		{name: "never locked mutex of the running master", blocker: 100, array: func() SemArray { a := array(1, 0, 1, www); a.CTime = master.Start.Unix(); return a }(),
 			detail: func() *SemDetail {
 				a := array(1, 0, 1, www)
 				a.CTime = master.Start.Unix()
 				return ptr(detail(a, 1, 4242))
 			}(),
 			procs: []*Process{master, worker}, verdict: Live, reasons: []Reason{ReasonAfterMasterStart}, pidState: PIDDead},
-		{name: "orphan worker may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "orphan worker may use it", blocker: 300, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 300, PPID: 1, PGRP: 299, Exe: "apache2", EUID: www, RUID: www, Start: time.Unix(old+5, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
-		{name: "orphan started before it still may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "orphan started before it still may use it", blocker: 300, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 300, PPID: 1, PGRP: 299, Exe: "apache2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
-		{name: "non-root master under a live supervisor's group is no master", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "non-root master under a live supervisor's group is no master", blocker: 300, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs: []*Process{
 				{PID: 299, PPID: 1, PGRP: 299, Comm: "runsv", Start: time.Unix(old-600, 0)},
 				{PID: 300, PPID: 1, PGRP: 299, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Minute)},
 			},
 			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
 		{name: "root's arrays are never candidates", array: array(1, 0, 1, 0), verdict: Live, reasons: []Reason{ReasonNotApacheUser}, pidState: PIDUnknown},
-		{name: "owner process predates it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "owner process predates it", blocker: 50, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old-10, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// A www-data program made it (cuid 33) and exited; its child, started
 		// later, keeps using it.
-		{name: "made by a non-root program, a process of that user runs", array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
+		{name: "made by a non-root program, a process of that user runs", blocker: 50, array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
 			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 49, Comm: "worker", EUID: www, RUID: www, Start: time.Unix(old+3, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// A root program made it, handed it to www-data and forked its
 		// workers later (as Apache does): a start after the array is no
 		// evidence, and neither clock can be trusted to order them.
-		{name: "owner process started later still may use it", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "owner process started later still may use it", blocker: 50, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 50, PPID: 49, PGRP: 49, Comm: "lockd", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// A php-fpm pool of www-data started before the leak: PHP cannot use
@@ -146,7 +148,7 @@ func TestClassify(t *testing.T) {
 		// Found by the second attack review: a daemon's worker named like
 		// PHP-FPM, or a copy of it elsewhere, or one whose executable cannot
 		// be read, is no PHP-FPM.
-		{name: "a worker merely named php-fpm", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "a worker merely named php-fpm", blocker: 41, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs: []*Process{
 				{PID: 41, PPID: 40, PGRP: 40, Exe: "php-fpm-pool", ExePath: "/usr/sbin/php-fpm-pool", EUID: www, RUID: www},
 				{PID: 42, PPID: 40, PGRP: 40, Exe: "php-fpm8.2", ExePath: "/tmp/x/php-fpm8.2", EUID: www, RUID: www},
@@ -155,7 +157,7 @@ func TestClassify(t *testing.T) {
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// An array a www-data process made itself (cuid 33) stays unknown
 		// beside any www-data process, php-fpm included.
-		{name: "php-fpm pool beside a www-data-made array", array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
+		{name: "php-fpm pool beside a www-data-made array", blocker: 41, array: func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
 			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 41, PPID: 40, PGRP: 40, Comm: "php-fpm8.2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
@@ -163,9 +165,47 @@ func TestClassify(t *testing.T) {
 			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: 1000, RUID: 1000, Start: time.Unix(old-60, 0)}},
 			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
 		// A copy of apache2 under another name maps APR: it counts as Apache.
-		{name: "renamed apache binary", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+		{name: "renamed apache binary", blocker: 60, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 60, PPID: 1, PGRP: 60, Exe: "httpd-custom", APR: true, Start: now.Add(-time.Hour)}},
 			verdict: Unknown, reasons: []Reason{ReasonMasterMayOwn}, pidState: PIDDead},
+		// nginx's www-data workers beside the leak: root declared
+		// /usr/sbin/nginx a neighbour, so they keep no array root made.
+		{name: "declared neighbour beside a root-made array", array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			declared: "/usr/sbin/nginx",
+			procs: []*Process{
+				{PID: 30, PPID: 1, PGRP: 30, Exe: "nginx", ExePath: "/usr/sbin/nginx", Start: time.Unix(old-600, 0)},
+				{PID: 31, PPID: 30, PGRP: 30, Exe: "nginx", ExePath: "/usr/sbin/nginx", EUID: www, RUID: www, Start: time.Unix(old-600, 0)},
+			},
+			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
+		// Undeclared, the same worker keeps it, and is named.
+		{name: "undeclared nginx worker keeps a root-made array", blocker: 31, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs: []*Process{
+				{PID: 31, PPID: 30, PGRP: 30, Exe: "nginx", ExePath: "/usr/sbin/nginx", EUID: www, RUID: www, Start: time.Unix(old-600, 0)},
+			},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
+		// An array a www-data program made (cuid 33) stays its creator's,
+		// declared neighbour or not.
+		{name: "declared neighbour beside a www-data-made array", blocker: 31, declared: "/usr/sbin/nginx",
+			array:  func() SemArray { a := array(1, 0, 1, www); a.CUID = www; return a }(),
+			detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs: []*Process{
+				{PID: 31, PPID: 30, PGRP: 30, Exe: "nginx", ExePath: "/usr/sbin/nginx", EUID: www, RUID: www, Start: time.Unix(old-600, 0)},
+			},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
+		// Seen without root, a worker's executable is unreadable: it is
+		// never taken for the declared neighbour.
+		{name: "declared neighbour whose executable is unreadable", blocker: 31, declared: "/usr/sbin/nginx", array: array(1, 0, 1, www),
+			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 31, PPID: 30, PGRP: 30, Comm: "nginx", EUID: www, RUID: www, Start: time.Unix(old-600, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
+		// The lowest pid of the owner's processes is named, every run.
+		{name: "the owner's lowest pid is named", blocker: 52, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs: []*Process{
+				{PID: 90, PPID: 1, PGRP: 90, Comm: "queue", EUID: www, RUID: www},
+				{PID: 52, PPID: 1, PGRP: 52, Comm: "cron-job", EUID: www, RUID: www},
+				{PID: 70, PPID: 1, PGRP: 70, Comm: "sleep", EUID: www, RUID: www},
+			},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,9 +219,20 @@ func TestClassify(t *testing.T) {
 			if tt.detail != nil {
 				prober[tt.array.SemID] = *tt.detail
 			}
-			got := Classify([]SemArray{tt.array}, census, prober, pol)[0]
+			p := pol
+			if tt.declared != "" {
+				p.Neighbours = map[string]bool{tt.declared: true}
+			}
+			got := Classify([]SemArray{tt.array}, census, prober, p)[0]
 			if got.Verdict != tt.verdict || got.PIDState != tt.pidState || !cmp.Equal(got.Reasons, tt.reasons) {
 				t.Errorf("got %s %v pid %s, want %s %v pid %s", got.Verdict, got.Reasons, got.PIDState, tt.verdict, tt.reasons, tt.pidState)
+			}
+			blocker := 0
+			if got.Blocker != nil {
+				blocker = got.Blocker.PID
+			}
+			if blocker != tt.blocker {
+				t.Errorf("kept by pid %d, want %d", blocker, tt.blocker)
 			}
 		})
 	}

@@ -1,0 +1,110 @@
+package sysvipc
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPolicyFileNeighbours: root's policy file declares neighbours by the
+// whole path of a root-owned executable in root-owned directories; any
+// other declaration is refused with the file, the key and the reason.
+func TestPolicyFileNeighbours(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ownership checks need root, and CI runs as root")
+		}
+		t.Skip("ownership checks need root; make test runs as root")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := func(name string, mode os.FileMode, uid int) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := exe("worker", 0o755, 0)
+	theirs := exe("theirs", 0o755, 1000)
+	writable := exe("writable", 0o775, 0)
+	plain := exe("plain", 0o644, 0)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	userDir := filepath.Join(dir, "user")
+	if err := os.Mkdir(userDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inUserDir := filepath.Join(userDir, "tool")
+	if err := os.WriteFile(inUserDir, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(userDir, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "remediate.conf")
+	load := func(neighbours string) (*PolicyFile, error) {
+		if err := os.WriteFile(conf, []byte("neighbours = ["+neighbours+"]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return LoadPolicyFile(conf)
+	}
+	pf, err := load(`"` + good + `"`)
+	if err != nil || !pf.NeighbourSet()[good] || len(pf.NeighbourSet()) != 1 {
+		t.Fatalf("a root-owned executable: %v, %v", pf, err)
+	}
+	for _, tt := range []struct{ name, path, want string }{
+		{"relative", "nginx", `neighbours: "nginx": not an absolute path`},
+		{"unclean", dir + "/./worker", "not a clean path"},
+		{"symlink", link, "a symbolic link (to " + good + "): declare the executable itself"},
+		{"another owner", theirs, "belongs to uid 1000, not root"},
+		{"group-writable", writable, "writable by group or others (mode 0775)"},
+		{"not executable", plain, "not an executable regular file"},
+		{"in a user's directory", inUserDir, userDir + ", above it: belongs to uid 1000, not root"},
+		{"missing", filepath.Join(dir, "none"), "no such file or directory"},
+	} {
+		_, err := load(`"` + tt.path + `"`)
+		if err == nil || !strings.HasPrefix(err.Error(), "policy file "+conf+": neighbours: ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want the file, the key and %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestKeptLines: the kept lines are bounded, name each blocker with its
+// executable, and give one fix per reason, the declaration ready to copy.
+func TestKeptLines(t *testing.T) {
+	start := time.Date(2026, 12, 4, 21, 40, 1, 0, time.UTC)
+	var ks []Kept
+	for i := range 7 {
+		ks = append(ks, Kept{Reason: ReasonOwnerAlive, Arrays: 10 - i, By: ProcessInfo{PID: 800 + i, User: "www-data", Exe: "/usr/sbin/nginx", Start: start, Cmdline: "nginx: worker process"}})
+	}
+	ks = append(ks, Kept{Reason: ReasonMasterMayOwn, Arrays: 1, By: ProcessInfo{PID: 700, User: "root", Exe: "/usr/sbin/apache2", Start: start, Cmdline: "/usr/sbin/apache2 -k start"}})
+	SortKept(ks)
+	got := KeptLines(ks, 3, "/etc/ipcwatch/remediate.conf")
+	want := []string{
+		"10 arrays owner_process_alive: kept by pid 800 (www-data, /usr/sbin/nginx, started 2026-12-04T21:40:01Z: nginx: worker process)",
+		"9 arrays owner_process_alive: kept by pid 801 (www-data, /usr/sbin/nginx, started 2026-12-04T21:40:01Z: nginx: worker process)",
+		"8 arrays owner_process_alive: kept by pid 802 (www-data, /usr/sbin/nginx, started 2026-12-04T21:40:01Z: nginx: worker process)",
+		"and 5 more processes keep 23 arrays",
+		`fix (owner_process_alive): if it never uses a semaphore array it did not make, declare it a neighbour in /etc/ipcwatch/remediate.conf (neighbours = ["/usr/sbin/nginx"]); otherwise stop it`,
+		"fix (master_may_own): enable the unit drop-in (ipcwatch-witness.conf) so that each start's arrays are recorded, and a dead start's are proven leaks beside a running Apache; or stop that Apache",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("kept lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if long := shorten(strings.Repeat("é", 100)); len(long) > maxCmdline || !strings.HasSuffix(long, "...") {
+		t.Errorf("a long command line is cut to %d bytes: %q", len(long), long)
+	}
+}
