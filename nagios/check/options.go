@@ -32,8 +32,8 @@ type options struct {
 	timeoutState                     nagrange.State
 	verbose                          int
 	help, version                    bool
-	pid                              int  // --pid: the IPC namespace of this process
-	allNamespaces                    bool // --all-namespaces
+	pid                              int    // --pid: the IPC namespace of this process
+	allNamespaces                    bool   // --all-namespaces
 	policyFile                       string // root's policy: its neighbours ("" with --policy '': none)
 	stateDir                         string // the unit hooks' records ("" with --state-dir '': none)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -22,10 +23,14 @@ func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
 	now := s.now()
 	pol := s.policy.At(now)
 	names := owners{}
+	records := s.unitRecords()
 	if s.Namespaces != "all" {
-		return s.gatherIn(s.fs, acc, pol, names)
+		return s.fs.Each(ipc.Scope{}, func(n ipc.Namespace, in ipc.FS) error {
+			return s.gatherIn(in, acc, s.withRecords(pol, records, n), names)
+		})
 	}
 	return s.fs.Each(ipc.Scope{All: true}, func(n ipc.Namespace, in ipc.FS) error {
+		pol := s.withRecords(pol, records, n)
 		tags := map[string]string{"ipc_namespace": strconv.FormatUint(n.Inode, 10)}
 		if n.ContainerID != "" {
 			tags["container_id"] = n.ContainerID
@@ -36,6 +41,39 @@ func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
 		}
 		return nil
 	})
+}
+
+// unitRecords reads the unit hooks' records, once per gather (each start
+// writes its own); without a state directory there are none. Unusable
+// ones are left out, with one warning: the rules that need no record
+// then decide, which counts fewer arrays stale, never more.
+func (s *SysVIPC) unitRecords() map[string][]byte {
+	if s.StateDir == "" || !s.collect["sem"] {
+		return nil
+	}
+	records, problems, err := ipc.ReadUnitRecords(s.StateDir)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	s.warnRecords(problems)
+	return records
+}
+
+// withRecords is the policy judging namespace n by its starts' records.
+func (s *SysVIPC) withRecords(pol ipc.Policy, records map[string][]byte, n ipc.Namespace) ipc.Policy {
+	if records != nil {
+		pol.Witness = ipc.NewWitnessBook(records, n.Inode)
+		s.warnRecords(pol.Witness.Problems)
+	}
+	return pol
+}
+
+func (s *SysVIPC) warnRecords(problems []string) {
+	if len(problems) == 0 || s.warnedRecords || s.Log == nil {
+		return
+	}
+	s.warnedRecords = true
+	s.Log.Warnf("unit records not used (the arrays they name are judged without them): %s", strings.Join(problems, "; "))
 }
 
 // taggedAccumulator adds the namespace's tags to every metric.

@@ -32,14 +32,17 @@ type SysVIPC struct {
 	IncludeArrays bool            `toml:"include_arrays"`
 	MaxArrays     int             `toml:"max_arrays"`
 	Namespaces    string          `toml:"namespaces"`
+	PolicyFile    string          `toml:"policy_file"`
+	StateDir      string          `toml:"state_dir"`
 	Log           telegraf.Logger `toml:"-"`
 
 	fs     ipc.FS
 	policy ipc.Policy
-	// warnedUnjudged: the warning about unjudged arrays is logged once.
-	warnedUnjudged bool
-	collect        map[string]bool
-	now            func() time.Time
+	// warnedUnjudged: the warning about unjudged arrays is logged once;
+	// warnedRecords the same for unusable unit records.
+	warnedUnjudged, warnedRecords bool
+	collect                       map[string]bool
+	now                           func() time.Time
 }
 
 // SampleConfig returns the embedded sample.conf.
@@ -78,6 +81,15 @@ func (s *SysVIPC) Init() error {
 		}
 		return fmt.Errorf("%w: %s: %w", errConfig, option, err)
 	}
+	// The neighbours root declared for the handler count here too, so
+	// that the stale count is what the handler would remove.
+	if s.PolicyFile != "" {
+		pf, err := ipc.LoadPolicyFile(s.PolicyFile)
+		if err != nil {
+			return fmt.Errorf("%w: policy_file: %w", errConfig, err)
+		}
+		pol.Neighbours = pf.NeighbourSet()
+	}
 	s.policy = pol
 	if s.Namespaces != "self" && s.Namespaces != "all" {
 		return fmt.Errorf("%w: namespaces: %q, want \"self\" or \"all\"", errConfig, s.Namespaces)
@@ -105,6 +117,8 @@ func inputsCreator() *SysVIPC {
 		MinAge:      config.Duration(ipc.DefaultMinAge),
 		MaxArrays:   1000,
 		Namespaces:  "self",
+		PolicyFile:  ipc.DefaultPolicyFile,
+		StateDir:    ipc.DefaultStateDir,
 	}
 }
 
