@@ -21,6 +21,10 @@ type resource struct {
 	// many arrays could not be read (semctl refused) or had no kernel
 	// behind them (a fixture tree); no number is printed for it.
 	unmeasured, noDetail int
+	// unverified: as many arrays were kept by a process of their owner
+	// whose executable could not be read (it may be PHP-FPM or a declared
+	// neighbour), so the stale count was not taken either.
+	unverified int
 }
 
 func (r resource) percent() float64 {
@@ -38,6 +42,9 @@ func (r resource) summary() string {
 			r.noun, r.unmeasured, whoAmI())
 	case r.noDetail > 0:
 		return fmt.Sprintf("%s not measured: %d apache arrays have no semctl detail (a proc tree with no kernel behind it)", r.noun, r.noDetail)
+	case r.unverified > 0:
+		return fmt.Sprintf("%s not measured: %d apache arrays kept by a process whose executable is unreadable as %s (it may be php-fpm or a declared neighbour: run as root to tell)",
+			r.noun, r.unverified, whoAmI())
 	}
 	if r.limit < 0 {
 		return fmt.Sprintf("%d %s", r.used, r.noun)
@@ -47,7 +54,7 @@ func (r resource) summary() string {
 
 // perfdata is 'label'=value;warn;crit;min;max with percent resolved.
 func (r resource) perfdata() string {
-	if r.unmeasured+r.noDetail > 0 {
+	if r.unmeasured+r.noDetail+r.unverified > 0 {
 		return ""
 	}
 	max := ""

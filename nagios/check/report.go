@@ -26,17 +26,17 @@ type judged struct {
 // UNKNOWN > OK).
 func judge(o options, f facts) judged {
 	var stale *int
-	unread, nodetail := 0, 0
+	unread, nodetail, unverified := 0, 0, 0
 	if a := f.assessment; a != nil {
-		unread, nodetail = unmeasured(*a)
-		if unread+nodetail == 0 {
+		unread, nodetail, unverified = unmeasured(*a)
+		if unread+nodetail+unverified == 0 {
 			stale = &a.Tally.Stale
 		}
 	}
 	rs := evaluate(o, f.usage, f.limits, stale)
 	state := worst(rs)
-	if unread+nodetail > 0 {
-		r := resource{label: "stale_arrays", noun: "stale apache arrays", limit: -1, unmeasured: unread, noDetail: nodetail, state: nagrange.OK}
+	if unread+nodetail+unverified > 0 {
+		r := resource{label: "stale_arrays", noun: "stale apache arrays", limit: -1, unmeasured: unread, noDetail: nodetail, unverified: unverified, state: nagrange.OK}
 		if !o.stale.warn.IsZero() || !o.stale.crit.IsZero() {
 			r.state = nagrange.Unknown
 			if state == nagrange.OK {
@@ -49,10 +49,12 @@ func judge(o options, f facts) judged {
 }
 
 // unmeasured counts the Apache-shaped arrays whose detail could not be
-// read (semctl refused) or has no kernel behind it (a fixture tree):
-// their verdict was never measured.
-func unmeasured(a sysvipc.Assessment) (unreadable, noDetail int) {
-	return a.Tally.UnknownWhy[sysvipc.ReasonUnreadable], a.Tally.UnknownWhy[sysvipc.ReasonNoDetail]
+// read (semctl refused), has no kernel behind it (a fixture tree), or
+// whose owner's running process could not be told apart from PHP-FPM or a
+// declared neighbour: their verdict was never measured.
+func unmeasured(a sysvipc.Assessment) (unreadable, noDetail, unverified int) {
+	w := a.Tally.UnknownWhy
+	return w[sysvipc.ReasonUnreadable], w[sysvipc.ReasonNoDetail], w[sysvipc.ReasonOwnerUnverified]
 }
 
 func (j judged) summary() string {
@@ -111,7 +113,7 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 	f := j.f
 	if o.verbose >= 1 {
 		for _, r := range j.rs {
-			if r.unmeasured+r.noDetail > 0 {
+			if r.unmeasured+r.noDetail+r.unverified > 0 {
 				long("%s (%s)", r.summary(), r.state)
 				continue
 			}

@@ -201,6 +201,7 @@ var reasons = enumMap[sysvipc.Reason, proto.Reason]{
 	ReasonAfterOrphans:             proto.Reason_REASON_AFTER_KILLING_ORPHANS,
 	sysvipc.ReasonWitnessedLive:    proto.Reason_REASON_WITNESSED_MASTER_ALIVE,
 	sysvipc.ReasonWitnessedLeak:    proto.Reason_REASON_WITNESSED_LEAK,
+	sysvipc.ReasonOwnerUnverified:  proto.Reason_REASON_OWNER_EXE_UNREADABLE,
 }
 
 // ceilSeconds rounds up, without overflowing: a shorter minimum age than

@@ -176,20 +176,24 @@ type judge struct {
 	witnesses Witnesses
 	// users are, by uid, the live process of lowest pid that is not
 	// Apache; rootArrayUsers the same leaving out PHP-FPM's and the
-	// declared neighbours' (for arrays root made: see ownerMayUse).
-	users, rootArrayUsers map[uint32]*Process
+	// declared neighbours' (for arrays root made: see ownerMayUse), and
+	// the processes whose executable is unreadable, which are unverified.
+	users, rootArrayUsers, unverified map[uint32]*Process
 }
 
 func newJudge(census Census, pol Policy) judge {
 	j := judge{pol: pol, census: census, masters: census.WithRole(RoleMaster), orphans: census.WithRole(RoleOrphan),
 		workers: census.WithRole(RoleWorker), witnesses: pol.Witness.Sorted(census),
-		users: map[uint32]*Process{}, rootArrayUsers: map[uint32]*Process{}}
+		users: map[uint32]*Process{}, rootArrayUsers: map[uint32]*Process{}, unverified: map[uint32]*Process{}}
 	for _, p := range census.Procs {
 		if p.Role != RoleNone {
 			continue
 		}
 		lowest(j.users, p)
-		if !p.IsPHPFPM() && !pol.declared(p) {
+		switch {
+		case p.ExePath == "":
+			lowest(j.unverified, p)
+		case !p.IsPHPFPM() && !pol.declared(p):
 			lowest(j.rootArrayUsers, p)
 		}
 	}
@@ -311,8 +315,8 @@ func (j judge) candidate(a SemArray, p *probe) Classification {
 	case len(j.workers) > 0:
 		return verdict(Unknown, j.workers[0], ReasonOrphanAlive)
 	}
-	if by := j.ownerMayUse(a); by != nil {
-		return verdict(Unknown, by, ReasonOwnerAlive)
+	if by, why := j.ownerMayUse(a); by != nil {
+		return verdict(Unknown, by, why)
 	}
 	if c.PIDState != PIDDead {
 		return verdict(Unknown, nil, ReasonLastPIDUnknown)
@@ -346,18 +350,23 @@ func inUse(d *SemDetail) (Reason, bool) {
 // Apache-shaped array nor use a private one that root made (cuid 0). Root
 // declares the others (Policy.Neighbours), for arrays root made alone: an
 // array a non-root program made stays its creator's, declared or not.
-func (j judge) ownerMayUse(a SemArray) *Process {
-	users := j.users
-	if a.CUID == 0 {
-		users = j.rootArrayUsers
-	}
-	if p := users[a.UID]; p != nil {
-		return p
-	}
+// Both are known by the executable's whole path; a process whose path
+// cannot be read (another user's, without root) is neither proven one nor
+// proven not one, so the array is left unjudged (ReasonOwnerUnverified).
+func (j judge) ownerMayUse(a SemArray) (*Process, Reason) {
 	if a.CUID != 0 {
-		return users[a.CUID]
+		if p := j.users[a.UID]; p != nil {
+			return p, ReasonOwnerAlive
+		}
+		return j.users[a.CUID], ReasonOwnerAlive
 	}
-	return nil
+	// An array root made: a process whose executable cannot be read may
+	// be PHP-FPM or a neighbour, or not; a readable one that is neither
+	// decides first.
+	if p := j.rootArrayUsers[a.UID]; p != nil {
+		return p, ReasonOwnerAlive
+	}
+	return j.unverified[a.UID], ReasonOwnerUnverified
 }
 
 // lastPIDState judges GETPID: a live process with that pid keeps the array

@@ -123,7 +123,7 @@ func TestClassify(t *testing.T) {
 			verdict: Unknown, reasons: []Reason{ReasonOrphanAlive}, pidState: PIDDead},
 		{name: "root's arrays are never candidates", array: array(1, 0, 1, 0), verdict: Live, reasons: []Reason{ReasonNotApacheUser}, pidState: PIDUnknown},
 		{name: "owner process predates it", blocker: 50, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
-			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", EUID: www, RUID: www, Start: time.Unix(old-10, 0)}},
+			procs:   []*Process{{PID: 50, PPID: 1, PGRP: 50, Comm: "cron-job", ExePath: "/usr/local/bin/cron-job", EUID: www, RUID: www, Start: time.Unix(old-10, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// A www-data program made it (cuid 33) and exited; its child, started
 		// later, keeps using it.
@@ -135,7 +135,7 @@ func TestClassify(t *testing.T) {
 		// workers later (as Apache does): a start after the array is no
 		// evidence, and neither clock can be trusted to order them.
 		{name: "owner process started later still may use it", blocker: 50, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
-			procs:   []*Process{{PID: 50, PPID: 49, PGRP: 49, Comm: "lockd", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
+			procs:   []*Process{{PID: 50, PPID: 49, PGRP: 49, Comm: "lockd", ExePath: "/usr/sbin/lockd", EUID: www, RUID: www, Start: time.Unix(old+60, 0)}},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// A php-fpm pool of www-data started before the leak: PHP cannot use
 		// a private array root made, so it keeps nothing.
@@ -193,17 +193,32 @@ func TestClassify(t *testing.T) {
 			},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 		// Seen without root, a worker's executable is unreadable: it is
-		// never taken for the declared neighbour.
+		// never taken for the declared neighbour, nor proven another
+		// program: the array is not measured.
 		{name: "declared neighbour whose executable is unreadable", blocker: 31, declared: "/usr/sbin/nginx", array: array(1, 0, 1, www),
 			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs:   []*Process{{PID: 31, PPID: 30, PGRP: 30, Comm: "nginx", EUID: www, RUID: www, Start: time.Unix(old-600, 0)}},
-			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerUnverified}, pidState: PIDDead},
+		// The same with nothing declared: it may be PHP-FPM. Either way it is
+		// not measured, never stale.
+		{name: "an owner process whose executable is unreadable", blocker: 31, array: array(1, 0, 1, www),
+			detail:  ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs:   []*Process{{PID: 31, PPID: 30, PGRP: 30, Comm: "php-fpm8.2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)}},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerUnverified}, pidState: PIDDead},
 		// The lowest pid of the owner's processes is named, every run.
 		{name: "the owner's lowest pid is named", blocker: 52, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs: []*Process{
-				{PID: 90, PPID: 1, PGRP: 90, Comm: "queue", EUID: www, RUID: www},
-				{PID: 52, PPID: 1, PGRP: 52, Comm: "cron-job", EUID: www, RUID: www},
-				{PID: 70, PPID: 1, PGRP: 70, Comm: "sleep", EUID: www, RUID: www},
+				{PID: 90, PPID: 1, PGRP: 90, Comm: "queue", ExePath: "/usr/bin/php8.2", EUID: www, RUID: www},
+				{PID: 52, PPID: 1, PGRP: 52, Comm: "cron-job", ExePath: "/usr/local/bin/cron-job", EUID: www, RUID: www},
+				{PID: 70, PPID: 1, PGRP: 70, Comm: "sleep", ExePath: "/usr/bin/sleep", EUID: www, RUID: www},
+			},
+			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
+		// A readable process that is neither PHP-FPM nor declared decides
+		// before one whose executable cannot be read, whatever their pids.
+		{name: "a readable owner process decides before an unreadable one", blocker: 90, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
+			procs: []*Process{
+				{PID: 90, PPID: 1, PGRP: 90, Comm: "queue", ExePath: "/usr/bin/php8.2", EUID: www, RUID: www},
+				{PID: 52, PPID: 1, PGRP: 52, Comm: "nginx", EUID: www, RUID: www},
 			},
 			verdict: Unknown, reasons: []Reason{ReasonOwnerAlive}, pidState: PIDDead},
 	}

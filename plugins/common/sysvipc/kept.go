@@ -164,6 +164,8 @@ func Advice(r Reason, exes []string, policyFile string) string {
 			decl = "neighbours = [" + strings.Join(quoted, ", ") + "]"
 		}
 		return fmt.Sprintf("if it never uses a semaphore array it did not make, declare it a neighbour in %s (%s); otherwise stop it", policyFile, decl)
+	case ReasonOwnerUnverified:
+		return "its executable cannot be read as this user, so it may or may not be PHP-FPM or a declared neighbour: run as root to tell (the event handler does)"
 	case ReasonMasterMayOwn:
 		return "enable the unit drop-in (ipcwatch-witness.conf) so that each start's arrays are recorded, and a dead start's are proven leaks beside a running Apache; or stop that Apache"
 	case ReasonOrphanAlive:

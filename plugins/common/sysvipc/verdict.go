@@ -37,6 +37,12 @@ const (
 	ReasonMasterMayOwn Reason = "master_may_own"
 	ReasonOrphanAlive  Reason = "orphan_worker_may_use" // an orphaned worker (or unsure master) runs
 	ReasonOwnerAlive   Reason = "owner_process_alive"   // a process of its owner (or non-root creator) runs
+	// A process of the owner of an array root made runs, and its
+	// executable cannot be read (another user's process, read without
+	// root, or a zombie): it may be PHP-FPM or a declared neighbour, which
+	// would not keep the array, or any other program, which would. Not
+	// measured, like an unreadable array.
+	ReasonOwnerUnverified Reason = "owner_exe_unreadable"
 	// The array was witnessed in the start of a unit whose master still
 	// runs (WitnessedJudge): that master's own, whatever else says.
 	ReasonWitnessedLive Reason = "witnessed_master_alive"
@@ -79,7 +85,7 @@ var (
 // carry them across the plugin boundary (a test checks each is there).
 var Reasons = []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
 	ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
-	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerAlive, ReasonWitnessedLive,
+	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerAlive, ReasonOwnerUnverified, ReasonWitnessedLive,
 	ReasonNoApache, ReasonLastPIDDead, ReasonWitnessedLeak}
 
 func init() {
@@ -130,13 +136,15 @@ type OwnerTally struct{ Stale, Unjudged int }
 
 // Unjudged counts the arrays whose verdict was never measured: semctl
 // refused their detail (an unprivileged reader), or there was no kernel
-// behind them (a fixture tree). A stale count beside them is no count.
+// behind them (a fixture tree), or a process of their owner runs whose
+// executable could not be read (ReasonOwnerUnverified). A stale count
+// beside them is no count.
 func (t Tally) Unjudged() int {
-	return t.UnknownWhy[ReasonUnreadable] + t.UnknownWhy[ReasonNoDetail]
+	return t.UnknownWhy[ReasonUnreadable] + t.UnknownWhy[ReasonNoDetail] + t.UnknownWhy[ReasonOwnerUnverified]
 }
 
 func unjudged(v Verdict, first Reason) bool {
-	return v == Unknown && (first == ReasonUnreadable || first == ReasonNoDetail)
+	return v == Unknown && (first == ReasonUnreadable || first == ReasonNoDetail || first == ReasonOwnerUnverified)
 }
 
 // tallying counts verdicts one at a time. It holds the owner and the

@@ -201,6 +201,9 @@ func (s *SysVIPC) warnUnjudged(t ipc.Tally) {
 	if n := t.UnknownWhy[ipc.ReasonUnreadable]; n > 0 {
 		s.Log.Warnf("stale_arrays left out: %d apache arrays could not be judged as uid %d (semctl needs read permission: run as root, the arrays' owner, or with CAP_IPC_OWNER); unjudged_arrays counts them", n, os.Getuid())
 	}
+	if n := t.UnknownWhy[ipc.ReasonOwnerUnverified]; n > 0 {
+		s.Log.Warnf("stale_arrays left out: %d apache arrays are kept by a process of their owner whose executable is unreadable as uid %d, so it cannot be told apart from php-fpm or a declared neighbour (run as root to tell); unjudged_arrays counts them", n, os.Getuid())
+	}
 	if n := t.UnknownWhy[ipc.ReasonNoDetail]; n > 0 {
 		s.Log.Warnf("stale_arrays left out: %d apache arrays could not be judged: HOST_PROC is not a live procfs, and semctl detail needs the kernel the files came from; unjudged_arrays counts them", n)
 	}

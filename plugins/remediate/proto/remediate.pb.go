@@ -206,6 +206,7 @@ const (
 	Reason_REASON_AFTER_KILLING_ORPHANS      Reason = 19 // would be stale once the orphans are gone
 	Reason_REASON_WITNESSED_MASTER_ALIVE     Reason = 20 // recorded in a unit's start whose master runs
 	Reason_REASON_WITNESSED_LEAK             Reason = 21 // recorded in a unit's start whose master is gone
+	Reason_REASON_OWNER_EXE_UNREADABLE       Reason = 22 // an owner's process runs whose executable could not be read
 )
 
 // Enum value maps for Reason.
@@ -232,6 +233,7 @@ var (
 		19: "REASON_AFTER_KILLING_ORPHANS",
 		20: "REASON_WITNESSED_MASTER_ALIVE",
 		21: "REASON_WITNESSED_LEAK",
+		22: "REASON_OWNER_EXE_UNREADABLE",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":                0,
@@ -255,6 +257,7 @@ var (
 		"REASON_AFTER_KILLING_ORPHANS":      19,
 		"REASON_WITNESSED_MASTER_ALIVE":     20,
 		"REASON_WITNESSED_LEAK":             21,
+		"REASON_OWNER_EXE_UNREADABLE":       22,
 	}
 )
 
@@ -1324,7 +1327,7 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x15PID_STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPID_STATE_ALIVE\x10\x01\x12\x12\n" +
 	"\x0ePID_STATE_DEAD\x10\x02\x12\x15\n" +
-	"\x11PID_STATE_UNKNOWN\x10\x03*\xfc\x04\n" +
+	"\x11PID_STATE_UNKNOWN\x10\x03*\x9d\x05\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fREASON_KEYED\x10\x01\x12\x1a\n" +
@@ -1347,7 +1350,8 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x14REASON_LAST_PID_DEAD\x10\x12\x12 \n" +
 	"\x1cREASON_AFTER_KILLING_ORPHANS\x10\x13\x12!\n" +
 	"\x1dREASON_WITNESSED_MASTER_ALIVE\x10\x14\x12\x19\n" +
-	"\x15REASON_WITNESSED_LEAK\x10\x15\"\x04\b\x0f\x10\x0f*\x1dREASON_OWNER_PROCESS_PREDATES*\x86\x01\n" +
+	"\x15REASON_WITNESSED_LEAK\x10\x15\x12\x1f\n" +
+	"\x1bREASON_OWNER_EXE_UNREADABLE\x10\x16\"\x04\b\x0f\x10\x0f*\x1dREASON_OWNER_PROCESS_PREDATES*\x86\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_REMOVED\x10\x01\x12\x13\n" +
