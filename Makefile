@@ -27,14 +27,16 @@ all: build
 # The version -V and the plugin's Describe report: git's description of
 # the checkout (a tag, or the commit with -dirty for local changes).
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+SYSCONFDIR ?= /etc
 LDFLAGS  := -X github.com/ipcwatch/ipcwatch/nagios/check.Version=$(VERSION) \
-            -X github.com/ipcwatch/ipcwatch/plugins/remediate/leaks.Version=$(VERSION)
+            -X github.com/ipcwatch/ipcwatch/plugins/remediate/leaks.Version=$(VERSION) \
+            -X github.com/ipcwatch/ipcwatch/plugins/common/sysvipc.DefaultPolicyFile=$(SYSCONFDIR)/ipcwatch/remediate.conf
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-telegraf ./shim
-	$(GO) build -ldflags '$(LDFLAGS) -X main.defaultPolicyFile=$(SYSCONFDIR)/ipcwatch/remediate.conf' -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-plugin-apache ./plugins/remediate/apache
 	@# The manifest the remediation host trusts plugins by (sha256sum format).
 	cd $(BIN) && sha256sum ipcwatch-plugin-apache > SHA256SUMS
@@ -137,6 +139,17 @@ LIBDIR     := $(PREFIX)/lib/ipcwatch
 SHAREDIR   := $(PREFIX)/share/ipcwatch
 # Debian runs Nagios and Icinga 2 checks as the nagios user.
 MONITOR_USER ?= nagios
+# The unit drop-in (the start hooks) is on after install, for each Apache
+# unit this host has: Debian's apache2.service and apache2@.service, RHEL's
+# httpd.service and httpd@.service. It goes where systemd looks for a
+# package's drop-ins (/usr/lib/systemd/system, or /usr/local/lib/systemd/system
+# for PREFIX=/usr/local), so an admin's file of the same name in
+# /etc/systemd/system/<unit>.d/ wins: a link to /dev/null is the opt-out.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNIT_DIRS      := /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system
+APACHE_UNITS   ?= $(shell for u in apache2.service apache2@.service httpd.service httpd@.service; do \
+                    for d in $(UNIT_DIRS); do [ -e $$d/$$u ] && { echo $$u; break; }; done; done)
+DROPIN         := ipcwatch-witness.conf
 
 install: build
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch \
@@ -165,6 +178,10 @@ install: build
 	printf '%s\n' '# ipcwatch: the monitoring user may run the remediation handler as root, and nothing else.' \
 	  '$(MONITOR_USER) ALL=(root) NOPASSWD: $(LIBDIR)/ipcwatch-remediate' > $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
 	chmod 0440 $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
+	@for u in $(APACHE_UNITS); do \
+	  install -D -m 0644 $(DESTDIR)$(SHAREDIR)/systemd/$(DROPIN) $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d/$(DROPIN); \
+	  echo "the start hooks are on for $$u: $(SYSTEMDUNITDIR)/$$u.d/$(DROPIN)"; done
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PLUGINDIR)/check_sysvipc \
@@ -174,6 +191,9 @@ uninstall:
 	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch \
 	  $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf \
 	  $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
+	@for u in apache2.service apache2@.service httpd.service httpd@.service; do \
+	  rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d/$(DROPIN); rmdir $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d 2>/dev/null || true; done
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch $(DESTDIR)$(SHAREDIR)/nagios \
 	  $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(SHAREDIR) 2>/dev/null
 

@@ -24,6 +24,12 @@ expect /usr/share/ipcwatch/nagios/sysvipc.cfg 644
 expect /usr/share/ipcwatch/icinga2/sysvipc.conf 644
 expect /etc/sudoers.d/ipcwatch 440
 expect /usr/share/ipcwatch/systemd/ipcwatch-witness.conf 644
+# The drop-in is on after install for the Apache units this host has
+# (Debian's apache2 package: apache2.service and apache2@.service).
+for unit in apache2.service apache2@.service; do
+  expect "/usr/lib/systemd/system/$unit.d/ipcwatch-witness.conf" 644
+  if cmp -s "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf" "$dest/usr/lib/systemd/system/$unit.d/ipcwatch-witness.conf"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the $unit drop-in differs from the shipped one"; fi
+done
 # The systemd drop-in, under Debian's own apache2.service and apache2@.service:
 # systemd-analyze verify must be silent. A copy without the "-" prefixes
 # (which make systemd overlook a missing program) pointing at the DESTDIR
@@ -45,7 +51,18 @@ printf '%s\n' '[Unit]' 'Description=The Apache HTTP Server' 'After=network.targe
 if out=$(SYSTEMD_UNIT_PATH="$units:" systemd-analyze verify --man=no "$units/apache2.service" "$units/apache2@www2.service" "$units/httpd.service" 2>&1) && [ -z "$out" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: systemd-analyze verify of the drop-in: $out"; fi
 if grep -qx 'ExecStartPre=-/usr/lib/ipcwatch/ipcwatch-remediate --before-start --unit %n' "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf" &&
    grep -qx 'ExecStartPost=-/usr/lib/ipcwatch/ipcwatch-remediate --after-start --unit %n --main-pid $MAINPID' "$dest/usr/share/ipcwatch/systemd/ipcwatch-witness.conf"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the drop-in's hooks"; fi
-rm -rf "$units"
+# The README's opt-out: a link to /dev/null of the same name in
+# /etc/systemd/system/<unit>.d/ masks the installed drop-in. Its hooks,
+# pointed at a missing program (no "-"), make verify complain only while
+# the drop-in applies.
+etc=$dest/etc-systemd
+mkdir -p "$etc/apache2.service.d" "$units/vendor/apache2.service.d"
+cp /lib/systemd/system/apache2.service "$units/vendor/"
+printf '[Service]\nExecStartPre=%s/missing --before-start --unit %%n\n' "$dest" > "$units/vendor/apache2.service.d/ipcwatch-witness.conf"
+if ! SYSTEMD_UNIT_PATH="$etc:$units/vendor:" systemd-analyze verify --man=no apache2.service >/dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the vendor drop-in does not apply"; fi
+ln -s /dev/null "$etc/apache2.service.d/ipcwatch-witness.conf"
+if out=$(SYSTEMD_UNIT_PATH="$etc:$units/vendor:" systemd-analyze verify --man=no apache2.service 2>&1) && [ -z "$out" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the opt-out does not mask the drop-in: $out"; fi
+rm -rf "$units" "$etc"
 # The shipped policy file is one the installed handler accepts.
 if "$dest/usr/lib/ipcwatch/ipcwatch-remediate" --policy "$dest/etc/ipcwatch/remediate.conf" --dry-run --audit-log "$dest/audit.jsonl" --lock "$dest/lock" --plugin /nonexistent 2>&1 | grep -q "policy file"; then fail=$((fail + 1)); echo "FAIL: the shipped remediate.conf is refused"; else pass=$((pass + 1)); fi
 rm -f "$dest/audit.jsonl" "$dest/lock"

@@ -3,6 +3,7 @@ package ipctest
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,4 +141,20 @@ func SemIDs(t testing.TB) []int32 {
 		ids = append(ids, int32(id))
 	}
 	return ids
+}
+
+// Gone fails the test unless every id is gone (want true) or still there
+// (want false); when says at which point of the scenario.
+func Gone(t testing.TB, ids []int32, want bool, when string) {
+	t.Helper()
+	now := SemIDs(t)
+	for _, id := range ids {
+		if slices.Contains(now, id) == want {
+			if want {
+				t.Errorf("%s: semid %d is still there", when, id)
+			} else {
+				t.Errorf("%s: semid %d was removed", when, id)
+			}
+		}
+	}
 }

@@ -11,10 +11,11 @@ import (
 )
 
 // DefaultPolicyFile is root's policy, where the packages and make install
-// put it. The remediation handler takes all of it; the check and the
-// Telegraf input read its neighbours, so that what they count as stale is
-// what the handler would remove.
-const DefaultPolicyFile = "/etc/ipcwatch/remediate.conf"
+// put it (make sets it with -X to $(SYSCONFDIR)/ipcwatch/remediate.conf,
+// for every program alike). The remediation handler takes all of it; the
+// check and the Telegraf input read its neighbours, so that what they
+// count as stale is what the handler would remove.
+var DefaultPolicyFile = "/etc/ipcwatch/remediate.conf"
 
 // ErrPolicyFile refuses a policy file: unsafe, or not understood.
 var ErrPolicyFile = errors.New("policy file")

@@ -52,8 +52,8 @@ func TestConcurrentStart(t *testing.T) {
 	}
 	wantLine(t, before, "removed 3 arrays (3 witnessed leaks of dead starts)")
 	wantLine(t, after, "recorded 3 arrays of master pid")
-	gone(t, leaked, true, "the unit's dead start")
-	gone(t, inDialog, false, "the slow instance's arrays, made in its dialog")
+	ipctest.Gone(t, leaked, true, "the unit's dead start")
+	ipctest.Gone(t, inDialog, false, "the slow instance's arrays, made in its dialog")
 	for _, id := range h.recorded(t, u.name) {
 		if slices.Contains(inDialog, id) {
 			t.Errorf("the slow instance's semid %d was recorded for the unit", id)
@@ -101,7 +101,7 @@ func TestConcurrentStart(t *testing.T) {
 	}
 	before = h.hook(t, "--before-start", "--unit", u.name)
 	wantLine(t, before, fmt.Sprintf("removed %d arrays (%d witnessed leaks of dead starts)", len(recorded), len(recorded)))
-	gone(t, recorded, true, "the unit's recorded arrays")
+	ipctest.Gone(t, recorded, true, "the unit's recorded arrays")
 	healthy(t, slow, slowArrays, "the slow instance, after the unit's hooks")
 	healthy(t, fast, fastArrays, "the fast instance, after the unit's hooks")
 }

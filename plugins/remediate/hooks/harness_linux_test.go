@@ -123,7 +123,7 @@ func (h *host) recorded(t *testing.T, unit string) []int32 {
 // answers, and its error log has no mutex failure.
 func healthy(t *testing.T, ap *ipctest.Apache, arrays []int32, when string) {
 	t.Helper()
-	gone(t, arrays, false, when)
+	ipctest.Gone(t, arrays, false, when)
 	if code, err := ap.Get("/index.html"); err != nil || code != 200 {
 		t.Errorf("%s: HTTP %d, %v", when, code, err)
 	}
@@ -134,21 +134,6 @@ func healthy(t *testing.T, ap *ipctest.Apache, arrays []int32, when string) {
 	}
 	if errs := ap.MutexErrors(); len(errs) > 0 {
 		t.Errorf("%s: mutex errors in the error log:\n%s", when, strings.Join(errs, "\n"))
-	}
-}
-
-// gone fails unless every id is gone (want true) or still there (false).
-func gone(t *testing.T, ids []int32, want bool, when string) {
-	t.Helper()
-	now := ipctest.SemIDs(t)
-	for _, id := range ids {
-		if slices.Contains(now, id) == want {
-			if want {
-				t.Errorf("%s: semid %d is still there", when, id)
-			} else {
-				t.Errorf("%s: semid %d was removed", when, id)
-			}
-		}
 	}
 }
 

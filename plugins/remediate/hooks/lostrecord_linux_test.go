@@ -38,7 +38,7 @@ func TestLostRecord(t *testing.T) {
 	// seconds).
 	before := h.hook(t, "--before-start", "--unit", u.name, "--min-age", "0s")
 	wantLine(t, before, "removed 0 arrays (0 witnessed")
-	gone(t, leaked, false, "the unrecorded leak beside a running Apache")
+	ipctest.Gone(t, leaked, false, "the unrecorded leak beside a running Apache")
 	healthy(t, neighbour, theirs, "the neighbour")
 
 	// The outage: no Apache at all, no record. The minimum age still
@@ -53,11 +53,11 @@ func TestLostRecord(t *testing.T) {
 	}
 	before = h.hook(t, "--before-start", "--unit", u.name)
 	wantLine(t, before, "removed 0 arrays (0 witnessed", "younger_than_min_age")
-	gone(t, append(slices.Clone(leaked), theirs...), false, "the seconds-old leaks in the outage, with the minimum age")
+	ipctest.Gone(t, append(slices.Clone(leaked), theirs...), false, "the seconds-old leaks in the outage, with the minimum age")
 	before, _, err := h.start(t, u, "--min-age", "0s")
 	if err != nil {
 		t.Fatalf("the unit did not start after the outage's before-start: %v", err)
 	}
 	wantLine(t, before, "removed 6 arrays (0 witnessed")
-	gone(t, append(leaked, theirs...), true, "every leak in the outage with --min-age 0s")
+	ipctest.Gone(t, append(leaked, theirs...), true, "every leak in the outage with --min-age 0s")
 }

@@ -104,9 +104,9 @@ func TestEventHandlerBesideNeighbours(t *testing.T) {
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("removed %d of %d stale arrays, 0 skipped, 0 failed", len(leaked), len(leaked))) {
 		t.Errorf("the event handler: exit %d, %s", code, out)
 	}
-	gone(t, leaked, true, "the dead starts' arrays")
+	ipctest.Gone(t, leaked, true, "the dead starts' arrays")
 	healthy(t, neighbour, theirs, "the running Apache, after the event handler")
-	gone(t, []int32{private}, false, "the www-data program's own array")
+	ipctest.Gone(t, []int32{private}, false, "the www-data program's own array")
 	if err := use(); err != nil {
 		t.Errorf("the www-data program cannot use its array: %v", err)
 	}

@@ -41,7 +41,7 @@ func TestOrphansOfKillModeProcess(t *testing.T) {
 
 	before := h.hook(t, "--before-start", "--unit", u.name)
 	wantLine(t, before, "removed 0 arrays", "orphaned Apache workers left running", "kill_orphans is off")
-	gone(t, u.arrays, false, "the orphans' arrays without --kill-orphans")
+	ipctest.Gone(t, u.arrays, false, "the orphans' arrays without --kill-orphans")
 	for _, w := range workers {
 		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(w))); err != nil {
 			t.Errorf("orphaned worker %d was killed without --kill-orphans", w)

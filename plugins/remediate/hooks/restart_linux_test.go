@@ -96,7 +96,7 @@ func TestProgramInWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.hook(t, "--before-start", "--unit", u.name)
-		gone(t, []int32{prog.ID}, false, start.name+"'s array")
+		ipctest.Gone(t, []int32{prog.ID}, false, start.name+"'s array")
 		if err := prog.Use(); err != nil {
 			t.Errorf("%s cannot use its array: %v", start.name, err)
 		}
