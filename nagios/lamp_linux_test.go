@@ -1,10 +1,13 @@
 package nagios
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +132,12 @@ func outageBesideNeighbour(t *testing.T, nc neighbourCase) {
 		}
 	}
 	ipctest.Gone(t, leaked, false, "after the handler beside an undeclared "+nc.name)
+	// A start of the unit runs its before-start hook as root: its one
+	// line names the blocker too.
+	line := hook(t, handler, "--before-start", "--unit", "apache2.service")
+	if want := fmt.Sprintf("kept: %d owner_process_alive; kept by pid %d (www-data, %s, started ", len(leaked), blocker, nc.exe); !strings.Contains(line, want) {
+		t.Errorf("beside %s, undeclared: the before-start hook's line lacks %q", nc.name, want)
+	}
 	out = checkAs(0, 0)
 	if !strings.Contains(out, ", 0 stale apache arrays |") || !strings.Contains(out, " stale_arrays=0;0;5;0;") || !strings.Contains(out, keptBy) {
 		t.Errorf("beside %s, undeclared: the check as root counts 0 stale and names pid %d:\n%s", nc.name, blocker, out)
@@ -170,10 +179,82 @@ func outageBesideNeighbour(t *testing.T, nc neighbourCase) {
 	if !nc.alive() {
 		t.Errorf("%s did not survive", nc.name)
 	}
-	calls, removed := installedAudit(t)
-	if calls != 2 || removed != len(leaked) {
-		t.Errorf("the audit log holds %d calls and %d removals, want 2 and %d", calls, removed, len(leaked))
+	// The audit: the first call names the blocker, the hook is root's,
+	// the last call removed the leak; the two calls are nagios's, through
+	// sudo.
+	audit := readAudit(t)
+	if len(audit) != 3 {
+		t.Fatalf("the audit log holds %d records, want 3", len(audit))
 	}
+	for _, i := range []int{0, 2} {
+		if c := audit[i].Caller; !strings.HasPrefix(c, "nagios (uid ") || !strings.HasSuffix(c, ", through sudo)") {
+			t.Errorf("audit record %d: caller %q, want nagios through sudo", i, c)
+		}
+	}
+	if h := audit[1].Hook; h == nil || h.Hook != "before-start" || audit[1].Caller != "uid 0" {
+		t.Errorf("audit record 1: %+v by %q, want root's before-start", h, audit[1].Caller)
+	}
+	for _, i := range []int{0, 1} {
+		k := audit[i].Summary.KeptBy
+		if len(k) != 1 || k[0].Reason != "owner_process_alive" || k[0].Arrays != len(leaked) || k[0].By.PID != blocker || k[0].By.Exe != nc.exe || k[0].By.User != "www-data" {
+			t.Errorf("audit record %d names %+v, want pid %d (%s) keeping %d arrays", i, k, blocker, nc.exe, len(leaked))
+		}
+	}
+	if got := audit[2].Summary.Removed.Count; got != len(leaked) {
+		t.Errorf("the last audit record removed %d, want %d", got, len(leaked))
+	}
+}
+
+// auditRecord is what these tests read of an installed handler's audit
+// line.
+type auditRecord struct {
+	Caller string `json:"caller"`
+	Hook   *struct {
+		Hook string `json:"hook"`
+	} `json:"hook"`
+	Summary struct {
+		KeptBy []struct {
+			Reason string `json:"reason"`
+			Arrays int    `json:"arrays"`
+			By     struct {
+				PID  int    `json:"pid"`
+				User string `json:"user"`
+				Exe  string `json:"exe"`
+			} `json:"by"`
+		} `json:"kept_by"`
+		Removed struct {
+			Count int `json:"count"`
+		} `json:"removed"`
+	} `json:"summary"`
+}
+
+// readAudit reads the installed handler's audit log, a JSON record a line.
+func readAudit(t *testing.T) []auditRecord {
+	t.Helper()
+	b, err := os.ReadFile("/var/log/ipcwatch/remediate.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []auditRecord
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r auditRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// hook runs one of the installed handler's unit hooks as systemd runs it
+// (as root) and returns its one line; a hook exits 0 whatever happens.
+func hook(t *testing.T, handler string, args ...string) string {
+	t.Helper()
+	out, code := ipctest.RunLogged(t, exec.Command(handler, args...))
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("hook %v: exit %d, want 0 and one line:\n%s", args, code, out)
+	}
+	return out
 }
 
 // watchServing asks the neighbour to do its job every 20 ms until the
@@ -205,5 +286,101 @@ func watchServing(works func() error) func() (ok, failed int) {
 		close(stop)
 		<-done
 		return okN, failN
+	}
+}
+
+// TestLAMPWitnessedBesideApache: the unit drop-in's records prove a dead
+// start's arrays leaked beside a running Apache, for every face. An
+// Apache that is no unit's serves throughout; the unit's own start, with
+// the installed hooks run as systemd runs them, crashes. Undeclared
+// neighbours run too: nginx, php-fpm, a PHP queue worker. The installed
+// check as nagios and a real Telegraf as telegraf (their file capability,
+// the shipped defaults: a 5-minute minimum age) count exactly the
+// witnessed arrays stale; the event handler through sudo removes exactly
+// those, and the running Apache keeps its own and answers.
+func TestLAMPWitnessedBesideApache(t *testing.T) {
+	bin := os.Getenv("IPCWATCH_TELEGRAF")
+	_, err := os.Stat(bin)
+	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
+	if !ipctest.Enter(t) {
+		return
+	}
+	root := installed(t)
+	asInstalledHost(t, root)
+	// The shipped policy, not the lowered minimum age of asInstalledHost:
+	// a record needs no minimum age.
+	shipped, err := os.ReadFile("ipcwatch-remediate/remediate.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/ipcwatch/remediate.conf"), shipped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nagiosUID, nagiosGID := account(t, "nagios", 0)
+	telegrafUID, telegrafGID := account(t, "telegraf", 60999)
+	if nagiosUID == 0 {
+		t.Fatal("Debian's nagios4-core makes the nagios user (make deps)")
+	}
+	nginx := ipctest.StartNginx(t)
+	fpm := ipctest.StartPHPFPM(t)
+	worker := ipctest.StartPHPWorker(t)
+
+	running := ipctest.NewApache(t)
+	if err := running.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ipctest.KillAll()
+	theirs := ipctest.SemIDs(t)
+
+	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")
+	unit := ipctest.NewApache(t)
+	hook(t, handler, "--before-start", "--unit", "apache2.service")
+	if err := unit.Start(); err != nil {
+		t.Fatal(err)
+	}
+	witnessed := slices.DeleteFunc(ipctest.SemIDs(t), func(id int32) bool { return slices.Contains(theirs, id) })
+	pid, err := unit.MasterPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook(t, handler, "--after-start", "--unit", "apache2.service", "--main-pid", strconv.Itoa(pid))
+	if err := unit.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(witnessed)
+
+	check := filepath.Join(root, "usr/lib/nagios/plugins/check_sysvipc")
+	out, code := runAs(t, nagiosUID, nagiosGID, "", check, "--stale-warning", "0", "--stale-critical", "5", "-v")
+	if code != 1 || !strings.HasPrefix(out, fmt.Sprintf("SYSVIPC WARNING - %d stale apache arrays, ", n)) || !strings.Contains(out, fmt.Sprintf(" stale_arrays=%d;0;5;0;", n)) {
+		t.Errorf("the installed check as nagios counts %d witnessed arrays stale (WARNING): exit %d\n%s", n, code, out)
+	}
+	line := realTelegrafAs(t, root, telegrafUID, telegrafGID)
+	fields := strings.Split(strings.Fields(line)[1], ",")
+	for _, want := range []string{fmt.Sprintf("stale_arrays=%di", n), "unjudged_arrays=0i", fmt.Sprintf("arrays=%di", len(theirs)+n)} {
+		if !slices.Contains(fields, want) {
+			t.Errorf("Telegraf as telegraf with the installed snippet lacks %s: %s", want, line)
+		}
+	}
+
+	// The event handler acts on CRITICAL HARD (stale arrays past
+	// --stale-critical, or SEMMNI near full); below that the next start's
+	// before-start hook removes them.
+	out, code = runAs(t, nagiosUID, nagiosGID, "", "/usr/bin/sudo", "-n", handler, "--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("removed %d of %d stale arrays, 0 skipped, 0 failed", n, n)) {
+		t.Errorf("the event handler through sudo: exit %d\n%s", code, out)
+	}
+	ipctest.Gone(t, witnessed, true, "the crashed start's witnessed arrays")
+	ipctest.Gone(t, theirs, false, "the running Apache's arrays")
+	if code, err := running.Get("/index.html"); err != nil || code != 200 {
+		t.Errorf("the running Apache answers %d, %v", code, err)
+	}
+	if errs := running.MutexErrors(); len(errs) > 0 {
+		t.Errorf("mutex errors in the running Apache's log:\n%s", strings.Join(errs, "\n"))
+	}
+	if code, err := nginx.Get(); err != nil || code != 200 || !nginx.Alive() {
+		t.Errorf("nginx answers %d, %v (all alive: %v)", code, err, nginx.Alive())
+	}
+	if err := worker.Work(); err != nil || !fpm.Alive() {
+		t.Errorf("the queue worker: %v; php-fpm alive: %v", err, fpm.Alive())
 	}
 }

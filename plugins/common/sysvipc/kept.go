@@ -167,7 +167,7 @@ func Advice(r Reason, exes []string, policyFile string) string {
 	case ReasonOwnerUnverified:
 		return "its executable cannot be read as this user, so it may or may not be PHP-FPM or a declared neighbour: run as root to tell (the event handler does)"
 	case ReasonMasterMayOwn:
-		return "enable the unit drop-in (ipcwatch-witness.conf) so that each start's arrays are recorded, and a dead start's are proven leaks beside a running Apache; or stop that Apache"
+		return "restart that Apache through its unit (systemctl restart apache2): with the unit drop-in on (ipcwatch-witness.conf, which make install and the packages put in place), its before-start hook removes what no process can use while it is stopped, and every start's arrays are recorded from then on, so a dead start's are proven leaks beside a running Apache"
 	case ReasonOrphanAlive:
 		return fmt.Sprintf("stop the dead Apache's orphaned workers, or set kill_orphans = true in %s", policyFile)
 	case ReasonLastPIDAlive:

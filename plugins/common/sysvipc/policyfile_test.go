@@ -99,7 +99,7 @@ func TestKeptLines(t *testing.T) {
 		"8 arrays owner_process_alive: kept by pid 802 (www-data, /usr/sbin/nginx, started 2026-12-04T21:40:01Z: nginx: worker process)",
 		"and 5 more processes keep 23 arrays",
 		`fix (owner_process_alive): if it never uses a semaphore array it did not make, declare it a neighbour in /etc/ipcwatch/remediate.conf (neighbours = ["/usr/sbin/nginx"]); otherwise stop it`,
-		"fix (master_may_own): enable the unit drop-in (ipcwatch-witness.conf) so that each start's arrays are recorded, and a dead start's are proven leaks beside a running Apache; or stop that Apache",
+		"fix (master_may_own): restart that Apache through its unit (systemctl restart apache2): with the unit drop-in on (ipcwatch-witness.conf, which make install and the packages put in place), its before-start hook removes what no process can use while it is stopped, and every start's arrays are recorded from then on, so a dead start's are proven leaks beside a running Apache",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("kept lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

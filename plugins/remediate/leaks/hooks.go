@@ -409,7 +409,20 @@ func keptSummary(rep remediate.Report) string {
 	if len(why) == 0 {
 		return ""
 	}
-	return "; kept: " + summarize(why)
+	return "; kept: " + summarize(why) + keptBy(rep.Kept)
+}
+
+// keptBy names, on the hook's one line, the process that keeps the most
+// arrays, and how many others keep some: the audit record names them.
+func keptBy(ks []sysvipc.Kept) string {
+	if len(ks) == 0 {
+		return ""
+	}
+	s := "; kept by " + ks[0].By.String()
+	if len(ks) > 1 {
+		s += fmt.Sprintf(" and %d more processes (the audit log names them)", len(ks)-1)
+	}
+	return s
 }
 
 // summarize is "3 reason, 1 other" sorted by count, then name.
