@@ -36,8 +36,8 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/check_sysvipc ./nagios/check_sysvipc
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-telegraf ./shim
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-remediate ./nagios/ipcwatch-remediate
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-plugin-apache ./plugins/remediate/apache
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-remediate ./plugins/remediate/ipcwatch-remediate
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ipcwatch-plugin-apache ./plugins/remediate/ipcwatch-plugin-apache
 	@# The manifest the remediation host trusts plugins by (sha256sum format).
 	cd $(BIN) && sha256sum ipcwatch-plugin-apache > SHA256SUMS
 
@@ -91,7 +91,7 @@ unit: build
 # scenario in which a past version removed a live mutex or killed a
 # healthy process, with real Apache (about two minutes: a 60 s pass-phrase).
 safety: deps build
-	$(GO) test -count=1 -v ./plugins/remediate/safety
+	$(GO) test -count=1 -v ./plugins/e2e/safety
 
 # A short run of every fuzz target; the seed corpora under testdata/fuzz
 # already run as ordinary tests in `unit`.
@@ -165,14 +165,11 @@ install: build
 	setcap cap_ipc_owner=ep $(DESTDIR)$(LIBDIR)/ipcwatch-telegraf
 	cd $(DESTDIR)$(LIBDIR) && sha256sum ipcwatch-plugin-apache > SHA256SUMS && chmod 0644 SHA256SUMS
 	install -m 0644 sample.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf
-	install -m 0644 nagios/ipcwatch-remediate/remediate.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf
-	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/nagios/sysvipc.cfg > $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg
-	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/icinga2/sysvipc.conf > $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf
-	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g; s|/usr/share/ipcwatch/|$(SHAREDIR)/|g' nagios/systemd/ipcwatch-witness.conf > $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
-	printf '%s\n' '# Telegraf: copy into /etc/telegraf/telegraf.d/ to collect System V IPC metrics.' \
-	  '[[inputs.execd]]' \
-	  '  command = ["$(LIBDIR)/ipcwatch-telegraf", "-config", "$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf", "-poll_interval_disabled"]' \
-	  '  signal = "STDIN"' '  data_format = "influx"' > $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
+	install -m 0644 nagios/shipped/ipcwatch/remediate.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf
+	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/shipped/nagios/sysvipc.cfg > $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg
+	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/shipped/icinga2/sysvipc.conf > $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf
+	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g; s|/usr/share/ipcwatch/|$(SHAREDIR)/|g' nagios/shipped/systemd/ipcwatch-witness.conf > $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
+	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g; s|/etc/ipcwatch/|$(SYSCONFDIR)/ipcwatch/|g' nagios/shipped/telegraf/ipcwatch-execd.conf > $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
 	chmod 0644 $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf \
 	  $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
 	printf '%s\n' '# ipcwatch: the monitoring user may run the remediation handler as root, and nothing else.' \

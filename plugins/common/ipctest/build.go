@@ -14,8 +14,8 @@ import (
 var binaries = map[string]string{
 	"check_sysvipc":          "nagios/check_sysvipc",
 	"ipcwatch-telegraf":      "shim",
-	"ipcwatch-remediate":     "nagios/ipcwatch-remediate",
-	"ipcwatch-plugin-apache": "plugins/remediate/apache",
+	"ipcwatch-remediate":     "plugins/remediate/ipcwatch-remediate",
+	"ipcwatch-plugin-apache": "plugins/remediate/ipcwatch-plugin-apache",
 }
 
 // envBin hands the built directory to re-executed children.

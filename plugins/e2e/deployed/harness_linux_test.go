@@ -1,4 +1,4 @@
-package nagios
+package deployed
 
 import (
 	"bufio"

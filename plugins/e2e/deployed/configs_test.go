@@ -1,6 +1,6 @@
 // Package nagios holds the shipped Nagios and Icinga 2 definitions; its
 // tests load them into the real programs.
-package nagios
+package deployed
 
 import (
 	"os"
@@ -36,7 +36,7 @@ object Service "sysvipc" {
 func TestIcinga2Definitions(t *testing.T) {
 	_, err := exec.LookPath("icinga2")
 	ipctest.Require(t, err == nil, "needs Debian's icinga2-bin (make deps)")
-	conf, err := filepath.Abs(filepath.Join("icinga2", "sysvipc.conf"))
+	conf, err := filepath.Abs(filepath.Join("..", "..", "..", "nagios", "shipped", "icinga2", "sysvipc.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ const nagiosObjects = nagiosBase + `define service {
 func TestNagiosDefinitions(t *testing.T) {
 	_, err := exec.LookPath("nagios4")
 	ipctest.Require(t, err == nil, "needs Debian's nagios4-core (make deps)")
-	shipped, err := filepath.Abs(filepath.Join("nagios", "sysvipc.cfg"))
+	shipped, err := filepath.Abs(filepath.Join("..", "..", "..", "nagios", "shipped", "nagios", "sysvipc.cfg"))
 	if err != nil {
 		t.Fatal(err)
 	}

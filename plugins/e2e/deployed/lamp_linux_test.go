@@ -1,4 +1,4 @@
-package nagios
+package deployed
 
 import (
 	"encoding/json"
@@ -309,7 +309,7 @@ func TestLAMPWitnessedBesideApache(t *testing.T) {
 	asInstalledHost(t, root)
 	// The shipped policy, not the lowered minimum age of asInstalledHost:
 	// a record needs no minimum age.
-	shipped, err := os.ReadFile("ipcwatch-remediate/remediate.conf")
+	shipped, err := os.ReadFile("../../../nagios/shipped/ipcwatch/remediate.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

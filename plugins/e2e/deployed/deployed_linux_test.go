@@ -1,4 +1,4 @@
-package nagios
+package deployed
 
 import (
 	"bufio"
@@ -33,7 +33,7 @@ func installed(t *testing.T) string {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("make", "--no-print-directory", "-C", "..", "install", "PREFIX="+filepath.Join(root, "usr"),
+	cmd := exec.Command("make", "--no-print-directory", "-C", "../../..", "install", "PREFIX="+filepath.Join(root, "usr"),
 		"SYSCONFDIR="+filepath.Join(root, "etc"), "BIN="+filepath.Join(root, "build"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
