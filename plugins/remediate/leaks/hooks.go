@@ -135,20 +135,20 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk *sysvipc.W
 	rec.Starts = pruneStarts(rec.Starts, arrays, census, ns)
 
 	// Whatever is recorded or not, the pruned record is stored.
-	nothing := func(format string, args ...any) (remediate.Report, error) {
+	recordNothing := func(format string, args ...any) (remediate.Report, error) {
 		rep.Note = fmt.Sprintf(format, args...)
 		rep.Record = rec.Encode()
 		return rep, nil
 	}
 	master := census.Procs[req.MainPID]
 	if req.MainPID <= 0 || master == nil {
-		return nothing("main pid %d is not running: nothing recorded", req.MainPID)
+		return recordNothing("main pid %d is not running: nothing recorded", req.MainPID)
 	}
 	// The main pid must be this start's: one that already ran at the
 	// before-start (a PIDFile naming another instance's pid file, say)
 	// would get that instance's arrays recorded as this unit's.
 	if before != nil && slices.Contains(before.Apache, sysvipc.IDOf(master)) {
-		return nothing("main pid %d was running before this start: not its master, nothing recorded", req.MainPID)
+		return recordNothing("main pid %d was running before this start: not its master, nothing recorded", req.MainPID)
 	}
 	// It must be an Apache master leading its own process group (a
 	// daemon's after setsid, or systemd's setsid for a foreground one):
@@ -156,7 +156,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk *sysvipc.W
 	// process uses, and the witnessed rules find a dead start's leftovers
 	// by that group.
 	if master.Role != sysvipc.RoleMaster || master.PGRP != master.PID {
-		return nothing("main pid %d is not an Apache master leading its process group (%s, group %d): nothing recorded", req.MainPID, roleName(master.Role), master.PGRP)
+		return recordNothing("main pid %d is not an Apache master leading its process group (%s, group %d): nothing recorded", req.MainPID, roleName(master.Role), master.PGRP)
 	}
 	tree := descendants(census, master.PID)
 	window, why := windowClear(before, arrays, census, tree)
@@ -177,39 +177,13 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk *sysvipc.W
 			continue
 		}
 		d, err := sys.ProbeSem(a)
-		last := census.Procs[d.PID]
-		switch {
-		case err != nil:
+		if err != nil {
 			skipped["unreadable"]++
 			continue
-		case tree[d.PID] && last != nil && last.Role != sysvipc.RoleNone && master.ExePath != "" && last.ExePath == master.ExePath &&
-			touchedSince(a, last, master, window):
-			// The master or one of its workers (forks of it: the same
-			// executable) touched it, after that process started (not a
-			// process that once had the pid).
-		case tree[d.PID]:
-			// A piped logger, a RewriteMap program or a CGI script is
-			// the master's child but runs another program, even one
-			// linked with APR: what it makes or hands on is not the
-			// server's mutex.
-			skipped["last used by a process below the master that is not the server, or not surely after it started"]++
-			continue
-		case d.PID > 0 && last == nil && !window:
-			skipped["last pid gone and "+why]++
-			continue
-		case d.PID > 0 && last == nil && a.CUID != 0:
-			// Apache's start-up process runs as root: an array a
-			// www-data program made and left to a child is not its.
-			skipped["last pid gone and made by uid "+strconv.FormatUint(uint64(a.CUID), 10)]++
-			continue
-		case d.PID > 0 && last == nil && time.Unix(a.CTime, 0).After(master.Start.Add(startSlack)):
-			// What the start-up process made, it made before it forked
-			// the master.
-			skipped["last pid gone and made after the master started"]++
-			continue
-		case d.PID > 0 && last == nil:
-		default:
-			skipped["last used by another process"]++
+		}
+		last := census.Procs[d.PID]
+		if why := notOwn(attribution{array: a, lastPID: d.PID, last: last, master: master, inTree: tree[d.PID], window: window, windowWhy: why}); why != "" {
+			skipped[why]++
 			continue
 		}
 		start.Arrays = append(start.Arrays, sysvipc.WitnessOf(a))
@@ -228,6 +202,48 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk *sysvipc.W
 		rep.Note += "; not recorded: " + summarize(skipped)
 	}
 	return rep, nil
+}
+
+// attribution is what decides whether an array that appeared during a
+// unit's start is that start's own.
+type attribution struct {
+	array     sysvipc.SemArray
+	lastPID   int              // GETPID: its last user
+	last      *sysvipc.Process // the census's process of that pid; nil when gone
+	master    *sysvipc.Process // the start's master, by systemd's $MAINPID
+	inTree    bool             // lastPID is the master or below it
+	window    bool             // no process outside the start could have made arrays during it (windowClear)
+	windowWhy string           // why the window is not clear
+}
+
+// notOwn is "" for an array the start made, and otherwise why it is not
+// recorded. The start's own: the master or one of its workers (forks of
+// it: the same executable) touched it last, after that process started
+// (not a process that once had the pid); or its last user is gone, the
+// window was clear, root made it (Apache's start-up process runs as
+// root), before the master started (what the start-up process made, it
+// made before it forked the master).
+func notOwn(x attribution) string {
+	a, last, master := x.array, x.last, x.master
+	switch {
+	case x.inTree && last != nil && last.Role != sysvipc.RoleNone && master.ExePath != "" && last.ExePath == master.ExePath &&
+		touchedSince(a, last, master, x.window):
+		return ""
+	case x.inTree:
+		// A piped logger, a RewriteMap program or a CGI script is the
+		// master's child but runs another program, even one linked with
+		// APR: what it makes or hands on is not the server's mutex.
+		return "last used by a process below the master that is not the server, or not surely after it started"
+	case x.lastPID > 0 && last == nil && !x.window:
+		return "last pid gone and " + x.windowWhy
+	case x.lastPID > 0 && last == nil && a.CUID != 0:
+		return "last pid gone and made by uid " + strconv.FormatUint(uint64(a.CUID), 10)
+	case x.lastPID > 0 && last == nil && time.Unix(a.CTime, 0).After(master.Start.Add(startSlack)):
+		return "last pid gone and made after the master started"
+	case x.lastPID > 0 && last == nil:
+		return ""
+	}
+	return "last used by another process"
 }
 
 // touchedSince reports whether the array's last change or operation came

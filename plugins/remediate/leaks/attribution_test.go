@@ -1,0 +1,47 @@
+package leaks
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+)
+
+// TestNotOwn: the after-start's attribution, one case per rule: which
+// array that appeared during a unit's start is the start's own.
+func TestNotOwn(t *testing.T) {
+	start := time.Unix(1_800_000_000, 0)
+	master := &sysvipc.Process{PID: 100, PGRP: 100, Role: sysvipc.RoleMaster, ExePath: "/usr/sbin/apache2", Start: start}
+	worker := &sysvipc.Process{PID: 101, PGRP: 100, PPID: 100, Role: sysvipc.RoleWorker, ExePath: "/usr/sbin/apache2", Start: start.Add(time.Second)}
+	logger := &sysvipc.Process{PID: 102, PGRP: 100, PPID: 100, ExePath: "/usr/bin/rotatelogs", Start: start.Add(time.Second)}
+	other := &sysvipc.Process{PID: 200, PGRP: 200, ExePath: "/usr/sbin/cron", Start: start.Add(-time.Hour)}
+	at := func(touched time.Time, cuid uint32) sysvipc.SemArray {
+		return sysvipc.SemArray{SemID: 7, NSems: 1, UID: 33, CUID: cuid, CTime: touched.Unix(), OTime: touched.Unix()}
+	}
+	for _, tt := range []struct {
+		name string
+		x    attribution
+		want string
+	}{
+		{"the master touched it after its start", attribution{array: at(start.Add(time.Second), 0), lastPID: 100, last: master, master: master, inTree: true}, ""},
+		{"a worker touched it well after its start", attribution{array: at(start.Add(10*time.Second), 0), lastPID: 101, last: worker, master: master, inTree: true}, ""},
+		{"a worker's touch within the slack of its start, window clear", attribution{array: at(worker.Start, 0), lastPID: 101, last: worker, master: master, inTree: true, window: true}, ""},
+		{"a worker's touch within the slack of its start, window not clear (its pid may have been another's)", attribution{array: at(worker.Start, 0), lastPID: 101, last: worker, master: master, inTree: true},
+			"last used by a process below the master that is not the server, or not surely after it started"},
+		{"a worker's pid, touched before it started", attribution{array: at(start.Add(-time.Minute), 0), lastPID: 101, last: worker, master: master, inTree: true, window: true},
+			"last used by a process below the master that is not the server, or not surely after it started"},
+		{"a piped logger below the master", attribution{array: at(start.Add(10*time.Second), 0), lastPID: 102, last: logger, master: master, inTree: true, window: true},
+			"last used by a process below the master that is not the server, or not surely after it started"},
+		{"the start-up process, gone, made it before the master, window clear", attribution{array: at(start.Add(-30*time.Second), 0), lastPID: 99, master: master, window: true}, ""},
+		{"last user gone, window not clear", attribution{array: at(start.Add(-30*time.Second), 0), lastPID: 99, master: master, windowWhy: "a neighbour reloaded in the window"},
+			"last pid gone and a neighbour reloaded in the window"},
+		{"last user gone, made by a www-data program", attribution{array: at(start.Add(-30*time.Second), 33), lastPID: 99, master: master, window: true}, "last pid gone and made by uid 33"},
+		{"last user gone, made after the master started", attribution{array: at(start.Add(time.Minute), 0), lastPID: 99, master: master, window: true}, "last pid gone and made after the master started"},
+		{"another live process outside the start", attribution{array: at(start.Add(time.Second), 0), lastPID: 200, last: other, master: master, window: true}, "last used by another process"},
+		{"never operated on (GETPID 0)", attribution{array: at(start.Add(time.Second), 0), master: master, window: true}, "last used by another process"},
+	} {
+		if got := notOwn(tt.x); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
