@@ -1,6 +1,7 @@
 package leaks
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -42,6 +43,51 @@ func TestNotOwn(t *testing.T) {
 	} {
 		if got := notOwn(tt.x); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestKillableOrphans: which orphans are offered for killing, one case
+// per rule.
+func TestKillableOrphans(t *testing.T) {
+	orphan := func(pid, pgrp int, shared ...uint64) *sysvipc.Process {
+		return &sysvipc.Process{PID: pid, PGRP: pgrp, EUID: 33, Exe: "apache2", APR: true, Role: sysvipc.RoleOrphan, CertainOrphan: true, Shared: shared}
+	}
+	foreground := orphan(30, 9, 500)
+	foreground.Foreground = true
+	master := &sysvipc.Process{PID: 1, PGRP: 1, Exe: "apache2", APR: true, Role: sysvipc.RoleMaster}
+	census := func(ps ...*sysvipc.Process) sysvipc.Census {
+		c := sysvipc.Census{Procs: map[int]*sysvipc.Process{}}
+		for _, p := range ps {
+			c.Procs[p.PID] = p
+		}
+		return c
+	}
+	pids := func(ps []*sysvipc.Process) []int {
+		var out []int
+		for _, p := range ps {
+			out = append(out, p.PID)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name   string
+		census sysvipc.Census
+		own    map[int][]uint64
+		want   []int
+	}{
+		{"two forks of one dead master, no master runs", census(orphan(10, 9, 500), orphan(11, 9, 500)), nil, []int{10, 11}},
+		{"a lone orphan, no record", census(orphan(10, 9, 500)), nil, nil},
+		{"two of one group that share no mapping", census(orphan(10, 9, 500), orphan(11, 9, 501)), nil, nil},
+		{"two sharing a mapping in different groups", census(orphan(10, 9, 500), orphan(11, 8, 500)), nil, nil},
+		{"a master runs", census(master, orphan(10, 9, 500), orphan(11, 9, 500)), nil, nil},
+		{"a recorded dead master's group while another master runs", census(master, orphan(10, 9, 500)), map[int][]uint64{9: {500}}, []int{10}},
+		{"a recorded group, the orphan sharing nothing with its master", census(master, orphan(10, 9, 501)), map[int][]uint64{9: {500}}, nil},
+		{"started in the foreground: never, nor its group-mate alone", census(foreground, orphan(31, 9, 500)), nil, nil},
+	} {
+		got := pids(killableOrphans(tt.census, tt.own))
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

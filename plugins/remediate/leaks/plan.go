@@ -148,39 +148,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 	}
 	judged := sysvipc.ClassifyThreads(arrays, census, sys, pol, sys.Threads())
 	ownGroups := bk.Sorted(census).DeadMasters()
-	// Orphans are offered for killing only when no master runs: while one
-	// does, every array older than it stays unknown whatever the orphans
-	// do, so killing them would gain nothing and risk a live server. The
-	// exception is a recorded start's own group: its master is gone, and
-	// its arrays are witnessed leaks once its orphans are.
-	//
-	// An orphan must be proven a fork of a dead daemon master: it shares
-	// an anonymous shared mapping (Apache's scoreboard, which the master
-	// makes before it forks) with the master a record names, or, without a
-	// record, with another killable orphan of its group. Two servers
-	// started apart never share one, whatever their command lines say (a
-	// one-process server with ONE_PROCESS in its config file and -k start,
-	// whose launcher exited, looks like a worker otherwise: fifth and
-	// sixth attack reviews).
-	var orphans []*sysvipc.Process
-	noMaster := len(census.WithRole(sysvipc.RoleMaster)) == 0
-	var killable []*sysvipc.Process
-	for _, o := range census.WithRole(sysvipc.RoleOrphan) {
-		if o.Killable() {
-			killable = append(killable, o)
-		}
-	}
-	for _, o := range killable {
-		if shared, ok := ownGroups[o.PGRP]; ok && o.SharesWith(shared) {
-			orphans = append(orphans, o)
-			continue
-		}
-		if noMaster && slices.ContainsFunc(killable, func(q *sysvipc.Process) bool {
-			return q != o && q.PGRP == o.PGRP && q.SharesWith(o.Shared)
-		}) {
-			orphans = append(orphans, o)
-		}
-	}
+	orphans := killableOrphans(census, ownGroups)
 	var afterOrphans []sysvipc.Classification
 	if p.KillOrphans && len(orphans) > 0 {
 		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken}
@@ -213,6 +181,42 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 		plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, StartTicks: o.StartTicks, UID: o.EUID, Name: o.Comm})
 	}
 	return plan, nil
+}
+
+// killableOrphans are the orphans offered for killing. Only when no
+// master runs: while one does, every array older than it stays unknown
+// whatever the orphans do, so killing them would gain nothing and risk a
+// live server. The exception is a recorded start's own group (ownGroups:
+// its dead master's shared mappings, by process group): its master is
+// gone, and its arrays are witnessed leaks once its orphans are.
+//
+// An orphan must be proven a fork of a dead daemon master: it shares an
+// anonymous shared mapping (Apache's scoreboard, which the master makes
+// before it forks) with the master a record names, or, without a record,
+// with another killable orphan of its group. Two servers started apart
+// never share one, whatever their command lines say: a one-process server
+// with ONE_PROCESS in its config file and -k start, whose launcher
+// exited, looks like a worker otherwise.
+func killableOrphans(census sysvipc.Census, ownGroups map[int][]uint64) []*sysvipc.Process {
+	var orphans, killable []*sysvipc.Process
+	noMaster := len(census.WithRole(sysvipc.RoleMaster)) == 0
+	for _, o := range census.WithRole(sysvipc.RoleOrphan) {
+		if o.Killable() {
+			killable = append(killable, o)
+		}
+	}
+	for _, o := range killable {
+		if shared, ok := ownGroups[o.PGRP]; ok && o.SharesWith(shared) {
+			orphans = append(orphans, o)
+			continue
+		}
+		if noMaster && slices.ContainsFunc(killable, func(q *sysvipc.Process) bool {
+			return q != o && q.PGRP == o.PGRP && q.SharesWith(o.Shared)
+		}) {
+			orphans = append(orphans, o)
+		}
+	}
+	return orphans
 }
 
 func evidence(c sysvipc.Classification) remediate.Evidence {
