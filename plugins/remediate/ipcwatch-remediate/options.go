@@ -74,33 +74,21 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// flagValues are the flags parsed into something other than options.
+type flagValues struct {
+	plugins                 listFlag
+	users                   string
+	beforeStart, afterStart bool
+	mainPID                 string
+}
+
+// parseArgs reads the command line: the flags, what sudo's caller may not
+// choose, root's policy file under what the flags did not set, the hooks'
+// flags, the checks of every value, and the paths found beside this
+// program.
 func parseArgs(args []string) (options, error) {
 	o := options{}
-	fs := flag.NewFlagSet("ipcwatch-remediate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.state, "state", "", "service state ($SERVICESTATE$): OK, WARNING, CRITICAL, UNKNOWN")
-	fs.StringVar(&o.stateType, "state-type", "", "SOFT or HARD ($SERVICESTATETYPE$)")
-	fs.IntVar(&o.attempt, "attempt", 0, "check attempt ($SERVICEATTEMPT$)")
-	fs.IntVar(&o.actOnAttempt, "act-on-attempt", 3, "act on a SOFT CRITICAL from this attempt on")
-	var plugins listFlag
-	fs.Var(&plugins, "plugin", "remediation plugin to run (repeatable); default: ipcwatch-plugin-apache beside this program")
-	fs.StringVar(&o.manifest, "manifest", "", "sha256 manifest of trusted plugins; default: SHA256SUMS beside this program")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
-	fs.DurationVar(&o.minAge, "min-age", sysvipc.DefaultMinAge, "arrays changed more recently are never stale")
-	fs.IntVar(&o.maxRemovals, "max-removals", 0, "remove at most this many arrays in one run (0: no limit)")
-	fs.BoolVar(&o.killOrphans, "kill-orphans", false, "SIGTERM, then SIGKILL, Apache workers whose master died")
-	fs.DurationVar(&o.orphanGrace, "orphan-grace", 5*time.Second, "time between SIGTERM and SIGKILL for orphans")
-	users := fs.String("apache-user", strings.Join(sysvipc.DefaultApacheUsers, ","), "users Apache's mutexes belong to")
-	fs.StringVar(&o.auditLog, "audit-log", "/var/log/ipcwatch/remediate.jsonl", "JSON lines audit log, appended")
-	fs.IntVar(&o.pid, "pid", 0, "act in the IPC namespace of this process (Apache in a container)")
-	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
-	fs.StringVar(&o.policyFile, "policy", defaultPolicyFile, "root's policy file (apache_users, min_age, max_removals, kill_orphans, neighbours); flags given override it")
-	var beforeStart, afterStart bool
-	fs.BoolVar(&beforeStart, "before-start", false, "systemd ExecStartPre: remove what dead starts left, then note what exists before --unit starts (root only; exits 0)")
-	fs.BoolVar(&afterStart, "after-start", false, "systemd ExecStartPost: record the arrays this start of --unit made, with --main-pid (root only; exits 0)")
-	fs.StringVar(&o.unit, "unit", "", "the unit a hook runs for (systemd's %n)")
-	mainPID := fs.String("main-pid", "", "after-start: the unit's main pid (systemd's $MAINPID)")
-	fs.StringVar(&o.stateDir, "state-dir", sysvipc.DefaultStateDir, "directory where the hooks keep what they witnessed (root writes, all read)")
+	fs, r := defineFlags(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, fmt.Errorf("%w\n%s", errHelp, usage(fs))
@@ -110,55 +98,112 @@ func parseArgs(args []string) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	o.plugins = plugins
+	o.plugins = r.plugins
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := sudoRestrictions(o, set); err != nil {
+		return o, err
+	}
+	if err := mergePolicyFile(&o, r, set); err != nil {
+		return o, err
+	}
+	if err := hookArgs(&o, set, r.beforeStart, r.afterStart, r.mainPID); err != nil {
+		return o, err
+	}
+	if err := validate(&o, r.users, set); err != nil {
+		return o, err
+	}
+	return o, besideThisProgram(&o)
+}
+
+// defineFlags defines every flag, into o or the returned values.
+func defineFlags(o *options) (*flag.FlagSet, *flagValues) {
+	r := &flagValues{}
+	fs := flag.NewFlagSet("ipcwatch-remediate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.state, "state", "", "service state ($SERVICESTATE$): OK, WARNING, CRITICAL, UNKNOWN")
+	fs.StringVar(&o.stateType, "state-type", "", "SOFT or HARD ($SERVICESTATETYPE$)")
+	fs.IntVar(&o.attempt, "attempt", 0, "check attempt ($SERVICEATTEMPT$)")
+	fs.IntVar(&o.actOnAttempt, "act-on-attempt", 3, "act on a SOFT CRITICAL from this attempt on")
+	fs.Var(&r.plugins, "plugin", "remediation plugin to run (repeatable); default: ipcwatch-plugin-apache beside this program")
+	fs.StringVar(&o.manifest, "manifest", "", "sha256 manifest of trusted plugins; default: SHA256SUMS beside this program")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	fs.DurationVar(&o.minAge, "min-age", sysvipc.DefaultMinAge, "arrays changed more recently are never stale")
+	fs.IntVar(&o.maxRemovals, "max-removals", 0, "remove at most this many arrays in one run (0: no limit)")
+	fs.BoolVar(&o.killOrphans, "kill-orphans", false, "SIGTERM, then SIGKILL, Apache workers whose master died")
+	fs.DurationVar(&o.orphanGrace, "orphan-grace", 5*time.Second, "time between SIGTERM and SIGKILL for orphans")
+	fs.StringVar(&r.users, "apache-user", strings.Join(sysvipc.DefaultApacheUsers, ","), "users Apache's mutexes belong to")
+	fs.StringVar(&o.auditLog, "audit-log", "/var/log/ipcwatch/remediate.jsonl", "JSON lines audit log, appended")
+	fs.IntVar(&o.pid, "pid", 0, "act in the IPC namespace of this process (Apache in a container)")
+	fs.StringVar(&o.lockFile, "lock", "/run/ipcwatch-remediate.lock", "lock file: one handler at a time")
+	fs.StringVar(&o.policyFile, "policy", defaultPolicyFile, "root's policy file (apache_users, min_age, max_removals, kill_orphans, neighbours); flags given override it")
+	fs.BoolVar(&r.beforeStart, "before-start", false, "systemd ExecStartPre: remove what dead starts left, then note what exists before --unit starts (root only; exits 0)")
+	fs.BoolVar(&r.afterStart, "after-start", false, "systemd ExecStartPost: record the arrays this start of --unit made, with --main-pid (root only; exits 0)")
+	fs.StringVar(&o.unit, "unit", "", "the unit a hook runs for (systemd's %n)")
+	fs.StringVar(&r.mainPID, "main-pid", "", "after-start: the unit's main pid (systemd's $MAINPID)")
+	fs.StringVar(&o.stateDir, "state-dir", sysvipc.DefaultStateDir, "directory where the hooks keep what they witnessed (root writes, all read)")
+	return fs, r
+}
+
+// sudoRestrictions refuses, through sudo, the flags only root may pass
+// (sudoOnly), and a minimum age below the default.
+func sudoRestrictions(o options, set map[string]bool) error {
 	if uid := os.Getenv("SUDO_UID"); uid != "" && uid != "0" {
 		for _, name := range sudoOnly {
 			if set[name] {
-				return o, fmt.Errorf("%w: --%s: not allowed through sudo (SUDO_UID %s); only root may choose what the handler runs, writes or judges", errUsage, name, uid)
+				return fmt.Errorf("%w: --%s: not allowed through sudo (SUDO_UID %s); only root may choose what the handler runs, writes or judges", errUsage, name, uid)
 			}
 		}
 		// Nor may the caller loosen the safety margin below the default;
 		// root's policy file may.
 		if set["min-age"] && o.minAge < sysvipc.DefaultMinAge {
-			return o, fmt.Errorf("%w: --min-age: %s is below %s, not allowed through sudo (SUDO_UID %s)", errUsage, o.minAge, sysvipc.DefaultMinAge, uid)
+			return fmt.Errorf("%w: --min-age: %s is below %s, not allowed through sudo (SUDO_UID %s)", errUsage, o.minAge, sysvipc.DefaultMinAge, uid)
 		}
 	}
+	return nil
+}
+
+// mergePolicyFile fills from root's policy file what the command line
+// did not set.
+func mergePolicyFile(o *options, r *flagValues, set map[string]bool) error {
 	// Root's policy file fills what the command line did not set.
 	pf, err := loadPolicyFile(o.policyFile)
 	if err != nil {
-		return o, err
+		return err
 	}
 	if pf != nil {
-		if err := applyPolicyFile(pf, &o, users, set); err != nil {
-			return o, err
+		if err := applyPolicyFile(pf, o, &r.users, set); err != nil {
+			return err
 		}
 		o.policyRead = o.policyFile
 	}
-	if err := hookArgs(&o, set, beforeStart, afterStart, *mainPID); err != nil {
-		return o, err
-	}
+	return nil
+}
+
+// validate checks every value: the Nagios state flags, the users and the
+// minimum age (by the core's one policy constructor), and the bounds of
+// every number.
+func validate(o *options, users string, set map[string]bool) error {
 	o.manual = !set["state"] && !set["state-type"] && !set["attempt"]
 	if !o.manual {
 		o.state = strings.ToUpper(o.state)
 		o.stateType = strings.ToUpper(o.stateType)
 		if !set["state"] || !set["state-type"] || !set["attempt"] {
-			return o, fmt.Errorf("%w: --state, --state-type and --attempt go together (Nagios: $SERVICESTATE$ $SERVICESTATETYPE$ $SERVICEATTEMPT$)", errUsage)
+			return fmt.Errorf("%w: --state, --state-type and --attempt go together (Nagios: $SERVICESTATE$ $SERVICESTATETYPE$ $SERVICEATTEMPT$)", errUsage)
 		}
 		if o.stateType != "SOFT" && o.stateType != "HARD" {
-			return o, fmt.Errorf("%w: --state-type: %q is not SOFT or HARD", errUsage, o.stateType)
+			return fmt.Errorf("%w: --state-type: %q is not SOFT or HARD", errUsage, o.stateType)
 		}
 		if o.attempt < 1 {
-			return o, fmt.Errorf("%w: --attempt: %d is not a positive attempt number", errUsage, o.attempt)
+			return fmt.Errorf("%w: --attempt: %d is not a positive attempt number", errUsage, o.attempt)
 		}
 	}
 	if o.actOnAttempt < 1 {
-		return o, fmt.Errorf("%w: --act-on-attempt: %d is not a positive attempt number", errUsage, o.actOnAttempt)
+		return fmt.Errorf("%w: --act-on-attempt: %d is not a positive attempt number", errUsage, o.actOnAttempt)
 	}
 	// The users and the minimum age are checked by the core's one policy
 	// constructor, as in check_sysvipc, the Telegraf input and the plugin.
-	for _, u := range strings.Split(*users, ",") {
+	for _, u := range strings.Split(users, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			o.apacheUsers = append(o.apacheUsers, u)
 		}
@@ -171,31 +216,37 @@ func parseArgs(args []string) (options, error) {
 		}
 		// Name where the bad value came from: the flag, or root's file.
 		if o.policyRead != "" && !set[strings.TrimPrefix(flag, "--")] {
-			return o, fmt.Errorf("%w %s: %s: %w", errPolicyFile, o.policyRead, key, err)
+			return fmt.Errorf("%w %s: %s: %w", errPolicyFile, o.policyRead, key, err)
 		}
-		return o, fmt.Errorf("%w: %s: %w", errUsage, flag, err)
+		return fmt.Errorf("%w: %s: %w", errUsage, flag, err)
 	}
 	if o.pid < 0 || o.pid > maxPID {
-		return o, fmt.Errorf("%w: --pid: %d is not a process id (1 to %d)", errUsage, o.pid, maxPID)
+		return fmt.Errorf("%w: --pid: %d is not a process id (1 to %d)", errUsage, o.pid, maxPID)
 	}
 	if o.maxRemovals < 0 {
-		return o, fmt.Errorf("%w: --max-removals: %d is negative", errUsage, o.maxRemovals)
+		return fmt.Errorf("%w: --max-removals: %d is negative", errUsage, o.maxRemovals)
 	}
 	if o.maxRemovals > maxCount {
-		return o, fmt.Errorf("%w: --max-removals: %d is above the maximum %d", errUsage, o.maxRemovals, maxCount)
+		return fmt.Errorf("%w: --max-removals: %d is above the maximum %d", errUsage, o.maxRemovals, maxCount)
 	}
 	if o.attempt > maxCount || o.actOnAttempt > maxCount {
-		return o, fmt.Errorf("%w: --attempt and --act-on-attempt: at most %d", errUsage, maxCount)
+		return fmt.Errorf("%w: --attempt and --act-on-attempt: at most %d", errUsage, maxCount)
 	}
 	if o.orphanGrace < 0 {
-		return o, fmt.Errorf("%w: --orphan-grace: %s is negative", errUsage, o.orphanGrace)
+		return fmt.Errorf("%w: --orphan-grace: %s is negative", errUsage, o.orphanGrace)
 	}
 	if o.orphanGrace > maxOrphanGrace {
-		return o, fmt.Errorf("%w: --orphan-grace: %s is above the maximum %s", errUsage, o.orphanGrace, maxOrphanGrace)
+		return fmt.Errorf("%w: --orphan-grace: %s is above the maximum %s", errUsage, o.orphanGrace, maxOrphanGrace)
 	}
+	return nil
+}
+
+// besideThisProgram finds the plugin and its manifest beside this
+// program, unless given.
+func besideThisProgram(o *options) error {
 	self, err := os.Executable()
 	if err != nil {
-		return o, err
+		return err
 	}
 	if len(o.plugins) == 0 {
 		o.plugins = []string{filepath.Join(filepath.Dir(self), "ipcwatch-plugin-apache")}
@@ -203,7 +254,7 @@ func parseArgs(args []string) (options, error) {
 	if o.manifest == "" {
 		o.manifest = filepath.Join(filepath.Dir(self), "SHA256SUMS")
 	}
-	return o, nil
+	return nil
 }
 
 // hookArgs checks the unit hooks' flags: one hook, run by root itself
