@@ -41,7 +41,7 @@ func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts,
 	}
 	var all []facts
 	err = fs.Each(sysvipc.Scope{PID: o.pid, All: o.allNamespaces}, func(n sysvipc.Namespace, in sysvipc.FS) error {
-		f, err := gatherIn(in, o, now, sysvipc.NewWitnessBook(records, n.Inode))
+		f, err := gatherIn(in, o, now, sysvipc.NewNamespaceRecords(records, n.Inode))
 		f.ns = n
 		f.recordProblems = problems
 		all = append(all, f)
@@ -54,7 +54,7 @@ func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts,
 }
 
 // gatherIn reads the namespace the FS reads.
-func gatherIn(fs sysvipc.FS, o options, now time.Time, book *sysvipc.WitnessBook) (facts, error) {
+func gatherIn(fs sysvipc.FS, o options, now time.Time, nsRecords *sysvipc.NamespaceRecords) (facts, error) {
 	if err := fs.Available(); err != nil {
 		return facts{}, err
 	}
@@ -71,7 +71,7 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time, book *sysvipc.WitnessBook
 	}
 	f.policy = *o.policy
 	pol := o.policy.At(now)
-	pol.Witness = book
+	pol.Records = nsRecords
 	var a sysvipc.Assessment
 	if o.verbose >= 2 {
 		a, err = assessAll(fs, pol)
@@ -87,7 +87,7 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time, book *sysvipc.WitnessBook
 	if o.verbose >= 1 {
 		f.kept = fs.KeptBy(a.Tally, a.Census)
 	}
-	f.recordProblems = append(f.recordProblems, book.Problems...)
+	f.recordProblems = append(f.recordProblems, nsRecords.Problems...)
 	return f, nil
 }
 

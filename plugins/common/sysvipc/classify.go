@@ -2,7 +2,6 @@ package sysvipc
 
 import (
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,10 +29,10 @@ type Policy struct {
 	// policy file declares them (PolicyFile.Neighbours). Like PHP-FPM's,
 	// their processes do not keep an array root made from being stale.
 	Neighbours map[string]bool
-	// Witness is the units' start records of the namespace judged: a
+	// Records is the units' start records of the namespace judged: a
 	// dead start's arrays are witnessed leaks, a live start's are its
 	// master's. Nil: no records.
-	Witness *WitnessBook
+	Records *NamespaceRecords
 	// Killed are pids the remediator itself killed in this run: the
 	// SEM_UNDO adjustment at their exit stamped sempid and otime, which
 	// is no sign of life. An array whose last operation is theirs is not
@@ -73,14 +72,11 @@ func (p Policy) Candidate(a SemArray) (bool, Reason) {
 	return true, ""
 }
 
-// Classify gives every array a verdict. Only candidates are probed; the
-// census must have had AssignRoles called with the same Apache users.
-func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy) []Classification {
-	return classify(arrays, census, prober, pol, runtime.GOMAXPROCS(0))
-}
-
-// ClassifyThreads is Classify on at most threads threads (FS.Threads).
-func ClassifyThreads(arrays []SemArray, census Census, prober SemProber, pol Policy, threads int) []Classification {
+// Classify gives every array a verdict, on at most threads threads
+// (FS.Threads; runtime.GOMAXPROCS(0) outside a namespace's thread). Only
+// candidates are probed; the census must have had AssignRoles called with
+// the same Apache users.
+func Classify(arrays []SemArray, census Census, prober SemProber, pol Policy, threads int) []Classification {
 	return classify(arrays, census, prober, pol, threads)
 }
 
@@ -88,9 +84,9 @@ func ClassifyThreads(arrays []SemArray, census Census, prober SemProber, pol Pol
 // arrays the judging is a fifth of the work, and done serially after the
 // probes it was a fifth of the check's time on two cores.
 func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWorkers int) []Classification {
-	j := newJudge(census, pol)
+	j := newRules(census, pol)
 	out := make([]Classification, len(arrays))
-	probes := make([]probe, len(arrays))
+	probes := make([]semAnswer, len(arrays))
 	eachPart(len(arrays), maxWorkers, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = j.probeAndJudge(arrays[i], prober, &probes[i])
@@ -104,19 +100,19 @@ func classify(arrays []SemArray, census Census, prober SemProber, pol Policy, ma
 // size the page faults of the kept classifications were a tenth of a
 // check's time.
 func tally(arrays []SemArray, census Census, prober SemProber, pol Policy, maxWorkers int) Tally {
-	j := newJudge(census, pol)
+	j := newRules(census, pol)
 	return countParts(len(arrays), maxWorkers, func(i int, t *tallying) {
-		var p probe
+		var p semAnswer
 		c := j.probeAndJudge(arrays[i], prober, &p)
 		t.add(c)
 	})
 }
 
 // tallyProbed counts the verdicts of arrays probed already.
-func tallyProbed(arrays []SemArray, probes []probed, census Census, pol Policy, maxWorkers int) Tally {
-	j := newJudge(census, pol)
+func tallyProbed(arrays []SemArray, probes []packedAnswer, census Census, pol Policy, maxWorkers int) Tally {
+	j := newRules(census, pol)
 	return countParts(len(arrays), maxWorkers, func(i int, t *tallying) {
-		p := probe{detail: detailOf(arrays[i]), err: probes[i].err}
+		p := semAnswer{detail: detailOf(arrays[i]), err: probes[i].err}
 		probes[i].fill(&p.detail)
 		t.add(j.classify(arrays[i], &p))
 	})
@@ -143,7 +139,7 @@ func countParts(n, maxWorkers int, countAt func(i int, t *tallying)) Tally {
 }
 
 // probeAndJudge probes a candidate into p and judges it.
-func (j judge) probeAndJudge(a SemArray, prober SemProber, p *probe) Classification {
+func (j rules) probeAndJudge(a SemArray, prober SemProber, p *semAnswer) Classification {
 	if ok, _ := j.pol.Candidate(a); ok {
 		p.detail, p.err = prober.ProbeSem(a)
 	}
@@ -153,21 +149,21 @@ func (j judge) probeAndJudge(a SemArray, prober SemProber, p *probe) Classificat
 // Judge is the classifier's rules bound to one census and policy: the
 // remediator's re-check before each removal uses the same rules, and the
 // same precomputed census, as Classify.
-type Judge struct{ j judge }
+type Judge struct{ j rules }
 
 // NewJudge sorts the census out once for many Recheck calls.
-func NewJudge(census Census, pol Policy) Judge { return Judge{newJudge(census, pol)} }
+func NewJudge(census Census, pol Policy) Judge { return Judge{newRules(census, pol)} }
 
 // Recheck judges one array again from a fresh probe: the remediator's
 // last look before a removal.
 func (j Judge) Recheck(a SemArray, d SemDetail) Classification {
-	return j.j.classify(a, &probe{detail: d})
+	return j.j.classify(a, &semAnswer{detail: d})
 }
 
-// judge holds what every array's verdict is checked against: the policy
+// rules holds what every array's verdict is checked against: the policy
 // and the census's Apache processes and owners, sorted out once, so each
 // array costs map look-ups instead of a pass over every process.
-type judge struct {
+type rules struct {
 	pol       Policy
 	census    Census
 	masters   []*Process
@@ -181,9 +177,9 @@ type judge struct {
 	users, rootArrayUsers, unverified map[uint32]*Process
 }
 
-func newJudge(census Census, pol Policy) judge {
-	j := judge{pol: pol, census: census, masters: census.WithRole(RoleMaster), orphans: census.WithRole(RoleOrphan),
-		workers: census.WithRole(RoleWorker), witnesses: pol.Witness.Sorted(census),
+func newRules(census Census, pol Policy) rules {
+	j := rules{pol: pol, census: census, masters: census.WithRole(RoleMaster), orphans: census.WithRole(RoleOrphan),
+		workers: census.WithRole(RoleWorker), witnesses: pol.Records.Sorted(census),
 		users: map[uint32]*Process{}, rootArrayUsers: map[uint32]*Process{}, unverified: map[uint32]*Process{}}
 	for _, p := range census.Procs {
 		if p.Role != RoleNone {
@@ -217,8 +213,8 @@ func (p Policy) declared(proc *Process) bool {
 	return proc.ExePath != "" && p.Neighbours[proc.ExePath]
 }
 
-// probe is one candidate's semctl answer (err set when it failed).
-type probe struct {
+// semAnswer is one candidate's semctl answer (err set when it failed).
+type semAnswer struct {
 	detail SemDetail
 	err    error
 }
@@ -258,7 +254,7 @@ func eachPart(n, maxWorkers int, f func(lo, hi int)) {
 // the array's times, its last pid nor the master's start tell that apart
 // from a dead generation's array. Only the outage proves a leak: no
 // Apache process at all, so none can use an Apache-signature array.
-func (j judge) classify(a SemArray, p *probe) Classification {
+func (j rules) classify(a SemArray, p *semAnswer) Classification {
 	if ok, why := j.pol.Candidate(a); !ok {
 		return Classification{Array: a, PIDState: PIDUnknown, Verdict: Live, Reasons: interned([]Reason{why})}
 	}
@@ -267,7 +263,7 @@ func (j judge) classify(a SemArray, p *probe) Classification {
 
 // candidate judges an Apache-shaped array by the rules, before the
 // records have their say.
-func (j judge) candidate(a SemArray, p *probe) Classification {
+func (j rules) candidate(a SemArray, p *semAnswer) Classification {
 	c := Classification{Array: a, PIDState: PIDUnknown}
 	verdict := func(v Verdict, by *Process, r ...Reason) Classification {
 		c.Verdict, c.Blocker, c.Reasons = v, by, interned(r)
@@ -353,7 +349,7 @@ func inUse(d *SemDetail) (Reason, bool) {
 // Both are known by the executable's whole path; a process whose path
 // cannot be read (another user's, without root) is neither proven one nor
 // proven not one, so the array is left unjudged (ReasonOwnerUnverified).
-func (j judge) ownerMayUse(a SemArray) (*Process, Reason) {
+func (j rules) ownerMayUse(a SemArray) (*Process, Reason) {
 	if a.CUID != 0 {
 		if p := j.users[a.UID]; p != nil {
 			return p, ReasonOwnerAlive
@@ -392,9 +388,9 @@ func Count(cs []Classification, v Verdict) int {
 	return n
 }
 
-// run runs f on a new goroutine, or inline when alone: inline keeps the
-// work on the caller's thread, which matters inside InNamespace.
-func run(wg *sync.WaitGroup, inline bool, f func()) {
+// goUnlessInline runs f on a new goroutine, or inline when alone: inline
+// keeps the work on the caller's thread, which matters inside InNamespace.
+func goUnlessInline(wg *sync.WaitGroup, inline bool, f func()) {
 	if inline {
 		f()
 		return

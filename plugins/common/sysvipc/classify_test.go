@@ -238,7 +238,7 @@ func TestClassify(t *testing.T) {
 			if tt.declared != "" {
 				p.Neighbours = map[string]bool{tt.declared: true}
 			}
-			got := Classify([]SemArray{tt.array}, census, prober, p)[0]
+			got := Classify([]SemArray{tt.array}, census, prober, p, 1)[0]
 			if got.Verdict != tt.verdict || got.PIDState != tt.pidState || !cmp.Equal(got.Reasons, tt.reasons) {
 				t.Errorf("got %s %v pid %s, want %s %v pid %s", got.Verdict, got.Reasons, got.PIDState, tt.verdict, tt.reasons, tt.pidState)
 			}

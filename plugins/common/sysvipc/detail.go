@@ -31,15 +31,15 @@ func detailOf(a SemArray) SemDetail {
 	return SemDetail{SemID: a.SemID, Key: a.Key, UID: a.UID, Mode: a.Perms & 0o777, NSems: a.NSems, OTime: a.OTime, CTime: a.CTime}
 }
 
-// probed is what semctl adds to the listing, kept small: the live count
+// packedAnswer is what semctl adds to the listing, kept small: the live count
 // holds one per array between the listing and the census.
-type probed struct {
+type packedAnswer struct {
 	value, ncnt, zcnt, pid int32
 	err                    error
 }
 
 // fill copies the probe into d.
-func (p probed) fill(d *SemDetail) {
+func (p packedAnswer) fill(d *SemDetail) {
 	d.Value, d.NCnt, d.ZCnt, d.PID = int(p.value), int(p.ncnt), int(p.zcnt), int(p.pid)
 }
 

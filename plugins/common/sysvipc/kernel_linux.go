@@ -151,14 +151,14 @@ type Kernel struct{}
 // array fails with ErrGone instead of describing another one.
 func (Kernel) ProbeSem(a SemArray) (SemDetail, error) {
 	d := detailOf(a)
-	var p probed
+	var p packedAnswer
 	err := p.read(a)
 	p.fill(&d)
 	return d, err
 }
 
 // read probes the array into p; on an error p holds what was read.
-func (p *probed) read(a SemArray) error {
+func (p *packedAnswer) read(a SemArray) error {
 	if a.NSems == 0 || a.NSems > 1<<16 {
 		return fmt.Errorf("semid %d: implausible nsems %d", a.SemID, a.NSems)
 	}
@@ -261,11 +261,11 @@ func noneFound(count int) error {
 // cache. Probing 32,000 arrays after listing them all finds each cold: in
 // C on this project's 2-vCPU VM, 25.5 ms for the one pass, against 9.4 ms
 // to list plus about 19.5 ms to probe.
-func statDense(n, maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []probed) {
+func statDense(n, maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []packedAnswer) {
 	arrays := make([]SemArray, n)
-	var probes []probed
+	var probes []packedAnswer
 	if candidate != nil {
-		probes = make([]probed, n)
+		probes = make([]packedAnswer, n)
 	}
 	eachPart(n, maxWorkers, func(lo, hi int) {
 		var ds semidDS
@@ -306,7 +306,7 @@ func statSparse(n, arrays, maxWorkers int) []SemArray {
 	parts := make([][]SemArray, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		run(&wg, workers == 1, func() {
+		goUnlessInline(&wg, workers == 1, func() {
 			lo, hi := w*n/workers, (w+1)*n/workers
 			part := make([]SemArray, 0, arrays/workers+1)
 			var ds semidDS
@@ -328,7 +328,7 @@ var errSparse = errors.New("semaphore index table mostly free")
 
 // kernelSemProbed lists a mostly used table and probes each candidate as
 // it goes (statDense).
-func kernelSemProbed(maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []probed, error) {
+func kernelSemProbed(maxWorkers int, candidate func(SemArray) bool) ([]SemArray, []packedAnswer, error) {
 	n, count, err := semTable()
 	if err != nil {
 		return nil, nil, err

@@ -220,9 +220,9 @@ func TestLiveCounts(t *testing.T) {
 			}
 			for i, a := range arrays {
 				d, err := Kernel{}.ProbeSem(a)
-				var want probed
+				var want packedAnswer
 				if cand(a) {
-					want = probed{value: int32(d.Value), ncnt: int32(d.NCnt), zcnt: int32(d.ZCnt), pid: int32(d.PID), err: err}
+					want = packedAnswer{value: int32(d.Value), ncnt: int32(d.NCnt), zcnt: int32(d.ZCnt), pid: int32(d.PID), err: err}
 				}
 				if probes[i] != want {
 					t.Errorf("%s: semid %d probed %+v as listed, %+v after", stage, a.SemID, probes[i], want)

@@ -104,29 +104,29 @@ func (r UnitRecord) Encode() []byte {
 	return b
 }
 
-// WitnessBook is every unit's record of one IPC namespace, decoded once.
-// Set as Policy.Witness, it turns a dead start's arrays into witnessed
+// NamespaceRecords is every unit's record of one IPC namespace, decoded once.
+// Set as Policy.Records, it turns a dead start's arrays into witnessed
 // leaks and a live start's into its master's, in every face.
-type WitnessBook struct {
-	Records  map[string]UnitRecord
+type NamespaceRecords struct {
+	Units    map[string]UnitRecord
 	Problems []string // records that could not be used, and why
 	ns       uint64
 }
 
-// NewWitnessBook decodes the records as the host keeps them, for judging
+// NewNamespaceRecords decodes the records as the host keeps them, for judging
 // the IPC namespace with inode ns. A start recorded in another namespace
 // (the host's records, judging a container's) says nothing of this one's
 // arrays; one whose namespace was unknown (0) is used only where the
 // current one is unknown too.
-func NewWitnessBook(encoded map[string][]byte, ns uint64) *WitnessBook {
-	b := &WitnessBook{Records: map[string]UnitRecord{}, ns: ns}
+func NewNamespaceRecords(encoded map[string][]byte, ns uint64) *NamespaceRecords {
+	b := &NamespaceRecords{Units: map[string]UnitRecord{}, ns: ns}
 	for _, unit := range slices.Sorted(maps.Keys(encoded)) {
 		r, err := DecodeUnitRecord(unit, encoded[unit])
 		if err != nil {
 			b.Problems = append(b.Problems, err.Error())
 			continue
 		}
-		b.Records[unit] = r
+		b.Units[unit] = r
 	}
 	return b
 }
@@ -138,7 +138,7 @@ type witnessed struct {
 	shared []uint64
 }
 
-// Witnesses are a book's arrays sorted out against one census: those of
+// Witnesses are a namespace's recorded arrays sorted out against one census: those of
 // starts whose master is gone, and those of starts whose master runs.
 // The zero value knows of no array.
 type Witnesses struct {
@@ -148,12 +148,12 @@ type Witnesses struct {
 
 // Sorted files each recorded array under a live or a dead master, by the
 // census. An array recorded under a live master anywhere is never dead.
-func (b *WitnessBook) Sorted(census Census) Witnesses {
+func (b *NamespaceRecords) Sorted(census Census) Witnesses {
 	w := Witnesses{dead: map[int32]witnessed{}, live: map[int32]string{}}
 	if b == nil {
 		return w
 	}
-	for unit, r := range b.Records {
+	for unit, r := range b.Units {
 		for _, s := range r.Starts {
 			if s.IPCNS != b.ns {
 				continue
@@ -195,7 +195,7 @@ func (w Witnesses) DeadMasters() map[int][]uint64 {
 // a live master recorded is live; one a dead master recorded, unchanged,
 // is judged by the witness rules, without minimum age and whatever else
 // runs.
-func (w Witnesses) judge(c Classification, j judge) Classification {
+func (w Witnesses) judge(c Classification, j rules) Classification {
 	if _, ok := w.live[c.Array.SemID]; ok {
 		return WitnessedLive(c)
 	}

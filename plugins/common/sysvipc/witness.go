@@ -60,7 +60,7 @@ func (j Judge) Witnessed(a SemArray, d SemDetail, master ProcessID) Classificati
 	return j.j.witnessed(a, d, master)
 }
 
-func (j judge) witnessed(a SemArray, d SemDetail, master ProcessID) Classification {
+func (j rules) witnessed(a SemArray, d SemDetail, master ProcessID) Classification {
 	c := Classification{Array: a, Detail: &d, PIDState: lastPIDState(d.PID, j.census), Verdict: Live}
 	c.Age = j.pol.Now.Sub(time.Unix(max(d.OTime, d.CTime), 0))
 	verdict := func(v Verdict, by *Process, r ...Reason) Classification {
@@ -88,7 +88,7 @@ func (j judge) witnessed(a SemArray, d SemDetail, master ProcessID) Classificati
 }
 
 // groupMember is the Apache process of lowest pid in process group pgrp.
-func (j judge) groupMember(pgrp int) *Process {
+func (j rules) groupMember(pgrp int) *Process {
 	var found *Process
 	for _, p := range j.census.Procs {
 		if p.Role != RoleNone && p.PGRP == pgrp && (found == nil || p.PID < found.PID) {

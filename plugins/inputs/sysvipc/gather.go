@@ -62,8 +62,8 @@ func (s *SysVIPC) unitRecords() map[string][]byte {
 // withRecords is the policy judging namespace n by its starts' records.
 func (s *SysVIPC) withRecords(pol ipc.Policy, records map[string][]byte, n ipc.Namespace) ipc.Policy {
 	if records != nil {
-		pol.Witness = ipc.NewWitnessBook(records, n.Inode)
-		s.warnRecords(pol.Witness.Problems)
+		pol.Records = ipc.NewNamespaceRecords(records, n.Inode)
+		s.warnRecords(pol.Records.Problems)
 	}
 	return pol
 }

@@ -44,7 +44,7 @@ func (r *Remediator) apply(sys System, plan Plan) Result {
 	// The re-checks judge each array again with the core's rules, against
 	// a census taken now: an Apache started since the plan, or a process
 	// that took a dead last pid's number, keeps its arrays.
-	check, err := r.recheckerNow(sys, plan.Policy, plan.killed, plan.book)
+	check, err := r.recheckerNow(sys, plan.Policy, plan.killed, plan.nsRecords)
 	removed := 0
 	for _, e := range plan.Arrays {
 		if e.Verdict != sysvipc.Stale {
@@ -74,23 +74,23 @@ func (r *Remediator) apply(sys System, plan Plan) Result {
 // rechecker is the classifier's rules bound to a census taken right
 // before the removals.
 type rechecker struct {
-	judge sysvipc.Judge
-	book  *sysvipc.WitnessBook
+	judge     sysvipc.Judge
+	nsRecords *sysvipc.NamespaceRecords
 }
 
-func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool, bk *sysvipc.WitnessBook) (rechecker, error) {
+func (r *Remediator) recheckerNow(sys System, p remediate.Policy, killed map[int]bool, nsRecords *sysvipc.NamespaceRecords) (rechecker, error) {
 	pol, err := corePolicy(p, r.Now())
 	if err != nil {
 		return rechecker{}, err
 	}
-	pol.Killed, pol.Witness = killed, bk
+	pol.Killed, pol.Records = killed, nsRecords
 	census, err := sys.Census(pol.ApacheUIDs)
 	if err != nil {
 		return rechecker{}, fmt.Errorf("census before removal: %w", err)
 	}
 	// The records too are sorted out again (NewJudge): a recorded master
 	// is alive or dead by this census.
-	return rechecker{judge: sysvipc.NewJudge(census, pol), book: bk}, nil
+	return rechecker{judge: sysvipc.NewJudge(census, pol), nsRecords: nsRecords}, nil
 }
 
 func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check rechecker) remediate.Action {

@@ -30,7 +30,7 @@ import (
 // so nothing of its is taken for the unit's.
 
 // beforeStart cleans, then snapshots for the after-start.
-func (r *Remediator) beforeStart(sys System, req remediate.Request, bk *sysvipc.WitnessBook) (remediate.Report, error) {
+func (r *Remediator) beforeStart(sys System, req remediate.Request, nsRecords *sysvipc.NamespaceRecords) (remediate.Report, error) {
 	pol, err := corePolicy(req.Policy, r.Now())
 	if err != nil {
 		return remediate.Report{}, err
@@ -41,7 +41,7 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk *sysvipc.
 	// seconds, looks exactly like a leak between two jobs, and went. The
 	// unit's own crash loop needs no such exception (its arrays are
 	// witnessed), so the policy's minimum age stays.
-	rep, err := r.clean(sys, req, bk)
+	rep, err := r.clean(sys, req, nsRecords)
 	if err != nil {
 		return rep, err
 	}
@@ -87,7 +87,7 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk *sysvipc.
 	if err != nil {
 		return rep, err
 	}
-	rec := bk.Records[req.Unit]
+	rec := nsRecords.Units[req.Unit]
 	rec.Unit = req.Unit
 	rec.Starts = pruneStarts(rec.Starts, arrays, census, sys.Namespace())
 	snap := &sysvipc.StartSnapshot{Time: r.Now(), IPCNS: sys.Namespace(), SemIDs: make([]int32, 0, len(arrays))}
@@ -107,7 +107,7 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, bk *sysvipc.
 }
 
 // afterStart records the arrays this start of the unit made.
-func (r *Remediator) afterStart(sys System, req remediate.Request, bk *sysvipc.WitnessBook) (remediate.Report, error) {
+func (r *Remediator) afterStart(sys System, req remediate.Request, nsRecords *sysvipc.NamespaceRecords) (remediate.Report, error) {
 	count := countArrays(sys)
 	rep := remediate.Report{Namespace: sys.Namespace(), ArraysBefore: count, ArraysAfter: count, DryRun: req.DryRun, Rounds: 1}
 	now := r.Now()
@@ -124,8 +124,8 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, bk *sysvipc.W
 		return rep, err
 	}
 	ns := sys.Namespace()
-	witnesses := bk.Sorted(census)
-	rec := bk.Records[req.Unit]
+	witnesses := nsRecords.Sorted(census)
+	rec := nsRecords.Units[req.Unit]
 	rec.Unit = req.Unit
 	before := rec.Before
 	rec.Before = nil // taken by this start

@@ -222,7 +222,7 @@ func TestEventHandlerUsesRecords(t *testing.T) {
 		IPCNS: sys.Namespace(), Master: sysvipc.ProcessID{PID: 100}, Arrays: []sysvipc.Witnessed{sysvipc.WitnessOf(sys.arrays[10])},
 	}}}.Encode()
 	census, _ := sys.Census(map[uint32]bool{www: true})
-	pol := sysvipc.Policy{ApacheUIDs: map[uint32]bool{www: true}, Witness: sysvipc.NewWitnessBook(map[string][]byte{"b.service": live}, sys.Namespace())}
+	pol := sysvipc.Policy{ApacheUIDs: map[uint32]bool{www: true}, Records: sysvipc.NewNamespaceRecords(map[string][]byte{"b.service": live}, sys.Namespace())}
 	d, _ := sys.ProbeSem(sys.arrays[10])
 	if got := sysvipc.NewJudge(census, pol).Recheck(sys.arrays[10], d); got.Verdict != sysvipc.Live || got.Reasons[0] != sysvipc.ReasonWitnessedLive {
 		t.Errorf("an array a live master recorded: %s %v", got.Verdict, got.Reasons)
@@ -239,9 +239,9 @@ func TestRecordRefused(t *testing.T) {
 		"master pid":    `{"version":1,"unit":"a.service","starts":[{"master":{"pid":0,"start_ticks":1},"arrays":[]}]}`,
 		"not json":      `{`,
 	} {
-		bk := sysvipc.NewWitnessBook(map[string][]byte{"a.service": []byte(body)}, 0)
-		if len(bk.Records) != 0 || len(bk.Problems) != 1 || !strings.Contains(bk.Problems[0], "unit a.service") {
-			t.Errorf("%s: records %v, problems %q", name, bk.Records, bk.Problems)
+		nsRecords := sysvipc.NewNamespaceRecords(map[string][]byte{"a.service": []byte(body)}, 0)
+		if len(nsRecords.Units) != 0 || len(nsRecords.Problems) != 1 || !strings.Contains(nsRecords.Problems[0], "unit a.service") {
+			t.Errorf("%s: records %v, problems %q", name, nsRecords.Units, nsRecords.Problems)
 		}
 	}
 }

@@ -51,8 +51,8 @@ type Plan struct {
 	censusAt time.Time
 	// killed are the orphans this run killed before planning (round 2).
 	killed map[int]bool
-	// book is the units' witness records, judged by against each census.
-	book *sysvipc.WitnessBook
+	// nsRecords is the units' witness records, judged by against each census.
+	nsRecords *sysvipc.NamespaceRecords
 	// Kept are the processes that kept arrays from being stale.
 	Kept []sysvipc.Kept
 	// ownGroups are the process groups of recorded masters that are gone,
@@ -129,15 +129,15 @@ func corePolicy(p remediate.Policy, now time.Time) (sysvipc.Policy, error) {
 }
 
 // plan judges every array; killed are the orphans this run killed before
-// (their undo at exit is no sign of life); the book's records turn a
+// (their undo at exit is no sign of life); the nsRecords's records turn a
 // dead start's arrays into witnessed leaks.
-func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, bk *sysvipc.WitnessBook) (Plan, error) {
+func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, nsRecords *sysvipc.NamespaceRecords) (Plan, error) {
 	now := r.Now()
 	pol, err := corePolicy(p, now)
 	if err != nil {
 		return Plan{}, err
 	}
-	pol.Killed, pol.Witness = killed, bk
+	pol.Killed, pol.Records = killed, nsRecords
 	arrays, err := sys.SemArrays()
 	if err != nil {
 		return Plan{}, err
@@ -146,8 +146,8 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 	if err != nil {
 		return Plan{}, err
 	}
-	judged := sysvipc.ClassifyThreads(arrays, census, sys, pol, sys.Threads())
-	ownGroups := bk.Sorted(census).DeadMasters()
+	judged := sysvipc.Classify(arrays, census, sys, pol, sys.Threads())
+	ownGroups := nsRecords.Sorted(census).DeadMasters()
 	orphans := killableOrphans(census, ownGroups)
 	var afterOrphans []sysvipc.Classification
 	if p.KillOrphans && len(orphans) > 0 {
@@ -155,10 +155,10 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, b
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
 		}
-		afterOrphans = sysvipc.ClassifyThreads(arrays, without, sys, pol, sys.Threads())
+		afterOrphans = sysvipc.Classify(arrays, without, sys, pol, sys.Threads())
 	}
 
-	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now(), killed: killed, book: bk, ownGroups: ownGroups}
+	plan := Plan{Policy: p, Taken: now, Namespace: sys.Namespace(), censusAt: time.Now(), killed: killed, nsRecords: nsRecords, ownGroups: ownGroups}
 	kept := sysvipc.Tally{Blockers: map[sysvipc.Blocked]int{}}
 	for i, c := range judged {
 		if ok, _ := pol.Candidate(c.Array); !ok {

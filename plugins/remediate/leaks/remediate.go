@@ -18,21 +18,21 @@ func (r *Remediator) Remediate(req remediate.Request) (rep remediate.Report, err
 }
 
 func (r *Remediator) remediate(sys System, req remediate.Request) (remediate.Report, error) {
-	bk := sysvipc.NewWitnessBook(req.Records, sys.Namespace())
+	nsRecords := sysvipc.NewNamespaceRecords(req.Records, sys.Namespace())
 	switch req.Hook {
 	case remediate.AfterStart:
-		return r.afterStart(sys, req, bk)
+		return r.afterStart(sys, req, nsRecords)
 	case remediate.BeforeStart:
-		return r.beforeStart(sys, req, bk)
+		return r.beforeStart(sys, req, nsRecords)
 	}
-	return r.clean(sys, req, bk)
+	return r.clean(sys, req, nsRecords)
 }
 
 // clean is the event handler's run, and the before-start hook's: plan,
 // kill orphans, remove, plan again.
-func (r *Remediator) clean(sys System, req remediate.Request, bk *sysvipc.WitnessBook) (remediate.Report, error) {
+func (r *Remediator) clean(sys System, req remediate.Request, nsRecords *sysvipc.NamespaceRecords) (remediate.Report, error) {
 	rep := remediate.Report{Namespace: sys.Namespace(), ArraysBefore: countArrays(sys), DryRun: req.DryRun}
-	plan, err := r.plan(sys, req.Policy, nil, bk)
+	plan, err := r.plan(sys, req.Policy, nil, nsRecords)
 	if err != nil {
 		return rep, err
 	}
@@ -49,7 +49,7 @@ func (r *Remediator) clean(sys System, req remediate.Request, bk *sysvipc.Witnes
 		p := req.Policy
 		p.MaxRemovals = max(0, p.MaxRemovals-res.Count(remediate.Removed))
 		if req.Policy.MaxRemovals == 0 || p.MaxRemovals > 0 {
-			again, err := r.plan(sys, p, killedPIDs(res), bk)
+			again, err := r.plan(sys, p, killedPIDs(res), nsRecords)
 			if err != nil {
 				return rep, err
 			}
