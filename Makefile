@@ -20,7 +20,7 @@ TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdat
 TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
 TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
-.PHONY: all build run test unit safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
+.PHONY: all build run check test unit safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
 
 all: build
 
@@ -70,6 +70,12 @@ deps:
 	$(GO) mod download
 
 test: deps lint build telegraf fuzz install-test unit
+
+# check: the fast loop, for every change: gofmt, vet, and every unit and
+# fixture test, with no apt-get, no Apache and no Telegraf build (the
+# end-to-end tests skip under -short; make test runs them all).
+check: lint
+	$(GO) test -short -count=1 $(PKGS)
 
 install-test: build
 	bash .ci/install-test.sh

@@ -70,7 +70,7 @@ func TestStaleApache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sleepPastSlack()
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	if err := ap.Start(); err != nil {
 		t.Fatal(err)
 	}

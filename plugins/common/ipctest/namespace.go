@@ -27,9 +27,13 @@ func Inside() bool { return os.Getenv(envInside) != "" }
 //	if !ipctest.Enter(t) { return }
 //
 // Without root it skips, except under CI=true, where a skipped
-// end-to-end test would hide a broken machine, so it fails.
+// end-to-end test would hide a broken machine, so it fails. In the fast
+// loop (go test -short, make check) it skips: make test runs everything.
 func Enter(t *testing.T) bool {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: private namespaces and real programs are not in the fast loop (make check); make test runs it")
+	}
 	if os.Getenv(envInside) == t.Name() {
 		if err := loopbackUp(); err != nil {
 			t.Fatalf("bring up lo in the private network namespace: %v", err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -158,3 +159,39 @@ func Gone(t testing.TB, ids []int32, want bool, when string) {
 		}
 	}
 }
+
+// WaitOlder waits until every array of this namespace was last changed or
+// used more than age ago by the kernel's own times, which count whole
+// seconds: then a rule that compares times with some slack sees them as
+// older than what happens next. It returns at once when they already are.
+func WaitOlder(t testing.TB, age time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sysvipc/sem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	cols := strings.Fields(lines[0])
+	otime, ctime := slices.Index(cols, "otime"), slices.Index(cols, "ctime")
+	if otime < 0 || ctime < 0 {
+		t.Fatalf("/proc/sysvipc/sem has no otime and ctime columns: %q", lines[0])
+	}
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		for _, i := range []int{otime, ctime} {
+			if i < len(f) {
+				if v, err := strconv.ParseInt(f[i], 10, 64); err == nil {
+					last = max(last, v)
+				}
+			}
+		}
+	}
+	// A time of second s was written before s+1.
+	time.Sleep(time.Until(time.Unix(last+1, 0).Add(age)))
+}
+
+// PastSlack is more than the classifier's 2 s slack for clock
+// granularity: what WaitOlder waits for between two events the rules
+// order by time.
+const PastSlack = 3 * time.Second

@@ -45,7 +45,7 @@ func TestApacheLeak(t *testing.T) {
 		t.Fatalf("two crashed starts left %d arrays, want %d", len(leaked), 2*ipctest.ArraysPerApacheStart)
 	}
 	// The running server must start clearly after the leak (clockSlack).
-	time.Sleep(3 * time.Second)
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	must(ap.Start())
 	running := without(ipctest.SemIDs(t), leaked)
 	if len(running) != ipctest.ArraysPerApacheStart {
@@ -54,7 +54,7 @@ func TestApacheLeak(t *testing.T) {
 	// Holders of www-data start clearly after the server's arrays were made;
 	// a www-data process that old could have inherited them, and would make
 	// them unknown once the server is gone.
-	time.Sleep(3 * time.Second)
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	other := ipctest.StartHolder(t, 1000, false)   // another user's mutex-shaped array
 	locked := ipctest.StartHolder(t, 33, true)     // www-data array held by a live process
 	touched := ipctest.StartHolder(t, 33, false)   // www-data array last touched by a live process
@@ -94,7 +94,7 @@ func TestApacheLeak(t *testing.T) {
 	// holders): any of them may use any www-data array, so nothing is
 	// stale yet.
 	must(ipctest.KillAll())
-	time.Sleep(3 * time.Second)
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	pol.Now = time.Now()
 	got, err = fs.Assess(arrays, Kernel{}, pol)
 	must(err)
@@ -136,7 +136,7 @@ func TestApacheOrphans(t *testing.T) {
 	if err := ap.KillMaster(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second)
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	fs, err := NewDefaultFS()
 	if err != nil {
 		t.Fatal(err)

@@ -90,10 +90,10 @@ func TestRemediateApache(t *testing.T) {
 		must(ap.Start())
 		must(ipctest.KillAll())
 	}
-	time.Sleep(3 * time.Second)
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	must(ap.Start())
 	defer ipctest.KillAll()
-	time.Sleep(3 * time.Second)
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	other := ipctest.StartHolder(t, 1000, false)
 	held := ipctest.StartHolder(t, 33, true)
 	touched := ipctest.StartHolder(t, 33, false)
@@ -187,7 +187,7 @@ func TestRemediateOrphans(t *testing.T) {
 	if err := ap.KillMaster(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second)
+	ipctest.WaitOlder(t, ipctest.PastSlack)
 	if err := ap.Start(); err == nil {
 		t.Fatal("apache started with SEMMNI taken by the dead master's arrays")
 	}
@@ -277,7 +277,7 @@ func TestRemediateOrphansFinish(t *testing.T) {
 	if err := ap.KillMaster(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // every array older than the minimum age
+	ipctest.WaitOlder(t, time.Second) // every array older than the minimum age (1s)
 	out, code := newHandler(t).run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--kill-orphans", "--orphan-grace", "2s", "--min-age", "1s")
 	if code != 0 || !strings.Contains(out, "removed 3 of 3 stale arrays, 0 skipped, 0 failed; semaphore arrays 3 -> 0") {
 		t.Errorf("kill orphans, then finish: exit %d, %s", code, out)
