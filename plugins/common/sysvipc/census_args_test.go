@@ -2,9 +2,10 @@ package sysvipc
 
 import "testing"
 
-// TestForegroundArgs (third attack review): -D and its name as two
-// arguments, as apache2ctl and container images pass them, was taken for
-// a detached server, and --kill-orphans killed a serving one.
+// TestForegroundArgs: a serving foreground Apache is never taken for a
+// detached server's orphan, whatever form its flags take: -D and its name
+// as two arguments (as apache2ctl and container images pass them), -X in a
+// cluster, -C "Define FOREGROUND".
 func TestForegroundArgs(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -23,8 +24,8 @@ func TestForegroundArgs(t *testing.T) {
 		{[]string{"apache2", "-fX.conf"}, false},
 		{[]string{"apache2", "-C", "Define FOREGROUND"}, true},
 		{[]string{"apache2", "-C", "ServerName x"}, false},
-		{[]string{"apache2", "-k", "start", "-C", "Define ONE_PROCESS 1"}, true}, // fifth attack review
-		{[]string{"apache2", "-f", "c.conf", "-DDEBUG"}, true},                   // fourth attack review
+		{[]string{"apache2", "-k", "start", "-C", "Define ONE_PROCESS 1"}, true}, // a define with a value
+		{[]string{"apache2", "-f", "c.conf", "-DDEBUG"}, true},                   // DEBUG runs one process
 	} {
 		if got := foregroundArgs(tc.args); got != tc.want {
 			t.Errorf("foregroundArgs(%q) = %v, want %v", tc.args, got, tc.want)
@@ -32,7 +33,7 @@ func TestForegroundArgs(t *testing.T) {
 	}
 }
 
-// TestDaemonArgs (fourth attack review): a one-process server whose
+// TestDaemonArgs: a one-process server whose
 // config file defines FOREGROUND has a command line like any other; only
 // a daemon's `-k start` (which its workers inherit) makes an orphan
 // killable.

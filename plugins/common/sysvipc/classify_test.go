@@ -145,9 +145,8 @@ func TestClassify(t *testing.T) {
 				{PID: 41, PPID: 40, PGRP: 40, Exe: "php-fpm8.2", ExePath: "/usr/sbin/php-fpm8.2", EUID: www, RUID: www, Start: time.Unix(old-600, 0)},
 			},
 			verdict: Stale, reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, pidState: PIDDead},
-		// Found by the second attack review: a daemon's worker named like
-		// PHP-FPM, or a copy of it elsewhere, or one whose executable cannot
-		// be read, is no PHP-FPM.
+		// A daemon's worker named like PHP-FPM, or a copy of it elsewhere,
+		// or one whose executable cannot be read, is no PHP-FPM.
 		{name: "a worker merely named php-fpm", blocker: 41, array: array(1, 0, 1, www), detail: ptr(detail(array(1, 0, 1, www), 1, 4242)),
 			procs: []*Process{
 				{PID: 41, PPID: 40, PGRP: 40, Exe: "php-fpm-pool", ExePath: "/usr/sbin/php-fpm-pool", EUID: www, RUID: www},

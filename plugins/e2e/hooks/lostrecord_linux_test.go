@@ -43,7 +43,7 @@ func TestLostRecord(t *testing.T) {
 
 	// The outage: no Apache at all, no record. The minimum age still
 	// applies (a root daemon's lock between two short jobs looks like a
-	// leak: fifth attack review), so the seconds-old leaks stay; root's
+	// leak), so the seconds-old leaks stay; root's
 	// policy may lower it, and then every leak goes and the unit starts.
 	if err := ipctest.KillAll(); err != nil {
 		t.Fatal(err)

@@ -45,7 +45,7 @@ int main(void) {
 }
 `
 
-// TestEventHandlerBesideNeighbours (issue 12's host): Debian's php-fpm
+// TestEventHandlerBesideNeighbours: Debian's php-fpm
 // with its www-data pool, serving PHP through the running Apache, a
 // long-running www-data process and a www-data
 // program using its own private array (its creator alive, its last user

@@ -8,7 +8,7 @@ import (
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
-// TestNeighbourRestartInWindow (attack review, F1): another Apache, never
+// TestNeighbourRestartInWindow: another Apache, never
 // recorded, restarts gracefully (a logrotate reload) while the unit
 // starts, and a request through its rewrite map is served by a worker
 // that then exits: its new rewrite-map mutex's last user is gone and no
@@ -60,7 +60,7 @@ func TestNeighbourRestartInWindow(t *testing.T) {
 	}
 }
 
-// TestProgramInWindow (attack reviews, F2 and A): while the unit starts,
+// TestProgramInWindow: while the unit starts,
 // a program that is not Apache makes a private one-semaphore array owned
 // by www-data, starts a child to use it and exits, so the array's last
 // user is gone when the after-start looks: first a www-data program

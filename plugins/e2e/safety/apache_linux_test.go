@@ -72,9 +72,9 @@ func actsRemovingNothing(t *testing.T, when string, extra ...string) {
 
 // slowStart is the scenario of a pass-phrase dialog that lasts delay:
 // mod_ssl's session-cache mutex is made in the start-up process before
-// the master forks, delay before the master's start. Past versions called
-// it stale (predates_every_master) and removed it; every TLS handshake
-// then logged AH02026. A leaked generation sits beside it all along and
+// the master forks, delay before the master's start. A rule that called
+// it stale for predating every master would remove it, and every TLS
+// handshake would then log AH02026. A leaked generation sits beside it all along and
 // is not removable while the server runs; in the outage it goes.
 func slowStart(t *testing.T, delay time.Duration) {
 	if err := ipctest.SetSemLimits(250, 32000, 32, 64); err != nil {
@@ -137,8 +137,8 @@ func TestSlowStart60s(t *testing.T) {
 
 // clockStep is the scenario of a forward wall-clock step after Apache
 // started: btime follows the wall clock, so every master seems to start
-// later than its own arrays. Past versions then removed the rewrite-map
-// and ssl-cache mutexes of a healthy server.
+// later than its own arrays. A rule that trusted that order would remove
+// the rewrite-map and ssl-cache mutexes of a healthy server.
 func clockStep(t *testing.T, step time.Duration) {
 	s := startServer(t, ipctest.NewApacheWith(t, ipctest.ApacheOptions{TLS: true}))
 	defer ipctest.KillAll()
@@ -166,8 +166,8 @@ func TestClockStep3600s(t *testing.T) {
 }
 
 // TestNonRootForegroundMaster: `apache2 -DFOREGROUND` as www-data in a
-// process group whose leader exited. Past versions called the master a
-// certain orphan and --kill-orphans killed it, as root and through sudo.
+// process group whose leader exited: it looks like a certain orphan, and
+// --kill-orphans must not kill it, as root or through sudo.
 func TestNonRootForegroundMaster(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
@@ -214,8 +214,9 @@ func TestGracefulRestart(t *testing.T) {
 
 // TestInheritedProgramArray: a www-data program (not Apache) makes a
 // private one-semaphore array, starts a child 3 s later and exits; the
-// child keeps using it. Past versions counted only the owner's processes
-// older than the array, and removed it: the child's next semop got EINVAL.
+// child keeps using it. A rule that counted only the owner's processes
+// older than the array would remove it, and the child's next semop would
+// get EINVAL.
 func TestInheritedProgramArray(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {

@@ -18,8 +18,8 @@ import (
 // TestRootHandedProgramArray: a root daemon that is not Apache makes a
 // private one-semaphore array, hands it to www-data (cuid 0, as Apache
 // does) and forks a www-data worker 3 s later, then exits; the worker
-// keeps using it. Found by the attack review: the rule then counted only
-// owner processes older than the array, and removed it.
+// keeps using it. A rule that counted only owner processes older than
+// the array would remove it.
 func TestRootHandedProgramArray(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
@@ -33,9 +33,9 @@ func TestRootHandedProgramArray(t *testing.T) {
 }
 
 // TestRenamedApache: a copy of apache2 under a name no list knows, with
-// mod_ssl. Found by the attack review: the census saw no Apache, and the
-// session-cache mutex went once its last user (a recycled worker) died.
-// It maps libapr, which makes it Apache to the census.
+// mod_ssl. A census that knew Apache by name alone would see no Apache,
+// and the session-cache mutex would go once its last user (a recycled
+// worker) died. It maps libapr, which makes it Apache to the census.
 func TestRenamedApache(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
@@ -98,9 +98,9 @@ int main(void) {
 }
 `
 
-// TestZombieLeaderProgram: found by the attack review: the census dropped
-// a process whose main thread had exited as a zombie, so its array looked
-// unused and went.
+// TestZombieLeaderProgram: a process whose main thread has exited shows
+// state Z while its other thread goes on using its array; a census that
+// dropped it as a zombie would make the array look unused.
 func TestZombieLeaderProgram(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
@@ -164,9 +164,9 @@ func TestZombieLeaderProgram(t *testing.T) {
 
 // TestNamedLikeApacheNotKilled: a program that is not Apache but is named
 // httpd, running as nobody (an Apache user by default) in a process group
-// whose leader exited: it looks like an orphaned worker. Found by the
-// attack review: --kill-orphans killed it. Only an orphan that also maps
-// libapr is killed.
+// whose leader exited: it looks like an orphaned worker, and
+// --kill-orphans must not kill it. Only an orphan that also maps libapr
+// is killed.
 func TestNamedLikeApacheNotKilled(t *testing.T) {
 	t.Parallel()
 	if !ipctest.Enter(t) {
@@ -255,13 +255,11 @@ func TestPHPFPMNeighbour(t *testing.T) {
 
 // TestOneProcessApacheNotKilled: a www-data `apache2 -X` serving, whose
 // launcher exited: not root, no group leader, no children, an Apache name
-// and libapr. Found by the second attack review: root's --kill-orphans
-// killed it. A process started in the foreground is never killed.
-//
-// The third attack review found the same with the flags as two arguments
-// (`-D ONE_PROCESS -D FOREGROUND`, as apache2ctl and container images
-// pass them), the fourth with the defines in the config file and nothing
-// on the command line: those servers too must survive. Only a daemon's
+// and libapr: root's --kill-orphans must not kill it. A process started
+// in the foreground is never killed, whether its flags come as two
+// arguments (`-D ONE_PROCESS -D FOREGROUND`, as apache2ctl and container
+// images pass them) or its defines are in the config file with nothing on
+// the command line: those servers too must survive. Only a daemon's
 // `-k start` makes an orphan killable.
 func TestOneProcessApacheNotKilled(t *testing.T) {
 	t.Parallel()

@@ -10,10 +10,10 @@ import (
 
 // TestSudoBounds: the nagios user, through the real sudo and the rule make
 // install writes, can neither widen whose arrays are judged nor slip a
-// number past its bounds by overflowing it. Past versions accepted
-// --apache-user 4242 (and removed an in-use array of that uid), wrapped
-// --min-age 9223372036s into a negative age, and truncated --pid
-// 4294967296 to 0 (the handler's own namespace).
+// number past its bounds by overflowing it: --apache-user 4242 (which
+// would remove an in-use array of that uid), --min-age 9223372036s (a
+// negative age once wrapped) and --pid 4294967296 (0, the handler's own
+// namespace, once truncated) are refused.
 func TestSudoBounds(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return

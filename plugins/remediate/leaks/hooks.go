@@ -35,12 +35,11 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, nsRecords *s
 	if err != nil {
 		return remediate.Report{}, err
 	}
-	// With no Apache process at all, the issue asked for no minimum age
-	// either. The fifth attack review showed what that costs: a root
-	// daemon's lock, handed to www-data and used by short jobs every few
-	// seconds, looks exactly like a leak between two jobs, and went. The
-	// unit's own crash loop needs no such exception (its arrays are
-	// witnessed), so the policy's minimum age stays.
+	// The policy's minimum age applies even with no Apache process at
+	// all: a root daemon's lock, handed to www-data and used by short jobs
+	// every few seconds, looks exactly like a leak between two jobs. The
+	// unit's own crash loop needs no exception (its arrays are
+	// witnessed).
 	rep, err := r.clean(sys, req, nsRecords)
 	if err != nil {
 		return rep, err

@@ -269,7 +269,7 @@ func TestRecordOfAnotherNamespace(t *testing.T) {
 	}
 }
 
-// TestAfterStartRestartInWindow (attack review, F1): a running Apache's
+// TestAfterStartRestartInWindow: a running Apache's
 // graceful restart between the hooks replaces its arrays with new ones
 // whose last user, a worker, may have exited: no master is new, but an
 // array of the snapshot is gone, so no array with a gone last user is
@@ -300,7 +300,7 @@ func TestAfterStartRestartInWindow(t *testing.T) {
 	}
 }
 
-// TestAfterStartNotTheStarts (second attack review): what the window and
+// TestAfterStartNotTheStarts: what the window and
 // the master's tree must not claim. A: a process that is not the start's
 // started in the window (a root daemon's worker, a reloaded neighbour's
 // new worker) makes the window unclear even when no array vanished and
@@ -340,9 +340,9 @@ func TestAfterStartNotTheStarts(t *testing.T) {
 			f.arrays[41] = a
 		}, []int32{40, 42}, "not surely after it started"},
 		{"a worker's touch right at its start, in an unclear window", func(f *fakeSystem) {
-			// Fourth attack review: a neighbour's worker with this pid
-			// may have touched it a second before the unit's worker
-			// took the pid; a new process makes the window unclear.
+			// A neighbour's worker with this pid may have touched it a
+			// second before the unit's worker took the pid; a new
+			// process makes the window unclear.
 			f.procs[400] = &sysvipc.Process{PID: 400, PPID: 1, PGRP: 400, Exe: "lockd", Comm: "lockd", StartTicks: 7500}
 			d := f.details[40]
 			d.PID = 201
@@ -363,7 +363,7 @@ func TestAfterStartNotTheStarts(t *testing.T) {
 	}
 }
 
-// TestRecordedGroupReused (sixth attack review): a crashed unit's master
+// TestRecordedGroupReused: a crashed unit's master
 // pid, still in its record, is taken by a launcher that starts a
 // one-process server and exits: the server is alone in a group the record
 // names, beside a running master. It shares no mapping with the recorded

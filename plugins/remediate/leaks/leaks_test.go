@@ -612,7 +612,7 @@ func signalsTo(f *fakeSystem, pid int) []string {
 	return out
 }
 
-// TestLoneOrphanNotOffered (fifth attack review): without a record, a
+// TestLoneOrphanNotOffered: without a record, a
 // certain orphan alone in its process group is never offered for
 // killing: a one-process server with -k start and ONE_PROCESS defined in
 // its config file, whose launcher exited, looks exactly like it.
@@ -626,8 +626,8 @@ func TestLoneOrphanNotOffered(t *testing.T) {
 	if err != nil || len(plan.Orphans) != 0 {
 		t.Errorf("a lone orphan was offered: %+v, %v", plan.Orphans, err)
 	}
-	// Sixth attack review: two one-process servers one script started,
-	// alone in its group once it exited: each has its own scoreboard.
+	// Two one-process servers one script started, alone in its group once
+	// it exited: each has its own scoreboard.
 	sys.procs[103] = &sysvipc.Process{PID: 103, PPID: 1, PGRP: 100, Exe: "apache2", APR: true, EUID: www, RUID: www, Start: now, StartTicks: 5003, Shared: []uint64{778}}
 	plan, err = client(t, sys).Plan(p)
 	if err != nil || len(plan.Orphans) != 0 {
