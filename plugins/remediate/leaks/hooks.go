@@ -140,23 +140,48 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, nsRecords *sy
 		return rep, nil
 	}
 	master := census.Procs[req.MainPID]
-	if req.MainPID <= 0 || master == nil {
-		return recordNothing("main pid %d is not running: nothing recorded", req.MainPID)
+	if why := notTheStartsMaster(req.MainPID, master, before); why != "" {
+		return recordNothing("%s: nothing recorded", why)
 	}
+	start, ev, skipped := recordStart(sys, pol, arrays, census, witnesses, master, before, req.Unit)
+	start.IPCNS, start.Recorded = ns, now
+	rep.Evidence = ev
+	rec.Starts = append(rec.Starts, start)
+	rep.Record = rec.Encode()
+	rep.Note = fmt.Sprintf("recorded %d arrays of master pid %d", len(start.Arrays), master.PID)
+	if len(skipped) > 0 {
+		rep.Note += "; not recorded: " + summarize(skipped)
+	}
+	return rep, nil
+}
+
+// notTheStartsMaster is "" for a main pid that is this start's master,
+// and otherwise why it is not.
+func notTheStartsMaster(mainPID int, master *sysvipc.Process, before *sysvipc.StartSnapshot) string {
+	switch {
+	case mainPID <= 0 || master == nil:
+		return fmt.Sprintf("main pid %d is not running", mainPID)
 	// The main pid must be this start's: one that already ran at the
 	// before-start (a PIDFile naming another instance's pid file, say)
 	// would get that instance's arrays recorded as this unit's.
-	if before != nil && slices.Contains(before.Apache, sysvipc.IDOf(master)) {
-		return recordNothing("main pid %d was running before this start: not its master, nothing recorded", req.MainPID)
-	}
+	case before != nil && slices.Contains(before.Apache, sysvipc.IDOf(master)):
+		return fmt.Sprintf("main pid %d was running before this start: not its master", mainPID)
 	// It must be an Apache master leading its own process group (a
 	// daemon's after setsid, or systemd's setsid for a foreground one):
 	// the pid of a worker, or of a wrapper, would claim what another
 	// process uses, and the witnessed rules find a dead start's leftovers
 	// by that group.
-	if master.Role != sysvipc.RoleMaster || master.PGRP != master.PID {
-		return recordNothing("main pid %d is not an Apache master leading its process group (%s, group %d): nothing recorded", req.MainPID, roleName(master.Role), master.PGRP)
+	case master.Role != sysvipc.RoleMaster || master.PGRP != master.PID:
+		return fmt.Sprintf("main pid %d is not an Apache master leading its process group (%s, group %d)", mainPID, roleName(master.Role), master.PGRP)
 	}
+	return ""
+}
+
+// recordStart picks the arrays this start made: candidates that did not
+// exist at the before-start, that no other live unit recorded, and that
+// notOwn attributes to the master; skipped counts the others by why.
+func recordStart(sys System, pol sysvipc.Policy, arrays []sysvipc.SemArray, census sysvipc.Census, witnesses sysvipc.Witnesses,
+	master *sysvipc.Process, before *sysvipc.StartSnapshot, unit string) (start sysvipc.UnitStart, ev []remediate.Evidence, skipped map[string]int) {
 	tree := descendants(census, master.PID)
 	window, why := windowClear(before, arrays, census, tree)
 	existed := map[int32]bool{}
@@ -165,14 +190,14 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, nsRecords *sy
 			existed[id] = true
 		}
 	}
-	start := sysvipc.UnitStart{IPCNS: ns, Master: sysvipc.IDOf(master), Shared: master.Shared, Recorded: now}
-	skipped := map[string]int{}
+	start = sysvipc.UnitStart{Master: sysvipc.IDOf(master), Shared: master.Shared}
+	skipped = map[string]int{}
 	for _, a := range arrays {
 		if ok, _ := pol.Candidate(a); !ok || existed[a.SemID] {
 			continue
 		}
-		if unit, ok := witnesses.LiveUnit(a.SemID); ok && unit != req.Unit {
-			skipped["recorded by "+unit]++
+		if other, ok := witnesses.LiveUnit(a.SemID); ok && other != unit {
+			skipped["recorded by "+other]++
 			continue
 		}
 		d, err := sys.ProbeSem(a)
@@ -190,17 +215,11 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, nsRecords *sy
 		if last == nil {
 			pidState = sysvipc.PIDDead
 		}
-		rep.Evidence = append(rep.Evidence, evidence(sysvipc.Classification{
+		ev = append(ev, evidence(sysvipc.Classification{
 			Array: a, Detail: &d, PIDState: pidState, Verdict: sysvipc.Live, Reasons: []sysvipc.Reason{sysvipc.ReasonWitnessedLive},
 		}))
 	}
-	rec.Starts = append(rec.Starts, start)
-	rep.Record = rec.Encode()
-	rep.Note = fmt.Sprintf("recorded %d arrays of master pid %d", len(start.Arrays), master.PID)
-	if len(skipped) > 0 {
-		rep.Note += "; not recorded: " + summarize(skipped)
-	}
-	return rep, nil
+	return start, ev, skipped
 }
 
 // attribution is what decides whether an array that appeared during a
