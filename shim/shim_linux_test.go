@@ -68,19 +68,9 @@ func gatherOnce(t *testing.T, cred *syscall.Credential) map[string]telegraf.Metr
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout := ipctest.StartPiped(t, cmd)
 	if _, err := io.WriteString(stdin, "\n"); err != nil {
 		t.Fatal(err)
 	}

@@ -88,14 +88,7 @@ func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
 	Require(t, err == nil, "needs Debian's apache2 (make deps)")
 	// Not t.TempDir, whose parent is private to root: www-data reads
 	// the documents, and a non-root server its config, key and script.
-	dir, err := os.MkdirTemp("", "ipcwatch-apache-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := WorldReadableDir(t, "ipcwatch-apache-")
 	a := &Apache{Dir: dir, opts: o, port: freePort(t), binary: ApacheBinary}
 	if o.Renamed {
 		a.binary = filepath.Join(dir, "httpd-custom")

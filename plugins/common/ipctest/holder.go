@@ -165,6 +165,18 @@ func startHelperLines(t testing.TB, cmd *exec.Cmd, mode helperMode) (io.WriteClo
 	t.Helper()
 	cmd.Env = append(os.Environ(), envHolder+"="+string(mode))
 	cmd.Stderr = os.Stderr
+	stdin, out := StartPiped(t, cmd)
+	line, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper %s printed nothing: %v", mode, err)
+	}
+	return stdin, out, line
+}
+
+// StartPiped starts cmd with its stdin and stdout piped to the test and
+// returns them.
+func StartPiped(t testing.TB, cmd *exec.Cmd) (io.WriteCloser, *bufio.Reader) {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -174,14 +186,9 @@ func startHelperLines(t testing.TB, cmd *exec.Cmd, mode helperMode) (io.WriteClo
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start helper %s: %v", mode, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
-	out := bufio.NewReader(stdout)
-	line, err := out.ReadString('\n')
-	if err != nil {
-		t.Fatalf("helper %s printed nothing: %v", mode, err)
-	}
-	return stdin, out, line
+	return stdin, bufio.NewReader(stdout)
 }
 
 // Fill makes n leaked Apache-style arrays as uid from a process that then

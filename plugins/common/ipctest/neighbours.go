@@ -55,14 +55,7 @@ func StartNginx(t testing.TB) *Nginx {
 	if !Inside() {
 		t.Fatal("StartNginx needs Enter's private namespaces")
 	}
-	dir, err := os.MkdirTemp("", "ipcwatch-nginx-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := WorldReadableDir(t, "ipcwatch-nginx-")
 	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -136,18 +129,8 @@ func StartPHPWorker(t testing.TB) *PHPWorker {
 	cmd := exec.Command(php, "-r", phpWorkerScript)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 33, Gid: 33}}
 	cmd.Dir = "/"
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w := &PHPWorker{PID: cmd.Process.Pid, stdin: stdin, out: bufio.NewReader(stdout), cmd: cmd}
+	stdin, out := StartPiped(t, cmd)
+	w := &PHPWorker{PID: cmd.Process.Pid, stdin: stdin, out: out, cmd: cmd}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	if err := w.Work(); err != nil {
 		t.Fatalf("%s as www-data: %v", php, err)

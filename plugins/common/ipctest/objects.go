@@ -195,3 +195,19 @@ func WaitOlder(t testing.TB, age time.Duration) {
 // granularity: what WaitOlder waits for between two events the rules
 // order by time.
 const PastSlack = 3 * time.Second
+
+// WorldReadableDir makes a temporary directory that other users may read
+// (the tests run programs as www-data, nagios and telegraf), removed when
+// the test ends.
+func WorldReadableDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -41,7 +41,7 @@ func TestIcinga2Definitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	validate := func(check string) (string, error) {
-		path := filepath.Join(worldReadableDir(t), "icinga2.conf")
+		path := filepath.Join(ipctest.WorldReadableDir(t, "ipcwatch-nagios-"), "icinga2.conf")
 		body := strings.NewReplacer("{{conf}}", conf, "{{check}}", check).Replace(icingaConf)
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -117,7 +117,7 @@ func TestNagiosDefinitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := func(template string) (string, error) {
-		dir := worldReadableDir(t)
+		dir := ipctest.WorldReadableDir(t, "ipcwatch-nagios-")
 		objects := filepath.Join(dir, "objects.cfg")
 		if err := os.WriteFile(objects, []byte(strings.ReplaceAll(nagiosObjects, "{{template}}", template)), 0o644); err != nil {
 			t.Fatal(err)
@@ -140,19 +140,4 @@ func TestNagiosDefinitions(t *testing.T) {
 	if out, err := verify("no-such-template"); err == nil {
 		t.Errorf("a service with an unknown template passed:\n%s", out)
 	}
-}
-
-// worldReadableDir is a temp dir Icinga 2 can read after it drops root
-// for its own user (t.TempDir's parent is private to root).
-func worldReadableDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ipcwatch-nagios-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }

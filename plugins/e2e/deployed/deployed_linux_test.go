@@ -25,14 +25,7 @@ import (
 // it put there.
 func installed(t *testing.T) string {
 	t.Helper()
-	root, err := os.MkdirTemp("", "ipcwatch-root-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root := ipctest.WorldReadableDir(t, "ipcwatch-root-")
 	cmd := exec.Command("make", "--no-print-directory", "-C", "../../..", "install", "PREFIX="+filepath.Join(root, "usr"),
 		"SYSCONFDIR="+filepath.Join(root, "etc"), "BIN="+filepath.Join(root, "build"))
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -97,9 +90,7 @@ func runAs(t *testing.T, uid, gid int, stdin string, name string, args ...string
 // them. A copy of the check without the capability says the stale count
 // was not measured, instead of a zero.
 func TestDeployedUnprivileged(t *testing.T) {
-	bin := os.Getenv("IPCWATCH_TELEGRAF")
-	_, err := os.Stat(bin)
-	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
+	requireTelegraf(t)
 	if !ipctest.Enter(t) {
 		return
 	}
@@ -170,6 +161,15 @@ func TestDeployedUnprivileged(t *testing.T) {
 	}
 }
 
+// requireTelegraf fails (or skips, outside CI) a test that runs the
+// Telegraf make telegraf built when IPCWATCH_TELEGRAF names none.
+func requireTelegraf(t *testing.T) {
+	t.Helper()
+	bin := os.Getenv("IPCWATCH_TELEGRAF")
+	_, err := os.Stat(bin)
+	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
+}
+
 // realTelegrafAs runs the Telegraf that make telegraf built, as a user,
 // with the installed execd snippet and a file output, and returns the
 // first sysvipc_sem line it writes.
@@ -231,19 +231,9 @@ func gatherAs(t *testing.T, uid, gid int, name string, args ...string) string {
 	cmd := exec.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	cmd.Dir = "/"
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout := ipctest.StartPiped(t, cmd)
 	kill := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
 	defer kill.Stop()
 	if _, err := stdin.Write([]byte("\n")); err != nil {

@@ -299,9 +299,7 @@ func watchServing(works func() error) func() (ok, failed int) {
 // witnessed arrays stale; the event handler through sudo removes exactly
 // those, and the running Apache keeps its own and answers.
 func TestLAMPWitnessedBesideApache(t *testing.T) {
-	bin := os.Getenv("IPCWATCH_TELEGRAF")
-	_, err := os.Stat(bin)
-	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
+	requireTelegraf(t)
 	if !ipctest.Enter(t) {
 		return
 	}

@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -125,14 +124,7 @@ func TestEventHandlerBesideNeighbours(t *testing.T) {
 // to lock and unlock its array once.
 func startPrivateUser(t *testing.T) (int32, func() error) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "ipcwatch-private-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := ipctest.WorldReadableDir(t, "ipcwatch-private-")
 	src, bin := filepath.Join(dir, "private.c"), filepath.Join(dir, "private")
 	if err := os.WriteFile(src, []byte(privateUser), 0o644); err != nil {
 		t.Fatal(err)
@@ -142,19 +134,8 @@ func startPrivateUser(t *testing.T) (int32, func() error) {
 	}
 	cmd := exec.Command(bin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 33, Gid: 33}}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, r := ipctest.StartPiped(t, cmd)
 	t.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
-	r := bufio.NewReader(stdout)
 	var id int32
 	if _, err := fmt.Fscanf(r, "%d\n", &id); err != nil {
 		t.Fatalf("the www-data program printed no semid: %v", err)

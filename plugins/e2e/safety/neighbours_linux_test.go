@@ -106,14 +106,7 @@ func TestZombieLeaderProgram(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
 	}
-	dir, err := os.MkdirTemp("", "ipcwatch-zombie-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := ipctest.WorldReadableDir(t, "ipcwatch-zombie-")
 	src, bin := filepath.Join(dir, "zleader.c"), filepath.Join(dir, "zleader")
 	if err := os.WriteFile(src, []byte(zombieLeader), 0o644); err != nil {
 		t.Fatal(err)
@@ -172,14 +165,7 @@ func TestNamedLikeApacheNotKilled(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
 	}
-	dir, err := os.MkdirTemp("", "ipcwatch-httpd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := ipctest.WorldReadableDir(t, "ipcwatch-httpd-")
 	b, err := os.ReadFile("/bin/sleep")
 	if err != nil {
 		t.Fatal(err)

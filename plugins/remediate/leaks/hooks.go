@@ -78,11 +78,7 @@ func (r *Remediator) beforeStart(sys System, req remediate.Request, nsRecords *s
 		rep.Note = "dry run, nothing changed: would have " + rep.Note
 		return rep, nil
 	}
-	arrays, err := sys.SemArrays()
-	if err != nil {
-		return rep, err
-	}
-	census, err := sys.Census(pol.ApacheUIDs)
+	arrays, census, err := arraysAndCensus(sys, pol)
 	if err != nil {
 		return rep, err
 	}
@@ -114,11 +110,7 @@ func (r *Remediator) afterStart(sys System, req remediate.Request, nsRecords *sy
 	if err != nil {
 		return rep, err
 	}
-	arrays, err := sys.SemArrays()
-	if err != nil {
-		return rep, err
-	}
-	census, err := sys.Census(pol.ApacheUIDs)
+	arrays, census, err := arraysAndCensus(sys, pol)
 	if err != nil {
 		return rep, err
 	}

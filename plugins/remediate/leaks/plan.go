@@ -138,11 +138,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, n
 		return Plan{}, err
 	}
 	pol.Killed, pol.Records = killed, nsRecords
-	arrays, err := sys.SemArrays()
-	if err != nil {
-		return Plan{}, err
-	}
-	census, err := sys.Census(pol.ApacheUIDs)
+	arrays, census, err := arraysAndCensus(sys, pol)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -217,6 +213,18 @@ func killableOrphans(census sysvipc.Census, ownGroups map[int][]uint64) []*sysvi
 		}
 	}
 	return orphans
+}
+
+// arraysAndCensus lists the arrays, then takes the census the rules judge
+// them by: in that order, so a process that touched a listed array is in
+// the census unless it has exited.
+func arraysAndCensus(sys System, pol sysvipc.Policy) ([]sysvipc.SemArray, sysvipc.Census, error) {
+	arrays, err := sys.SemArrays()
+	if err != nil {
+		return nil, sysvipc.Census{}, err
+	}
+	census, err := sys.Census(pol.ApacheUIDs)
+	return arrays, census, err
 }
 
 func evidence(c sysvipc.Classification) remediate.Evidence {
