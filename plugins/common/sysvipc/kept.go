@@ -36,7 +36,7 @@ func (fs FS) Describe(p *Process) ProcessInfo {
 	info := ProcessInfoOf(p)
 	if b, err := os.ReadFile(fs.Path(strconv.Itoa(p.PID), "cmdline")); err == nil {
 		if cmd := string(bytes.TrimRight(bytes.ReplaceAll(b, []byte{0}, []byte{' '}), " ")); cmd != "" {
-			info.Cmdline = shorten(cmd)
+			info.Cmdline = shorten(printable(cmd))
 		}
 	}
 	return info
@@ -45,7 +45,20 @@ func (fs FS) Describe(p *Process) ProcessInfo {
 // ProcessInfoOf is p as the census has it, its command name standing in
 // for the command line (as ps shows a process without one).
 func ProcessInfoOf(p *Process) ProcessInfo {
-	return ProcessInfo{PID: p.PID, UID: p.EUID, User: UserName(p.EUID), Exe: p.ExePath, Start: p.Start, Cmdline: "[" + p.Comm + "]"}
+	return ProcessInfo{PID: p.PID, UID: p.EUID, User: UserName(p.EUID), Exe: printable(p.ExePath), Start: p.Start, Cmdline: "[" + printable(p.Comm) + "]"}
+}
+
+// printable replaces control characters (a newline, a carriage return,
+// an escape sequence) with '?': a command line, a command name and even
+// an executable's path are the process owner's to choose, and the lines
+// that quote them go to Nagios, the journal and a terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // shorten cuts s to maxCmdline bytes on a rune boundary, marking the cut.
@@ -73,9 +86,16 @@ func (i ProcessInfo) String() string {
 // BlockedBy is the process that keeps c from being proven stale: the
 // blocker of an unknown verdict, or the live last user of a live one (a
 // dead server's leftover process may be it). An array the running server
-// made or changed after its start is its own, kept by nobody.
+// made or changed after its start, or last used by that server's master
+// or worker, is its own, kept by nobody.
 func BlockedBy(c Classification) *Process {
-	if c.Verdict == Unknown || (c.Verdict == Live && c.Reasons[0] == ReasonLastPIDAlive) {
+	switch {
+	case c.Verdict == Unknown:
+		return c.Blocker
+	case c.Verdict == Live && c.Reasons[0] == ReasonLastPIDAlive && c.Blocker != nil:
+		if r := c.Blocker.Role; r == RoleMaster || r == RoleWorker {
+			return nil
+		}
 		return c.Blocker
 	}
 	return nil
@@ -163,7 +183,7 @@ func Advice(r Reason, exes []string, policyFile string) string {
 			}
 			decl = "neighbours = [" + strings.Join(quoted, ", ") + "]"
 		}
-		return fmt.Sprintf("if it never uses a semaphore array it did not make, declare it a neighbour in %s (%s); otherwise stop it", policyFile, decl)
+		return fmt.Sprintf("if it never uses System V semaphores at all (nginx, a PHP CLI without sysvsem), declare it a neighbour in %s (%s); a program that locks with them (uWSGI's ipcsem lock engine, a daemon that makes a lock as root and drops to this user) must never be declared: stop it, or leave the arrays until it exits", policyFile, decl)
 	case ReasonOwnerUnverified:
 		return "its executable cannot be read as this user, so it may or may not be PHP-FPM or a declared neighbour: run as root to tell (the event handler does)"
 	case ReasonMasterMayOwn:
@@ -171,7 +191,7 @@ func Advice(r Reason, exes []string, policyFile string) string {
 	case ReasonOrphanAlive:
 		return fmt.Sprintf("stop the dead Apache's orphaned workers, or set kill_orphans = true in %s", policyFile)
 	case ReasonLastPIDAlive:
-		return "it was the last to use the array: stop it if it is a dead server's leftover, or wait until it exits"
+		return "it was the last to use the array, or took that process's pid after it exited (compare its start with the array's last use, ipcs -s -t): it keeps the array until it exits; end it only if it is a dead server's leftover"
 	case ReasonAfterMasterStart, ReasonWitnessedLive:
 		return "the running Apache made or changed it: it is that server's, nothing to do"
 	case ReasonTooYoung:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -93,10 +94,15 @@ func (p *PolicyFile) NeighbourSet() map[string]bool {
 }
 
 // NeighbourPath checks one declared neighbour: the whole, clean, absolute
-// path of a regular executable file (not a link to one, whose target
-// someone may change: name the target) that root owns in directories only
-// root may write, as the installed PHP-FPM is. A process is matched by
-// the path its exe link shows, which is always the resolved one.
+// path of a regular executable file (not a link to one, nor a path through
+// a linked directory: a process is matched by the path its exe link
+// shows, which is always the resolved one) that root owns in directories
+// only root may write, as the installed PHP-FPM is. A path whose file is
+// missing (the program was removed, or is being upgraded) is kept when
+// its directory passes the same checks: a process still running the
+// removed file shows that path, and only root could have removed it.
+// Apache itself, and programs known to lock with System V semaphores, are
+// refused.
 func NeighbourPath(path string) error {
 	switch {
 	case !filepath.IsAbs(path):
@@ -104,7 +110,20 @@ func NeighbourPath(path string) error {
 	case filepath.Clean(path) != path:
 		return fmt.Errorf("not a clean path (write %q)", filepath.Clean(path))
 	}
+	if why := semaphoreUser(filepath.Base(path)); why != "" {
+		return errors.New(why)
+	}
 	st, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		dir := filepath.Dir(path)
+		if resolved, err := filepath.EvalSymlinks(dir); err != nil || resolved != dir {
+			return fmt.Errorf("missing, and its directory is not a real directory (%v)", orResolved(resolved, err))
+		}
+		if err := RootOnlyWritable(dir, true); err != nil {
+			return fmt.Errorf("missing, and its directory %s: %w", dir, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -114,8 +133,33 @@ func NeighbourPath(path string) error {
 		}
 		return errors.New("a symbolic link: declare the executable itself")
 	}
+	if resolved, err := filepath.EvalSymlinks(path); err != nil || resolved != path {
+		return fmt.Errorf("a linked directory above it makes it %v: declare that path, the one a process's exe link shows", orResolved(resolved, err))
+	}
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		return errors.New("not an executable regular file")
 	}
 	return RootOnlyWritable(path, true)
+}
+
+func orResolved(resolved string, err error) any {
+	if err != nil {
+		return err
+	}
+	return resolved
+}
+
+// semaphoreUsers are programs whose processes use System V semaphore
+// arrays their own master made: never neighbours.
+var semaphoreUsers = []string{"uwsgi", "uwsgi-core"}
+
+// semaphoreUser says why a program of that name is never a neighbour.
+func semaphoreUser(name string) string {
+	switch {
+	case slices.Contains(apacheNames, name):
+		return "Apache itself: its processes are judged as Apache, never as neighbours"
+	case slices.Contains(semaphoreUsers, name) || strings.HasPrefix(name, "uwsgi"):
+		return "uWSGI locks with System V semaphores (its ipcsem lock engine, made as root and handed to its user): never a neighbour"
+	}
+	return ""
 }
