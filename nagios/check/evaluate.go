@@ -17,14 +17,19 @@ type resource struct {
 	limit      int64 // -1: no kernel limit (stale arrays)
 	warn, crit nagrange.Range
 	state      nagrange.State
-	// unmeasured, noDetail: the stale count was not taken, because this
-	// many arrays could not be read (semctl refused) or had no kernel
-	// behind them (a fixture tree); no number is printed for it.
-	unmeasured, noDetail int
-	// unverified: as many arrays were kept by a process of their owner
-	// whose executable could not be read (it may be PHP-FPM or a declared
-	// neighbour), so the stale count was not taken either.
-	unverified int
+	// unjudged: the stale count was not taken, because this many arrays
+	// could not be judged, by reason (sysvipc.UnjudgedReasons): no number
+	// is printed for it.
+	unjudged map[sysvipc.Reason]int
+}
+
+// notMeasured is how many arrays kept the stale count from being taken.
+func (r resource) notMeasured() int {
+	n := 0
+	for _, c := range r.unjudged {
+		n += c
+	}
+	return n
 }
 
 func (r resource) percent() float64 {
@@ -36,15 +41,10 @@ func (r resource) percent() float64 {
 
 // summary is the resource's part of the first line.
 func (r resource) summary() string {
-	switch {
-	case r.unmeasured > 0:
-		return fmt.Sprintf("%s not measured: %d apache arrays unreadable as %s (semctl needs read permission: run as root, the arrays' owner, or with CAP_IPC_OWNER)",
-			r.noun, r.unmeasured, whoAmI())
-	case r.noDetail > 0:
-		return fmt.Sprintf("%s not measured: %d apache arrays have no semctl detail (a proc tree with no kernel behind it)", r.noun, r.noDetail)
-	case r.unverified > 0:
-		return fmt.Sprintf("%s not measured: %d apache arrays kept by a process whose executable is unreadable as %s (it may be php-fpm or a declared neighbour: run as root to tell)",
-			r.noun, r.unverified, whoAmI())
+	for _, why := range sysvipc.UnjudgedReasons {
+		if n := r.unjudged[why]; n > 0 {
+			return fmt.Sprintf("%s not measured: %s", r.noun, unjudgedText(why, n))
+		}
 	}
 	if r.limit < 0 {
 		return fmt.Sprintf("%d %s", r.used, r.noun)
@@ -52,9 +52,26 @@ func (r resource) summary() string {
 	return fmt.Sprintf("%d/%d %s (%.1f%%)", r.used, r.limit, r.noun, r.percent())
 }
 
+// unjudgedText says why n arrays could not be judged, and what to do.
+func unjudgedText(why sysvipc.Reason, n int) string {
+	switch why {
+	case sysvipc.ReasonUnreadable:
+		return fmt.Sprintf("%d apache arrays unreadable as %s (semctl needs read permission: run as root, the arrays' owner, or with CAP_IPC_OWNER)", n, whoAmI())
+	case sysvipc.ReasonNoDetail:
+		return fmt.Sprintf("%d apache arrays have no semctl detail (a proc tree with no kernel behind it)", n)
+	case sysvipc.ReasonOwnerUnverified:
+		return fmt.Sprintf("%d apache arrays kept by a process whose executable is unreadable as %s (it may be php-fpm or a declared neighbour: run as root to tell)", n, whoAmI())
+	case sysvipc.ReasonProcessesHidden:
+		return fmt.Sprintf("%d apache arrays judged without the processes /proc hides from %s (hidepid: run as root, or in the group its gid= option names)", n, whoAmI())
+	case sysvipc.ReasonRecordsUnreadable:
+		return fmt.Sprintf("%d apache arrays a unit record may prove leaked, and the records are unreadable as %s (the hooks write the directory 0755 and the records 0644)", n, whoAmI())
+	}
+	return fmt.Sprintf("%d apache arrays not judged (%s)", n, why)
+}
+
 // perfdata is 'label'=value;warn;crit;min;max with percent resolved.
 func (r resource) perfdata() string {
-	if r.unmeasured+r.noDetail+r.unverified > 0 {
+	if r.notMeasured() > 0 {
 		return ""
 	}
 	max := ""

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,15 +34,19 @@ func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts,
 	// says why.
 	var records map[string][]byte
 	var problems []string
+	unreadable := false
 	if o.needStale() && o.stateDir != "" {
 		var err error
 		if records, problems, err = sysvipc.ReadUnitRecords(o.stateDir); err != nil {
+			unreadable = errors.Is(err, sysvipc.ErrRecordsUnreadable)
 			problems = append(problems, err.Error())
 		}
 	}
 	var all []facts
 	err = fs.Each(sysvipc.Scope{PID: o.pid, All: o.allNamespaces}, func(n sysvipc.Namespace, in sysvipc.FS) error {
-		f, err := gatherIn(in, o, now, sysvipc.NewNamespaceRecords(records, n.Inode))
+		nsRecords := sysvipc.NewNamespaceRecords(records, n.Inode)
+		nsRecords.Unreadable = unreadable
+		f, err := gatherIn(in, o, now, nsRecords)
 		f.ns = n
 		f.recordProblems = problems
 		all = append(all, f)

@@ -26,17 +26,16 @@ type judged struct {
 // UNKNOWN > OK).
 func judge(o options, f facts) judged {
 	var stale *int
-	unread, nodetail, unverified := 0, 0, 0
+	var unjudged map[sysvipc.Reason]int
 	if a := f.assessment; a != nil {
-		unread, nodetail, unverified = unmeasured(*a)
-		if unread+nodetail+unverified == 0 {
+		if unjudged = unmeasured(*a); len(unjudged) == 0 {
 			stale = &a.Tally.Stale
 		}
 	}
 	rs := evaluate(o, f.usage, f.limits, stale)
 	state := worst(rs)
-	if unread+nodetail+unverified > 0 {
-		r := resource{label: "stale_arrays", noun: "stale apache arrays", limit: -1, unmeasured: unread, noDetail: nodetail, unverified: unverified, state: nagrange.OK}
+	if len(unjudged) > 0 {
+		r := resource{label: "stale_arrays", noun: "stale apache arrays", limit: -1, unjudged: unjudged, state: nagrange.OK}
 		if !o.stale.warn.IsZero() || !o.stale.crit.IsZero() {
 			r.state = nagrange.Unknown
 			if state == nagrange.OK {
@@ -48,13 +47,19 @@ func judge(o options, f facts) judged {
 	return judged{f: f, rs: rs, state: state}
 }
 
-// unmeasured counts the Apache-shaped arrays whose detail could not be
-// read (semctl refused), has no kernel behind it (a fixture tree), or
-// whose owner's running process could not be told apart from PHP-FPM or a
-// declared neighbour: their verdict was never measured.
-func unmeasured(a sysvipc.Assessment) (unreadable, noDetail, unverified int) {
-	w := a.Tally.UnknownWhy
-	return w[sysvipc.ReasonUnreadable], w[sysvipc.ReasonNoDetail], w[sysvipc.ReasonOwnerUnverified]
+// unmeasured counts the Apache-shaped arrays whose verdict was never
+// measured, by reason (sysvipc.UnjudgedReasons): nil when there are none.
+func unmeasured(a sysvipc.Assessment) map[sysvipc.Reason]int {
+	var out map[sysvipc.Reason]int
+	for _, why := range sysvipc.UnjudgedReasons {
+		if n := a.Tally.UnknownWhy[why]; n > 0 {
+			if out == nil {
+				out = map[sysvipc.Reason]int{}
+			}
+			out[why] = n
+		}
+	}
+	return out
 }
 
 func (j judged) summary() string {
@@ -113,7 +118,7 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 	f := j.f
 	if o.verbose >= 1 {
 		for _, r := range j.rs {
-			if r.unmeasured+r.noDetail+r.unverified > 0 {
+			if r.notMeasured() > 0 {
 				long("%s (%s)", r.summary(), r.state)
 				continue
 			}

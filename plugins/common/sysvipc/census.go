@@ -73,6 +73,10 @@ func (fs FS) cmdline(pid int) []string {
 type Census struct {
 	Procs map[int]*Process
 	Taken time.Time
+	// Hidden: procfs hid processes from the reader (hidepid, for another
+	// user's processes): a pid the census lacks may be a live process's,
+	// so no array can be proven stale by it.
+	Hidden bool
 }
 
 // Census reads every process under the mount point. Processes that exit
@@ -104,26 +108,29 @@ func (fs FS) Census() (Census, error) {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		p, ok := fs.readProcess(pid, boot, buf)
+		p, ok, hidden := fs.readProcess(pid, boot, buf)
 		if ok {
 			c.Procs[pid] = p
 		}
+		c.Hidden = c.Hidden || hidden
 	}
+	c.Hidden = c.Hidden || fs.hidesProcesses()
 	return c, nil
 }
 
 // readProcess reads one process; ok is false for a zombie or a process
 // that exited meanwhile. A zombie holds nothing: its semaphore undo has
-// run and it only waits for its parent to reap it.
-func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
+// run and it only waits for its parent to reap it. hidden is true when
+// procfs refused its stat (hidepid=noaccess): it runs, unseen.
+func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (p *Process, ok, hidden bool) {
 	dir := fs.Path(strconv.Itoa(pid))
 	stat, err := readSmall(filepath.Join(dir, "stat"), buf)
 	if err != nil {
-		return nil, false
+		return nil, false, errors.Is(err, os.ErrPermission)
 	}
 	p, state, ticks, err := parseProcStat(stat)
 	if err != nil || (state == 'Z' && !fs.liveThreads(dir, buf)) {
-		return nil, false
+		return nil, false, false
 	}
 	// A process whose status cannot be read is kept with unknown owners
 	// (never root, never an Apache user): dropping it would make its pid
@@ -146,7 +153,7 @@ func (fs FS) readProcess(pid int, boot time.Time, buf []byte) (*Process, bool) {
 	if link, err := os.Readlink(filepath.Join(dir, "ns", "ipc")); err == nil {
 		p.IPCNS, _ = parseNSLink(link, dir)
 	}
-	return p, true
+	return p, true, false
 }
 
 // liveThreads reports whether a process whose main thread is a zombie
@@ -323,7 +330,7 @@ func parseStatusUIDs(b []byte) (real, effective uint32, err error) {
 // use its arrays: a container's Apache neither keeps the host's arrays
 // live nor leaks them.
 func (c Census) InNamespace(inode uint64) Census {
-	out := Census{Procs: make(map[int]*Process, len(c.Procs)), Taken: c.Taken}
+	out := Census{Procs: make(map[int]*Process, len(c.Procs)), Taken: c.Taken, Hidden: c.Hidden}
 	for pid, p := range c.Procs {
 		if p.IPCNS == 0 || p.IPCNS == inode {
 			out.Procs[pid] = p
@@ -356,6 +363,6 @@ func (fs FS) Process(pid int) (*Process, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	p, ok := fs.readProcess(pid, boot, make([]byte, 4096))
+	p, ok, _ := fs.readProcess(pid, boot, make([]byte, 4096))
 	return p, ok, nil
 }

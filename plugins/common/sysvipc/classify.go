@@ -2,6 +2,7 @@ package sysvipc
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,7 +259,24 @@ func (j rules) classify(a SemArray, p *semAnswer) Classification {
 	if ok, why := j.pol.Candidate(a); !ok {
 		return Classification{Array: a, PIDState: PIDUnknown, Verdict: Live, Reasons: interned([]Reason{why})}
 	}
-	return j.witnesses.judge(j.candidate(a, p), j)
+	return j.unseen(j.witnesses.judge(j.candidate(a, p), j))
+}
+
+// unseen leaves unjudged a verdict that what this reader cannot see may
+// change: a stale one while procfs hides processes (a last user or an
+// owner's process may run unseen), and, while records exist that it
+// cannot read, any verdict a record could turn stale: all but a stale
+// one, or one that a process in sight decided (a waiter, a holder, a live
+// last user).
+func (j rules) unseen(c Classification) Classification {
+	switch {
+	case c.Verdict == Stale && j.census.Hidden:
+		c.Verdict, c.Blocker, c.Reasons = Unknown, nil, interned([]Reason{ReasonProcessesHidden})
+	case j.pol.Records.unreadable() && c.Verdict != Stale && c.Detail != nil &&
+		!slices.Contains([]Reason{ReasonWaiters, ReasonHeld, ReasonLastPIDAlive}, c.Reasons[0]):
+		c.Verdict, c.Blocker, c.Reasons = Unknown, nil, interned([]Reason{ReasonRecordsUnreadable})
+	}
+	return c
 }
 
 // candidate judges an Apache-shaped array by the rules, before the

@@ -110,8 +110,14 @@ func (r UnitRecord) Encode() []byte {
 type NamespaceRecords struct {
 	Units    map[string]UnitRecord
 	Problems []string // records that could not be used, and why
-	ns       uint64
+	// Unreadable: records exist that this reader may not read
+	// (ErrRecordsUnreadable): what root judges by them, it cannot
+	// (ReasonRecordsUnreadable).
+	Unreadable bool
+	ns         uint64
 }
+
+func (b *NamespaceRecords) unreadable() bool { return b != nil && b.Unreadable }
 
 // NewNamespaceRecords decodes the records as the host keeps them, for judging
 // the IPC namespace with inode ns. A start recorded in another namespace

@@ -18,6 +18,11 @@ const DefaultStateDir = "/run/ipcwatch/units"
 // ErrState marks a state directory or record that cannot be trusted.
 var ErrState = errors.New("witness state")
 
+// ErrRecordsUnreadable marks records that exist and that this reader may
+// not read (a state directory of mode 0700, a record of 0600): what root
+// judges by them, this reader cannot (Policy.RecordsUnreadable).
+var ErrRecordsUnreadable = errors.New("unit records unreadable")
+
 // maxRecordSize bounds one record (32,000 arrays take about 2 MB).
 const maxRecordSize = 64 << 20
 
@@ -51,8 +56,10 @@ func TrustedStateDir(dir string) error {
 // record proves something because only root could have written it. A
 // record root did not write alone (another owner, a group- or
 // world-writable mode, not a regular file) is left out and named in
-// problems: the rules that need no record then decide. A missing dir is
-// no records (the drop-in is not in use).
+// problems: the rules that need no record then decide, as they do for
+// root. Records this reader may not read are an error wrapping
+// ErrRecordsUnreadable, returned with the records it could read. A
+// missing dir is no records (the drop-in is not in use).
 func ReadUnitRecords(dir string) (records map[string][]byte, problems []string, err error) {
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
@@ -60,19 +67,34 @@ func ReadUnitRecords(dir string) (records map[string][]byte, problems []string, 
 	if err := TrustedStateDir(dir); err != nil {
 		return nil, nil, err
 	}
-	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrRecordsUnreadable, dir, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
 	records = map[string][]byte{}
-	for _, path := range names {
-		unit := strings.TrimSuffix(filepath.Base(path), ".json")
+	unreadable := 0
+	for _, e := range entries {
+		unit, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
 		b, err := readUnitRecord(path, unit)
-		if err != nil {
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			unreadable++
+			continue
+		case err != nil:
 			problems = append(problems, err.Error())
 			continue
 		}
 		records[unit] = b
+	}
+	if unreadable > 0 {
+		return records, problems, fmt.Errorf("%w: %d in %s: permission denied", ErrRecordsUnreadable, unreadable, dir)
 	}
 	return records, problems, nil
 }

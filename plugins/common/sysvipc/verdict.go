@@ -46,6 +46,13 @@ const (
 	// The array was witnessed in the start of a unit whose master still
 	// runs (WitnessedJudge): that master's own, whatever else says.
 	ReasonWitnessedLive Reason = "witnessed_master_alive"
+	// procfs hid other users' processes from the reader (hidepid): the
+	// last user, or a process of the owner, may run unseen. Not measured.
+	ReasonProcessesHidden Reason = "processes_hidden"
+	// The units' start records exist but this reader cannot read them:
+	// one may prove the array a dead start's leak, as root's handler
+	// would. Not measured.
+	ReasonRecordsUnreadable Reason = "unit_records_unreadable"
 )
 
 // Reasons that make an array stale; a stale verdict carries two: why no
@@ -86,7 +93,7 @@ var (
 var Reasons = []Reason{ReasonKeyed, ReasonNotApacheUser, ReasonNotSingle, ReasonUnreadable, ReasonNoDetail,
 	ReasonGone, ReasonWaiters, ReasonHeld, ReasonTooYoung, ReasonLastPIDAlive, ReasonLastPIDUnknown,
 	ReasonAfterMasterStart, ReasonMasterMayOwn, ReasonOrphanAlive, ReasonOwnerAlive, ReasonOwnerUnverified, ReasonWitnessedLive,
-	ReasonNoApache, ReasonLastPIDDead, ReasonWitnessedLeak}
+	ReasonProcessesHidden, ReasonRecordsUnreadable, ReasonNoApache, ReasonLastPIDDead, ReasonWitnessedLeak}
 
 func init() {
 	for _, r := range Reasons {
@@ -134,17 +141,26 @@ type Blocked struct {
 // OwnerTally is one owner's share of a Tally.
 type OwnerTally struct{ Stale, Unjudged int }
 
-// Unjudged counts the arrays whose verdict was never measured: semctl
-// refused their detail (an unprivileged reader), or there was no kernel
-// behind them (a fixture tree), or a process of their owner runs whose
-// executable could not be read (ReasonOwnerUnverified). A stale count
-// beside them is no count.
+// UnjudgedReasons are the reasons of arrays whose verdict was never
+// measured: semctl refused their detail (an unprivileged reader), there
+// was no kernel behind them (a fixture tree), a process of their owner
+// runs whose executable could not be read, procfs hid processes, or the
+// units' records could not be read. A stale count beside them is no
+// count.
+var UnjudgedReasons = []Reason{ReasonUnreadable, ReasonNoDetail, ReasonOwnerUnverified, ReasonProcessesHidden, ReasonRecordsUnreadable}
+
+// Unjudged counts the arrays whose verdict was never measured
+// (UnjudgedReasons).
 func (t Tally) Unjudged() int {
-	return t.UnknownWhy[ReasonUnreadable] + t.UnknownWhy[ReasonNoDetail] + t.UnknownWhy[ReasonOwnerUnverified]
+	n := 0
+	for _, r := range UnjudgedReasons {
+		n += t.UnknownWhy[r]
+	}
+	return n
 }
 
 func unjudged(v Verdict, first Reason) bool {
-	return v == Unknown && (first == ReasonUnreadable || first == ReasonNoDetail || first == ReasonOwnerUnverified)
+	return v == Unknown && slices.Contains(UnjudgedReasons, first)
 }
 
 // tallying counts verdicts one at a time. It holds the owner and the

@@ -76,8 +76,12 @@ func (j rules) witnessed(a SemArray, d SemDetail, master ProcessID) Classificati
 	case len(j.orphans) > 0:
 		return verdict(Unknown, j.orphans[0], ReasonOrphanAlive)
 	}
-	if p := j.groupMember(master.PID); p != nil {
+	if p, apache := j.groupMember(master.PID); p != nil && apache {
 		return verdict(Unknown, p, ReasonOrphanAlive)
+	} else if p != nil {
+		// Its executable cannot be read (another user's process, read
+		// without root): it may be a renamed Apache's orphan.
+		return verdict(Unknown, p, ReasonOwnerUnverified)
 	}
 	if c.PIDState != PIDDead {
 		// GETPID 0: a process outside this PID namespace may have been
@@ -87,15 +91,24 @@ func (j rules) witnessed(a SemArray, d SemDetail, master ProcessID) Classificati
 	return verdict(Stale, nil, ReasonWitnessedLeak, ReasonLastPIDDead)
 }
 
-// groupMember is the Apache process of lowest pid in process group pgrp.
-func (j rules) groupMember(pgrp int) *Process {
-	var found *Process
-	for _, p := range j.census.Procs {
-		if p.Role != RoleNone && p.PGRP == pgrp && (found == nil || p.PID < found.PID) {
-			found = p
+// groupMember is the Apache process of lowest pid in process group pgrp,
+// apache true; without one, the process of lowest pid there whose
+// executable could not be read, which may be Apache under another name.
+func (j rules) groupMember(pgrp int) (p *Process, apache bool) {
+	var found, unread *Process
+	for _, q := range j.census.Procs {
+		switch {
+		case q.PGRP != pgrp:
+		case q.Role != RoleNone && (found == nil || q.PID < found.PID):
+			found = q
+		case q.Role == RoleNone && q.ExePath == "" && (unread == nil || q.PID < unread.PID):
+			unread = q
 		}
 	}
-	return found
+	if found != nil {
+		return found, true
+	}
+	return unread, false
 }
 
 // WitnessedLive is the verdict for an array recorded in the start of a

@@ -3,6 +3,7 @@
 package sysvipc
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -44,26 +45,34 @@ func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
 	})
 }
 
+// unitRecords are the unit hooks' records as one gather reads them.
+type unitRecords struct {
+	records    map[string][]byte
+	unreadable bool // some exist that this user may not read
+}
+
 // unitRecords reads the unit hooks' records, once per gather (each start
 // writes its own); without a state directory there are none. Unusable
 // ones are left out, with one warning: the rules that need no record
-// then decide, which counts fewer arrays stale, never more.
-func (s *SysVIPC) unitRecords() map[string][]byte {
+// then decide, as they do for root's handler. Records this user may not
+// read leave the stale count unmeasured (ipc.ReasonRecordsUnreadable).
+func (s *SysVIPC) unitRecords() unitRecords {
 	if s.StateDir == "" || !s.collect["sem"] {
-		return nil
+		return unitRecords{}
 	}
 	records, problems, err := ipc.ReadUnitRecords(s.StateDir)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
 	s.warnRecords(problems)
-	return records
+	return unitRecords{records: records, unreadable: errors.Is(err, ipc.ErrRecordsUnreadable)}
 }
 
 // withRecords is the policy judging namespace n by its starts' records.
-func (s *SysVIPC) withRecords(pol ipc.Policy, records map[string][]byte, n ipc.Namespace) ipc.Policy {
-	if records != nil {
-		pol.Records = ipc.NewNamespaceRecords(records, n.Inode)
+func (s *SysVIPC) withRecords(pol ipc.Policy, r unitRecords, n ipc.Namespace) ipc.Policy {
+	if r.records != nil || r.unreadable {
+		pol.Records = ipc.NewNamespaceRecords(r.records, n.Inode)
+		pol.Records.Unreadable = r.unreadable
 		s.warnRecords(pol.Records.Problems)
 	}
 	return pol
@@ -207,6 +216,12 @@ func (s *SysVIPC) warnUnjudged(t ipc.Tally) {
 	}
 	if n := t.UnknownWhy[ipc.ReasonNoDetail]; n > 0 {
 		s.Log.Warnf("stale_arrays left out: %d apache arrays could not be judged: HOST_PROC is not a live procfs, and semctl detail needs the kernel the files came from; unjudged_arrays counts them", n)
+	}
+	if n := t.UnknownWhy[ipc.ReasonProcessesHidden]; n > 0 {
+		s.Log.Warnf("stale_arrays left out: %d apache arrays were judged without the processes /proc hides from uid %d (hidepid: run as root, or in the group its gid= option names); unjudged_arrays counts them", n, os.Getuid())
+	}
+	if n := t.UnknownWhy[ipc.ReasonRecordsUnreadable]; n > 0 {
+		s.Log.Warnf("stale_arrays left out: %d apache arrays may be proven leaked by unit records that uid %d cannot read (%s: the hooks write it 0755 and the records 0644); unjudged_arrays counts them", n, os.Getuid(), s.StateDir)
 	}
 }
 

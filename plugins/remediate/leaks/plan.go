@@ -147,7 +147,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, n
 	orphans := killableOrphans(census, ownGroups)
 	var afterOrphans []sysvipc.Classification
 	if p.KillOrphans && len(orphans) > 0 {
-		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken}
+		without := sysvipc.Census{Procs: maps.Clone(census.Procs), Taken: census.Taken, Hidden: census.Hidden}
 		for _, o := range orphans {
 			delete(without.Procs, o.PID)
 		}

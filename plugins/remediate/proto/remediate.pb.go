@@ -207,6 +207,8 @@ const (
 	Reason_REASON_WITNESSED_MASTER_ALIVE     Reason = 20 // recorded in a unit's start whose master runs
 	Reason_REASON_WITNESSED_LEAK             Reason = 21 // recorded in a unit's start whose master is gone
 	Reason_REASON_OWNER_EXE_UNREADABLE       Reason = 22 // an owner's process runs whose executable could not be read
+	Reason_REASON_PROCESSES_HIDDEN           Reason = 23 // procfs hid other users' processes from the reader
+	Reason_REASON_UNIT_RECORDS_UNREADABLE    Reason = 24 // the units' records exist and could not be read
 )
 
 // Enum value maps for Reason.
@@ -234,6 +236,8 @@ var (
 		20: "REASON_WITNESSED_MASTER_ALIVE",
 		21: "REASON_WITNESSED_LEAK",
 		22: "REASON_OWNER_EXE_UNREADABLE",
+		23: "REASON_PROCESSES_HIDDEN",
+		24: "REASON_UNIT_RECORDS_UNREADABLE",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":                0,
@@ -258,6 +262,8 @@ var (
 		"REASON_WITNESSED_MASTER_ALIVE":     20,
 		"REASON_WITNESSED_LEAK":             21,
 		"REASON_OWNER_EXE_UNREADABLE":       22,
+		"REASON_PROCESSES_HIDDEN":           23,
+		"REASON_UNIT_RECORDS_UNREADABLE":    24,
 	}
 )
 
@@ -1327,7 +1333,7 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x15PID_STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPID_STATE_ALIVE\x10\x01\x12\x12\n" +
 	"\x0ePID_STATE_DEAD\x10\x02\x12\x15\n" +
-	"\x11PID_STATE_UNKNOWN\x10\x03*\x9d\x05\n" +
+	"\x11PID_STATE_UNKNOWN\x10\x03*\xde\x05\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fREASON_KEYED\x10\x01\x12\x1a\n" +
@@ -1351,7 +1357,9 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\x1cREASON_AFTER_KILLING_ORPHANS\x10\x13\x12!\n" +
 	"\x1dREASON_WITNESSED_MASTER_ALIVE\x10\x14\x12\x19\n" +
 	"\x15REASON_WITNESSED_LEAK\x10\x15\x12\x1f\n" +
-	"\x1bREASON_OWNER_EXE_UNREADABLE\x10\x16\"\x04\b\x0f\x10\x0f*\x1dREASON_OWNER_PROCESS_PREDATES*\x86\x01\n" +
+	"\x1bREASON_OWNER_EXE_UNREADABLE\x10\x16\x12\x1b\n" +
+	"\x17REASON_PROCESSES_HIDDEN\x10\x17\x12\"\n" +
+	"\x1eREASON_UNIT_RECORDS_UNREADABLE\x10\x18\"\x04\b\x0f\x10\x0f*\x1dREASON_OWNER_PROCESS_PREDATES*\x86\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_REMOVED\x10\x01\x12\x13\n" +
