@@ -34,7 +34,7 @@ type options struct {
 	help, version                    bool
 	pid                              int    // --pid: the IPC namespace of this process
 	allNamespaces                    bool   // --all-namespaces
-	policyFile                       string // root's policy: its neighbours ("" with --policy '': none)
+	policyFile                       string // root's policy: its neighbours, users and minimum age ("" with --policy '': none)
 	stateDir                         string // the unit hooks' records ("" with --state-dir '': none)
 }
 
@@ -128,23 +128,14 @@ func parseArgs(args []string) (options, error) {
 	if o.stale.warn.StartPercent || o.stale.warn.EndPercent || o.stale.crit.StartPercent || o.stale.crit.EndPercent {
 		return o, fmt.Errorf("%w: --stale-warning/--stale-critical: stale arrays have no kernel limit, so %% has no meaning", errUsage)
 	}
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "apache-user" || f.Name == "min-age" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	// The policy is built (and its users looked up in /etc/passwd) only
 	// when it is used or was asked for: the common check stays O(1).
-	if o.needStale() || given {
-		pol, err := sysvipc.NewPolicy(strings.Split(*users, ","), o.minAge)
+	if o.needStale() || set["apache-user"] || set["min-age"] {
+		pol, err := o.judgingPolicy(strings.Split(*users, ","), set)
 		if err != nil {
-			return o, fmt.Errorf("%w: %s: %w", errUsage, policyFlags[policyField(err)], err)
-		}
-		// The neighbours root declared for the handler count here too,
-		// so that what the check calls stale is what the handler removes.
-		if o.policyFile != "" {
-			pf, err := sysvipc.LoadPolicyFile(o.policyFile)
-			if err != nil {
-				return o, err
-			}
-			pol.Neighbours = pf.NeighbourSet()
+			return o, err
 		}
 		o.policy = &pol
 	}
@@ -234,12 +225,15 @@ Options:
      --shm-warning/critical   shared memory segments (against SHMMNI); default 80%%/90%%
      --queues-warning/critical message queues (against MSGMNI); default 80%%/90%%
      --stale-warning/critical stale Apache arrays; no default (counted only when set, or at -vv)
-     --apache-user USERS      owners of Apache's mutexes; default %s
-     --min-age DURATION       arrays changed more recently are never stale; default %s
+     --apache-user USERS      owners of Apache's mutexes; default: the policy file's
+                              apache_users, else %s
+     --min-age DURATION       arrays changed more recently are never stale; default:
+                              the policy file's min_age, else %s
      --pid PID                check the IPC namespace of that process (a container's)
      --all-namespaces         check every IPC namespace: the worst one sets the state,
                               perfdata stays this namespace's own
-     --policy FILE            root's policy file, for its declared neighbours; default
+     --policy FILE            root's policy file (the handler's): its neighbours, and
+                              its apache_users and min_age where no flag sets them; default
                               %s ('' for none; a missing file is none)
      --state-dir DIR          the unit hooks' start records; default %s
                               ('' for none)
@@ -258,6 +252,44 @@ above 80%% of SEMMNI. Critical is checked before warning; the worst resource set
 Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for -h, -V and bad arguments).
 HOST_PROC moves /proc, as for Telegraf in a container.
 `
+
+// judgingPolicy is the handler's policy as root's file sets it: its
+// apache_users and min_age where no flag chose them, and its declared
+// neighbours, so that what the check calls stale is what the handler
+// removes.
+func (o *options) judgingPolicy(users []string, set map[string]bool) (sysvipc.Policy, error) {
+	var pf *sysvipc.PolicyFile
+	if o.policyFile != "" {
+		var err error
+		if pf, err = sysvipc.LoadPolicyFile(o.policyFile); err != nil {
+			return sysvipc.Policy{}, err
+		}
+	}
+	fromFile := map[sysvipc.PolicyField]bool{}
+	if !set["min-age"] {
+		d, err := pf.MinAgeOr(o.minAge)
+		if err != nil {
+			return sysvipc.Policy{}, err
+		}
+		fromFile[sysvipc.FieldMinAge] = d != o.minAge
+		o.minAge = d
+	}
+	if !set["apache-user"] && pf != nil && len(pf.ApacheUsers) > 0 {
+		users, fromFile[sysvipc.FieldUsers] = pf.ApacheUsers, true
+	}
+	pol, err := sysvipc.NewPolicy(users, o.minAge)
+	if err != nil {
+		if field := policyField(err); fromFile[field] {
+			return pol, fmt.Errorf("%w %s: %s: %w", sysvipc.ErrPolicyFile, pf.Path, policyKeys[field], err)
+		}
+		return pol, fmt.Errorf("%w: %s: %w", errUsage, policyFlags[policyField(err)], err)
+	}
+	pol.Neighbours = pf.NeighbourSet()
+	return pol, nil
+}
+
+// policyKeys names the policy file's key of each policy field in errors.
+var policyKeys = map[sysvipc.PolicyField]string{sysvipc.FieldUsers: "apache_users", sysvipc.FieldMinAge: "min_age"}
 
 // policyFlags names the flag of each policy field in errors.
 var policyFlags = map[sysvipc.PolicyField]string{sysvipc.FieldUsers: "--apache-user", sysvipc.FieldMinAge: "--min-age"}

@@ -101,3 +101,53 @@ func TestPipeNeverInText(t *testing.T) {
 		t.Errorf("line() = %q", got)
 	}
 }
+
+// TestPolicyFileJudges: root's policy file sets the handler's minimum age
+// and Apache users; where no flag chooses them, the check judges by the
+// file's too, so its stale count is what the handler removes (a check
+// counting arrays stale that the handler keeps for a longer minimum age
+// would stay CRITICAL for ever). A flag given wins, as for the handler;
+// a bad value is named with the file and the key.
+func TestPolicyFileJudges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the policy file must be root's, and CI runs as root")
+		}
+		t.Skip("the policy file must be root's; make test runs as root")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "remediate.conf")
+	write := func(body string) {
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("min_age = \"1h\"\napache_users = [\"nobody\"]\n")
+	o, err := parseArgs([]string{"--stale-warning", "0", "--policy", conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.policy.MinAge != time.Hour || len(o.policy.ApacheUIDs) != 1 || !o.policy.ApacheUIDs[65534] {
+		t.Errorf("without flags: min age %s, users %v; want the file's 1h and nobody", o.policy.MinAge, o.policy.ApacheUIDs)
+	}
+	o, err = parseArgs([]string{"--stale-warning", "0", "--policy", conf, "--min-age", "2m", "--apache-user", "www-data"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.policy.MinAge != 2*time.Minute || !o.policy.ApacheUIDs[33] || o.policy.ApacheUIDs[65534] {
+		t.Errorf("with flags: min age %s, users %v; want the flags' 2m and www-data", o.policy.MinAge, o.policy.ApacheUIDs)
+	}
+	for body, want := range map[string]string{
+		"min_age = \"soon\"\n":                "policy file " + conf + `: min_age: time: invalid duration "soon"`,
+		"min_age = \"-1m\"\n":                 "policy file " + conf + ": min_age: -1m0s is negative",
+		"apache_users = [\"no-such-user\"]\n": "policy file " + conf + `: apache_users: unknown user: "no-such-user"`,
+	} {
+		write(body)
+		if _, err := parseArgs([]string{"--stale-warning", "0", "--policy", conf}); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v, want %s", body, err, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -72,12 +73,42 @@ func LoadPolicyFile(path string) (*PolicyFile, error) {
 		}
 		return nil, fmt.Errorf("%w %s: unknown key %s (known: %s)", ErrPolicyFile, path, strings.Join(keys, ", "), policyKeys)
 	}
+	if slices.Contains(p.ApacheUsers, "") {
+		return nil, fmt.Errorf("%w %s: apache_users: empty user name", ErrPolicyFile, path)
+	}
+	if _, err := p.MinAgeOr(0); err != nil {
+		return nil, err
+	}
 	for _, n := range p.Neighbours {
 		if err := NeighbourPath(n); err != nil {
 			return nil, fmt.Errorf("%w %s: neighbours: %q: %w", ErrPolicyFile, path, n, err)
 		}
 	}
 	return &p, nil
+}
+
+// MinAgeOr is the file's min_age, or d where it sets none (or there is
+// no file). Every face that judges takes it where its own flag or setting
+// did not choose one, so that what the check and Telegraf count as stale
+// is what the handler removes.
+func (p *PolicyFile) MinAgeOr(d time.Duration) (time.Duration, error) {
+	if p == nil || p.MinAge == "" {
+		return d, nil
+	}
+	v, err := time.ParseDuration(p.MinAge)
+	if err != nil {
+		return d, fmt.Errorf("%w %s: min_age: %w", ErrPolicyFile, p.Path, err)
+	}
+	return v, nil
+}
+
+// UsersOr is the file's apache_users, or users where it sets none (or
+// there is no file), as MinAgeOr.
+func (p *PolicyFile) UsersOr(users []string) []string {
+	if p == nil || len(p.ApacheUsers) == 0 {
+		return users
+	}
+	return p.ApacheUsers
 }
 
 // NeighbourSet is the declared neighbours as Policy.Neighbours takes

@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -61,7 +62,7 @@ func (s *SysVIPC) Init() error {
 		}
 		s.collect[kind] = true
 	}
-	if len(s.ApacheUsers) == 0 {
+	if s.ApacheUsers != nil && len(s.ApacheUsers) == 0 {
 		return fmt.Errorf("%w: apache_users: empty list (leave it out for the defaults)", errConfig)
 	}
 	for _, u := range s.ApacheUsers {
@@ -69,26 +70,9 @@ func (s *SysVIPC) Init() error {
 			return fmt.Errorf("%w: apache_users: empty user name", errConfig)
 		}
 	}
-	// The same policy, and the same refusal of an unknown user, as the
-	// check and the remediation plugin: a misspelled apache_users entry
-	// fails here instead of silently judging nobody's arrays.
-	pol, err := ipc.NewPolicy(s.ApacheUsers, time.Duration(s.MinAge))
+	pol, err := s.judgingPolicy()
 	if err != nil {
-		var pe *ipc.PolicyError
-		option := "apache_users"
-		if errors.As(err, &pe) && pe.Field == ipc.FieldMinAge {
-			option = "min_age"
-		}
-		return fmt.Errorf("%w: %s: %w", errConfig, option, err)
-	}
-	// The neighbours root declared for the handler count here too, so
-	// that the stale count is what the handler would remove.
-	if s.PolicyFile != "" {
-		pf, err := ipc.LoadPolicyFile(s.PolicyFile)
-		if err != nil {
-			return fmt.Errorf("%w: policy_file: %w", errConfig, err)
-		}
-		pol.Neighbours = pf.NeighbourSet()
+		return err
 	}
 	s.policy = pol
 	if s.Namespaces != "self" && s.Namespaces != "all" {
@@ -108,17 +92,58 @@ func (s *SysVIPC) Init() error {
 	return nil
 }
 
+// judgingPolicy is the handler's policy as root's file sets it: its
+// apache_users and min_age where this config sets none, and its declared
+// neighbours, so that the stale count is what the handler would remove.
+// The same refusal of an unknown user as the check and the plugin: a
+// misspelled entry fails here instead of silently judging nobody's
+// arrays.
+func (s *SysVIPC) judgingPolicy() (ipc.Policy, error) {
+	var pf *ipc.PolicyFile
+	if s.PolicyFile != "" {
+		var err error
+		if pf, err = ipc.LoadPolicyFile(s.PolicyFile); err != nil {
+			return ipc.Policy{}, fmt.Errorf("%w: policy_file: %w", errConfig, err)
+		}
+	}
+	users, minAge := s.ApacheUsers, time.Duration(s.MinAge)
+	if users == nil {
+		users = pf.UsersOr(ipc.DefaultApacheUsers)
+	}
+	if s.MinAge == minAgeUnset {
+		var err error
+		if minAge, err = pf.MinAgeOr(ipc.DefaultMinAge); err != nil {
+			return ipc.Policy{}, fmt.Errorf("%w: policy_file: %w", errConfig, err)
+		}
+	}
+	pol, err := ipc.NewPolicy(users, minAge)
+	if err != nil {
+		var pe *ipc.PolicyError
+		option := "apache_users"
+		if errors.As(err, &pe) && pe.Field == ipc.FieldMinAge {
+			option = "min_age"
+		}
+		return pol, fmt.Errorf("%w: %s: %w", errConfig, option, err)
+	}
+	pol.Neighbours = pf.NeighbourSet()
+	return pol, nil
+}
+
+// minAgeUnset marks a config without min_age (0s is a choice): root's
+// policy file, else the default, decides.
+const minAgeUnset = math.MinInt64
+
 // inputsCreator returns the input with its defaults, the values
-// sample.conf shows commented out.
+// sample.conf shows commented out; apache_users and min_age left unset
+// take root's policy file's, else the defaults sample.conf shows.
 func inputsCreator() *SysVIPC {
 	return &SysVIPC{
-		Collect:     []string{"sem", "shm", "msg"},
-		ApacheUsers: slices.Clone(ipc.DefaultApacheUsers),
-		MinAge:      config.Duration(ipc.DefaultMinAge),
-		MaxArrays:   1000,
-		Namespaces:  "self",
-		PolicyFile:  ipc.DefaultPolicyFile,
-		StateDir:    ipc.DefaultStateDir,
+		Collect:    []string{"sem", "shm", "msg"},
+		MinAge:     minAgeUnset,
+		MaxArrays:  1000,
+		Namespaces: "self",
+		PolicyFile: ipc.DefaultPolicyFile,
+		StateDir:   ipc.DefaultStateDir,
 	}
 }
 

@@ -4,6 +4,7 @@ package sysvipc
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
@@ -118,7 +120,7 @@ func TestInitErrors(t *testing.T) {
 	}{
 		{"unknown collect", func(s *SysVIPC) { s.Collect = []string{"sem", "shared"} }, `invalid configuration: collect: unknown kind "shared" (want sem, shm or msg)`},
 		{"empty collect", func(s *SysVIPC) { s.Collect = []string{} }, "invalid configuration: collect: empty list, nothing to report (leave it out for all kinds)"},
-		{"empty users", func(s *SysVIPC) { s.ApacheUsers = nil }, "invalid configuration: apache_users: empty list (leave it out for the defaults)"},
+		{"empty users", func(s *SysVIPC) { s.ApacheUsers = []string{} }, "invalid configuration: apache_users: empty list (leave it out for the defaults)"},
 		{"blank user", func(s *SysVIPC) { s.ApacheUsers = []string{"www-data", ""} }, "invalid configuration: apache_users: empty user name"},
 		{"negative min age", func(s *SysVIPC) { s.MinAge = -1 }, "invalid configuration: min_age: -1ns is negative"},
 		{"misspelled user", func(s *SysVIPC) { s.ApacheUsers = []string{"www-dat"} }, `invalid configuration: apache_users: unknown user: "www-dat": user: unknown user www-dat`},
@@ -171,7 +173,11 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := newDefault()
-	if !slices.Equal(s.Collect, def.Collect) || !slices.Equal(s.ApacheUsers, ipc.DefaultApacheUsers) || s.MaxArrays != 1000 || time.Duration(s.MinAge) != 5*time.Minute || s.IncludeArrays || s.Namespaces != "self" {
+	want, err := ipc.NewPolicy(ipc.DefaultApacheUsers, ipc.DefaultMinAge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Collect, def.Collect) || s.policy.MinAge != want.MinAge || !maps.Equal(s.policy.ApacheUIDs, want.ApacheUIDs) || s.MaxArrays != 1000 || s.IncludeArrays || s.Namespaces != "self" {
 		t.Errorf("sample.conf loads %+v, want the defaults", s)
 	}
 }
@@ -180,4 +186,50 @@ func newDefault() *SysVIPC {
 	s := inputsCreator()
 	s.Log = testutil.Logger{}
 	return s
+}
+
+// TestPolicyFileJudges: root's policy file sets the handler's minimum age
+// and Apache users; where this config sets none, the input judges by the
+// file's too, so its stale count is what the handler removes. A setting
+// given wins; a bad value in the file stops the plugin at start, named.
+func TestPolicyFileJudges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the policy file must be root's, and CI runs as root")
+		}
+		t.Skip("the policy file must be root's; make test runs as root")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "remediate.conf")
+	if err := os.WriteFile(conf, []byte("min_age = \"1h\"\napache_users = [\"nobody\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newDefault()
+	s.PolicyFile = conf
+	if err := s.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if s.policy.MinAge != time.Hour || len(s.policy.ApacheUIDs) != 1 || !s.policy.ApacheUIDs[65534] {
+		t.Errorf("unset: min age %s, users %v; want the file's 1h and nobody", s.policy.MinAge, s.policy.ApacheUIDs)
+	}
+	s = newDefault()
+	s.PolicyFile, s.MinAge, s.ApacheUsers = conf, config.Duration(0), []string{"www-data"}
+	if err := s.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if s.policy.MinAge != 0 || !s.policy.ApacheUIDs[33] || s.policy.ApacheUIDs[65534] {
+		t.Errorf("set: min age %s, users %v; want the config's 0s and www-data", s.policy.MinAge, s.policy.ApacheUIDs)
+	}
+	if err := os.WriteFile(conf, []byte("min_age = \"soon\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = newDefault()
+	s.PolicyFile = conf
+	want := "invalid configuration: policy_file: policy file " + conf + `: min_age: time: invalid duration "soon"`
+	if err := s.Init(); err == nil || err.Error() != want {
+		t.Errorf("Init() = %v, want %s", err, want)
+	}
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
@@ -26,15 +23,15 @@ func loadPolicyFile(path string) (*sysvipc.PolicyFile, error) { return sysvipc.L
 // applyPolicyFile fills what the command line did not set (set: the
 // flags given). Neighbours come from the file alone.
 func applyPolicyFile(p *sysvipc.PolicyFile, o *options, users *string, set map[string]bool) error {
-	if p.MinAge != "" && !set["min-age"] {
-		d, err := time.ParseDuration(p.MinAge)
+	if !set["min-age"] {
+		d, err := p.MinAgeOr(o.minAge)
 		if err != nil {
-			return fmt.Errorf("%w %s: min_age: %w", errPolicyFile, p.Path, err)
+			return err
 		}
 		o.minAge = d
 	}
-	if len(p.ApacheUsers) > 0 && !set["apache-user"] {
-		*users = strings.Join(p.ApacheUsers, ",")
+	if !set["apache-user"] {
+		*users = strings.Join(p.UsersOr(strings.Split(*users, ",")), ",")
 	}
 	if p.MaxRemovals != nil && !set["max-removals"] {
 		o.maxRemovals = *p.MaxRemovals
@@ -43,8 +40,5 @@ func applyPolicyFile(p *sysvipc.PolicyFile, o *options, users *string, set map[s
 		o.killOrphans = *p.KillOrphans
 	}
 	o.neighbours = p.Neighbours
-	if slices.Contains(p.ApacheUsers, "") {
-		return fmt.Errorf("%w %s: apache_users: empty user name", errPolicyFile, p.Path)
-	}
 	return nil
 }
