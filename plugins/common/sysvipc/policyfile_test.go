@@ -158,4 +158,9 @@ func TestRunningServerKeepsNothing(t *testing.T) {
 			t.Errorf("last user with role %q: kept by it %v, want %v", tt.role, got, tt.kept)
 		}
 	}
+	// A live last user may have only taken the pid of the array's real
+	// last user: the advice never says to end it for its pid alone.
+	if a := Advice(ReasonLastPIDAlive, nil, ""); !strings.Contains(a, "or took that process's pid after it exited") || !strings.Contains(a, "end it only if it is a dead server's leftover") {
+		t.Errorf("last_pid_alive advice: %q", a)
+	}
 }

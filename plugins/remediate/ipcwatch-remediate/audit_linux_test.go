@@ -53,9 +53,14 @@ func TestAuditLineBounded(t *testing.T) {
 	if s == nil || s.Candidates != n || s.Verdicts["stale"] != n || s.Removed.Count != n || s.Skipped.Count != 0 || s.Failed.Count != 0 {
 		t.Fatalf("the summary does not count every array: %+v", s)
 	}
-	// The ranges name exactly the removed semids, none twice.
+	// The ranges name exactly the removed semids, none twice, under the
+	// reason they were stale for.
 	named := map[int32]bool{}
-	for _, r := range s.Removed.Ranges {
+	removed := s.Removed.ByReason["no_apache_running"]
+	if len(s.Removed.ByReason) != 1 || removed.Count != n {
+		t.Fatalf("removed by reason: %+v, want all %d for no_apache_running", s.Removed.ByReason, n)
+	}
+	for _, r := range removed.Ranges {
 		lo, hi, err := parseRange(r)
 		if err != nil {
 			t.Fatalf("range %q: %v", r, err)
@@ -67,7 +72,7 @@ func TestAuditLineBounded(t *testing.T) {
 			named[id] = true
 		}
 	}
-	if s.Removed.Omitted == 0 {
+	if removed.Omitted == 0 {
 		for _, id := range ids {
 			if !named[id] {
 				t.Errorf("removed semid %d is in no range", id)
@@ -91,4 +96,50 @@ func parseRange(r string) (lo, hi int32, err error) {
 	}
 	h, err := strconv.ParseInt(b, 10, 32)
 	return int32(l), int32(h), err
+}
+
+// TestAuditLineInterleaved: 32,000 leaked arrays of which every other one
+// belongs to another user (never Apache's), so the 16,000 removed semids
+// make 16,000 ranges. The line stays under 64 KiB: it counts every
+// removal under its reason, names the first ranges and counts the ranges
+// it leaves out.
+func TestAuditLineInterleaved(t *testing.T) {
+	t.Parallel()
+	if !ipctest.Enter(t) {
+		return
+	}
+	const n = 32000
+	if err := ipctest.SetSemLimits(250, n, 32, n); err != nil {
+		t.Fatal(err)
+	}
+	ipctest.Fill(t, n, 33)
+	for i, id := range ipctest.SemIDs(t) {
+		if i%2 == 1 {
+			if err := ipctest.SemChown(id, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h := newHandler(t)
+	out, code := h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
+	if code != 0 || !strings.HasPrefix(out, "ipcwatch-remediate: removed 16000 of 16000 stale arrays, 0 skipped, 0 failed; semaphore arrays 32000 -> 16000") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	b, err := os.ReadFile(h.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the audit line after 16,000 interleaved removals: %d bytes", len(b))
+	if len(b) >= 64<<10 {
+		t.Errorf("the audit line is %d bytes, want under 64 KiB", len(b))
+	}
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	r := rec.Summary.Removed.ByReason["no_apache_running"]
+	if rec.Summary.Removed.Count != 16000 || r.Count != 16000 || len(r.Ranges) != maxAuditRanges || r.Omitted != 16000-maxAuditRanges {
+		t.Errorf("removed %d, by reason %d in %d ranges and %d left out; want 16000, 16000, %d and %d",
+			rec.Summary.Removed.Count, r.Count, len(r.Ranges), r.Omitted, maxAuditRanges, 16000-maxAuditRanges)
+	}
 }

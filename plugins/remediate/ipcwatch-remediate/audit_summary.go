@@ -9,11 +9,12 @@ import (
 )
 
 // The audit line's bounds: at 32,000 arrays a line listing each one was
-// 8.5 MB; summarised it stays a few kilobytes.
+// 8.5 MB; summarised it stays under 64 KiB, even when every other semid
+// was removed (TestAuditLineBounded).
 const (
-	maxAuditItems  = 64  // arrays listed in full in evidence and actions
-	maxAuditKept   = 20  // blockers named
-	maxAuditRanges = 128 // ranges of semids per outcome
+	maxAuditItems  = 64   // arrays listed in full in evidence and actions
+	maxAuditKept   = 20   // blockers named
+	maxAuditRanges = 1024 // ranges of semids per outcome (per reason, for removals)
 )
 
 // summary counts every candidate array of one call.
@@ -23,9 +24,17 @@ type summary struct {
 	KeptWhy    map[string]int `json:"kept_by_reason"` // arrays not stale, by their first reason
 	Kept       []sysvipc.Kept `json:"kept_by"`
 	KeptMore   int            `json:"kept_by_omitted,omitempty"`
-	Removed    semids         `json:"removed"`
+	Removed    removed        `json:"removed"`
 	Skipped    semids         `json:"skipped"`
 	Failed     semids         `json:"failed"`
+}
+
+// removed names what went and why: by the stale verdict's reason
+// (witnessed_leak: a unit's record proved it; no_apache_running: the
+// outage did), the semids as ranges.
+type removed struct {
+	Count    int               `json:"count"`
+	ByReason map[string]semids `json:"by_reason"`
 }
 
 // semids are arrays as a count and ranges of consecutive semids ("7",
@@ -49,11 +58,27 @@ func summarize(rep remediate.Report) *summary {
 	if len(s.Kept) > maxAuditKept {
 		s.Kept, s.KeptMore = s.Kept[:maxAuditKept], len(s.Kept)-maxAuditKept
 	}
+	// The reason each array was judged stale for, in the last round that
+	// judged it.
+	why := map[int32]string{}
+	for _, e := range rep.Evidence {
+		if e.Verdict == sysvipc.Stale && len(e.Reasons) > 0 {
+			why[e.SemID] = string(e.Reasons[0])
+		}
+	}
 	by := map[remediate.Outcome][]int32{}
+	removedBy := map[string][]int32{}
 	for _, a := range rep.Actions {
 		by[a.Outcome] = append(by[a.Outcome], a.SemID)
+		if a.Outcome == remediate.Removed {
+			removedBy[why[a.SemID]] = append(removedBy[why[a.SemID]], a.SemID)
+		}
 	}
-	s.Removed, s.Skipped, s.Failed = rangesOf(by[remediate.Removed]), rangesOf(by[remediate.Skipped]), rangesOf(by[remediate.Failed])
+	s.Removed = removed{Count: len(by[remediate.Removed]), ByReason: map[string]semids{}}
+	for r, ids := range removedBy {
+		s.Removed.ByReason[r] = rangesOf(ids)
+	}
+	s.Skipped, s.Failed = rangesOf(by[remediate.Skipped]), rangesOf(by[remediate.Failed])
 	return s
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,4 +102,27 @@ func writeRecordForTest(dir, unit, body string, mode os.FileMode) error {
 		return err
 	}
 	return os.Chmod(filepath.Join(dir, unit+".json"), mode)
+}
+
+// TestHookExitsZeroOnBadPolicy: a unit hook never stops Apache from
+// starting. With root's policy file refused (a key misspelled, or a
+// declared program's directory no longer root's), each hook says so on
+// its one line and exits 0, as it does for a bad command line.
+func TestHookExitsZeroOnBadPolicy(t *testing.T) {
+	ipctest.Require(t, os.Geteuid() == 0, "the hooks are root's; make test runs as root")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "remediate.conf")
+	if err := os.WriteFile(conf, []byte("min_agee = \"0s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--before-start", "--unit", "apache2.service"},
+		{"--after-start", "--unit", "apache2.service", "--main-pid", "4242"},
+	} {
+		args = append(args, "--policy", conf, "--state-dir", filepath.Join(dir, "units"), "--audit-log", filepath.Join(dir, "audit.jsonl"), "--lock", filepath.Join(dir, "lock"))
+		out, code := ipctest.RunLogged(t, exec.Command(filepath.Join(binDir, "ipcwatch-remediate"), args...))
+		if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "policy file "+conf+": unknown key min_agee") {
+			t.Errorf("%s: exit %d, want 0 and one line naming the file and the key:\n%s", args[0], code, out)
+		}
+	}
 }
