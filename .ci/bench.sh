@@ -91,7 +91,7 @@ sleep 600 & main=$!
 t_after=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --after-start --unit a.service --main-pid $main >/dev/null"; } 2>&1 )
 echo "  --after-start, no record yet, 32,000 arrays judged not the start's: ${t_after} s"
 # --min-age 0s: the fill made the arrays seconds ago, and the minimum age
-# applies in the outage too (README, "Prevent the outage").
+# applies in the outage too (docs/design.md, the start hooks).
 t_before=$( { /usr/bin/time -f %e bash -c "$(declare -f hk); w=$w; hk --before-start --unit a.service --min-age 0s >/dev/null"; } 2>&1 )
 echo "  --before-start --min-age 0s, no Apache: removes all 32,000 (re-verifying each): ${t_before} s; left: $(($(wc -l < /proc/sysvipc/sem) - 1))"
 bash "$w/fill.sh"

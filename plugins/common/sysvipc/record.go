@@ -15,7 +15,7 @@ import (
 // writes it (a file under /run, gone at reboot together with every
 // array); every face reads it, because a record proves whose an array is
 // by who could write it, not by who may read it. The remediation plugin
-// writes and prunes records; every face judges by them (WitnessBook).
+// writes and prunes records; every face judges by them (NamespaceRecords).
 
 // recordVersion is the version of UnitRecord's encoding; a record of
 // another version is ignored (the normal rules decide), never guessed at.
