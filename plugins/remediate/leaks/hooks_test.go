@@ -173,12 +173,16 @@ func TestWitnessedKeptWhileInUse(t *testing.T) {
 		{"master pid reused", func(f *fakeSystem) {
 			// The array's last user was a worker, gone; the master's pid
 			// now runs a shell, with other start ticks. (Were the shell's
-			// pid the last user's, last_pid_alive would keep it.)
-			f.procs[200] = &sysvipc.Process{PID: 200, PPID: 1, PGRP: 200, Exe: "bash", StartTicks: 9999}
+			// pid the last user's, last_pid_alive would keep it.) Root
+			// reads its executable: a shell, not a renamed Apache.
+			f.procs[200] = &sysvipc.Process{PID: 200, PPID: 1, PGRP: 200, Exe: "bash", ExePath: "/usr/bin/bash", StartTicks: 9999}
 			d := f.details[40]
 			d.PID = 201
 			f.details[40] = d
 		}, false},
+		{"a process in the dead master's group whose executable cannot be read", func(f *fakeSystem) {
+			f.procs[202] = &sysvipc.Process{PID: 202, PPID: 1, PGRP: 200, Comm: "httpd-custom", StartTicks: 7002}
+		}, true},
 		{"master alive", func(f *fakeSystem) {
 			f.procs[200] = &sysvipc.Process{PID: 200, PPID: 1, PGRP: 200, Exe: "apache2", APR: true, StartTicks: 7000}
 		}, true},
