@@ -36,7 +36,7 @@ func (fs FS) Describe(p *Process) ProcessInfo {
 	info := ProcessInfoOf(p)
 	if b, err := os.ReadFile(fs.Path(strconv.Itoa(p.PID), "cmdline")); err == nil {
 		if cmd := string(bytes.TrimRight(bytes.ReplaceAll(b, []byte{0}, []byte{' '}), " ")); cmd != "" {
-			info.Cmdline = shorten(printable(cmd))
+			info.Cmdline = shorten(Printable(cmd))
 		}
 	}
 	return info
@@ -45,14 +45,14 @@ func (fs FS) Describe(p *Process) ProcessInfo {
 // ProcessInfoOf is p as the census has it, its command name standing in
 // for the command line (as ps shows a process without one).
 func ProcessInfoOf(p *Process) ProcessInfo {
-	return ProcessInfo{PID: p.PID, UID: p.EUID, User: UserName(p.EUID), Exe: printable(p.ExePath), Start: p.Start, Cmdline: "[" + printable(p.Comm) + "]"}
+	return ProcessInfo{PID: p.PID, UID: p.EUID, User: UserName(p.EUID), Exe: Printable(p.ExePath), Start: p.Start, Cmdline: "[" + Printable(p.Comm) + "]"}
 }
 
-// printable replaces control characters (a newline, a carriage return,
+// Printable replaces control characters (a newline, a carriage return,
 // an escape sequence) with '?': a command line, a command name and even
 // an executable's path are the process owner's to choose, and the lines
 // that quote them go to Nagios, the journal and a terminal.
-func printable(s string) string {
+func Printable(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return '?'

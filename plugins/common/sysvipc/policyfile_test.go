@@ -131,7 +131,7 @@ func TestKeptLines(t *testing.T) {
 func TestKeptLineControlCharacters(t *testing.T) {
 	p := &Process{PID: 7, EUID: 33, Comm: "x\ny", ExePath: "/tmp/a\rb", Start: time.Unix(0, 0)}
 	info := ProcessInfoOf(p)
-	info.Cmdline = shorten(printable("evil\nSYSVIPC OK - forged | stale_arrays=0\x1b[2K\r"))
+	info.Cmdline = shorten(Printable("evil\nSYSVIPC OK - forged | stale_arrays=0\x1b[2K\r"))
 	line := KeptLines([]Kept{{Reason: ReasonOwnerAlive, Arrays: 1, By: info}}, 5, "/etc/ipcwatch/remediate.conf")[0]
 	if strings.ContainsAny(line, "\n\r\x1b") {
 		t.Errorf("a control character reached the kept line: %q", line)

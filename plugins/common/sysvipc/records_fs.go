@@ -65,6 +65,11 @@ func ReadUnitRecords(dir string) (records map[string][]byte, problems []string, 
 		return nil, nil, nil
 	}
 	if err := TrustedStateDir(dir); err != nil {
+		// A directory above it this reader may not search (a parent
+		// made 0700): the records may be there, as root sees them.
+		if errors.Is(err, os.ErrPermission) {
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrRecordsUnreadable, dir, err)
+		}
 		return nil, nil, err
 	}
 	entries, err := os.ReadDir(dir)

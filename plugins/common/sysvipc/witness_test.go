@@ -82,27 +82,33 @@ func TestUnseen(t *testing.T) {
 }
 
 // TestParseHidePID: the proc mount's hidepid option, as mountinfo shows
-// it, hides other users' processes unless the reader is in its gid.
+// it for the mount of the FS's device, hides other users' processes:
+// invisible unless the reader is in its gid, ptraceable whatever its
+// groups.
 func TestParseHidePID(t *testing.T) {
-	line := func(opts string) string {
-		return "22 28 0:20 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc " + opts + "\n"
+	line := func(dev, opts string) string {
+		return "22 28 " + dev + " / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc " + opts + "\n"
 	}
 	for _, tt := range []struct {
 		name, mountinfo string
 		groups          []int
-		want            bool
+		hidden, found   bool
 	}{
-		{"no option", line("rw"), nil, false},
-		{"invisible", line("rw,hidepid=invisible"), nil, true},
-		{"2", line("rw,hidepid=2"), nil, true},
-		{"noaccess lists every pid", line("rw,hidepid=noaccess"), nil, false},
-		{"invisible, the reader in its gid", line("rw,hidepid=invisible,gid=1001"), []int{1001}, false},
-		{"invisible, the reader not in its gid", line("rw,hidepid=invisible,gid=1001"), []int{27}, true},
-		{"the last mount wins", line("rw,hidepid=invisible") + line("rw"), nil, false},
-		{"another mount point", "22 28 0:20 / /host/proc rw - proc proc rw,hidepid=2\n", nil, false},
+		{"no option", line("0:20", "rw"), nil, false, true},
+		{"invisible", line("0:20", "rw,hidepid=invisible"), nil, true, true},
+		{"2", line("0:20", "rw,hidepid=2"), nil, true, true},
+		{"noaccess lists every pid", line("0:20", "rw,hidepid=noaccess"), nil, false, true},
+		{"invisible, the reader in its gid", line("0:20", "rw,hidepid=invisible,gid=1001"), []int{1001}, false, true},
+		{"invisible, the reader not in its gid", line("0:20", "rw,hidepid=invisible,gid=1001"), []int{27}, true, true},
+		{"ptraceable", line("0:20", "rw,hidepid=ptraceable"), nil, true, true},
+		{"ptraceable ignores gid", line("0:20", "rw,gid=105,hidepid=ptraceable"), []int{105}, true, true},
+		{"4", line("0:20", "rw,hidepid=4"), nil, true, true},
+		{"the mount of the device, not of the path", line("0:21", "rw,hidepid=2") + line("0:20", "rw"), nil, false, true},
+		{"another device only", line("0:21", "rw,hidepid=2"), nil, false, false},
 	} {
-		if got := parseHidePID(strings.NewReader(tt.mountinfo), "/proc", tt.groups); got != tt.want {
-			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		hidden, found := parseHidePID(strings.NewReader(tt.mountinfo), "0:20", tt.groups)
+		if hidden != tt.hidden || found != tt.found {
+			t.Errorf("%s: hidden %v found %v, want %v and %v", tt.name, hidden, found, tt.hidden, tt.found)
 		}
 	}
 }

@@ -67,7 +67,25 @@ func account(t *testing.T, name string, uid int) (int, int) {
 
 func runAs(t *testing.T, uid, gid int, stdin string, name string, args ...string) (string, int) {
 	t.Helper()
+	return runAsIn(t, uid, gid, stdin, nil, name, args...)
+}
+
+// runAsEnv is runAs with one more environment variable ("" for none).
+func runAsEnv(t *testing.T, uid, gid int, env string, name string, args ...string) (string, int) {
+	t.Helper()
+	var extra []string
+	if env != "" {
+		extra = []string{env}
+	}
+	return runAsIn(t, uid, gid, "", extra, name, args...)
+}
+
+func runAsIn(t *testing.T, uid, gid int, stdin string, env []string, name string, args ...string) (string, int) {
+	t.Helper()
 	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	cmd.Dir = "/"
 	cmd.Stdin = strings.NewReader(stdin)

@@ -35,7 +35,7 @@ const stateDirMode = 0o755
 // made root-only.
 func readRecords(dir string, create bool) (records map[string][]byte, problems []string, err error) {
 	if create {
-		if err := os.MkdirAll(dir, stateDirMode); err != nil {
+		if err := makeStateDir(dir); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", errState, err)
 		}
 		if st, err := os.Lstat(dir); err == nil && st.IsDir() && sysvipc.RootOwned(st) && st.Mode().Perm() != stateDirMode {
@@ -45,6 +45,24 @@ func readRecords(dir string, create bool) (records map[string][]byte, problems [
 		}
 	}
 	return sysvipc.ReadUnitRecords(dir)
+}
+
+// makeStateDir makes dir and each missing directory above it with
+// stateDirMode whatever the unit's umask (UMask=0077 would make them
+// 0700, and the monitoring users could not reach the records).
+func makeStateDir(dir string) error {
+	if _, err := os.Lstat(dir); err == nil {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := makeStateDir(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, stateDirMode); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return os.Chmod(dir, stateDirMode)
 }
 
 // writeRecord replaces unit's record atomically (a new 0644 file renamed

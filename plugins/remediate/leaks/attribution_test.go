@@ -91,3 +91,18 @@ func TestKillableOrphans(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowNoteControlCharacters: a process that started in the unit's
+// start window is named on the hook's one line by its command name, which
+// is its own to choose: a newline or an escape sequence in it prints as
+// '?' and cannot forge a journal line.
+func TestWindowNoteControlCharacters(t *testing.T) {
+	before := &sysvipc.StartSnapshot{Ticks: 100}
+	census := sysvipc.Census{Procs: map[int]*sysvipc.Process{
+		4242: {PID: 4242, PPID: 1, StartTicks: 200, Comm: "x\nFORGED \x1b[31m"},
+	}}
+	clear, why := windowClear(before, nil, census, map[int]bool{})
+	if clear || why != "pid 4242 (x?FORGED ?[31m) started meanwhile" {
+		t.Errorf("window clear %v, %q", clear, why)
+	}
+}

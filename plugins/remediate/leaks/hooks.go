@@ -318,7 +318,7 @@ func windowClear(before *sysvipc.StartSnapshot, arrays []sysvipc.SemArray, censu
 	for _, p := range census.Procs {
 		kernel := p.PID == 2 || p.PPID == 2 // kthreadd and its threads
 		if p.StartTicks > before.Ticks && !tree[p.PID] && !self[p.PID] && !kernel {
-			return false, fmt.Sprintf("pid %d (%s) started meanwhile", p.PID, p.Comm)
+			return false, fmt.Sprintf("pid %d (%s) started meanwhile", p.PID, sysvipc.Printable(p.Comm))
 		}
 	}
 	old := map[sysvipc.ProcessID]bool{}

@@ -174,7 +174,7 @@ func (r *Remediator) plan(sys System, p remediate.Policy, killed map[int]bool, n
 	}
 	plan.Kept = sys.KeptBy(kept, census)
 	for _, o := range orphans {
-		plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, StartTicks: o.StartTicks, UID: o.EUID, Name: o.Comm})
+		plan.Orphans = append(plan.Orphans, remediate.Orphan{PID: o.PID, Start: o.Start, StartTicks: o.StartTicks, UID: o.EUID, Name: sysvipc.Printable(o.Comm)})
 	}
 	return plan, nil
 }
