@@ -20,7 +20,7 @@ TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdat
 TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
 TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
-.PHONY: all build run check test unit safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
+.PHONY: all build run check test unit man package safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
 
 all: build
 
@@ -28,9 +28,10 @@ all: build
 # the checkout (a tag, or the commit with -dirty for local changes).
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 SYSCONFDIR ?= /etc
-LDFLAGS  := -X github.com/ipcwatch/ipcwatch/nagios/check.Version=$(VERSION) \
+LDFLAGS   = -X github.com/ipcwatch/ipcwatch/nagios/check.Version=$(VERSION) \
             -X github.com/ipcwatch/ipcwatch/plugins/remediate/leaks.Version=$(VERSION) \
-            -X github.com/ipcwatch/ipcwatch/plugins/common/sysvipc.DefaultPolicyFile=$(SYSCONFDIR)/ipcwatch/remediate.conf
+            -X github.com/ipcwatch/ipcwatch/plugins/common/sysvipc.DefaultPolicyFile=$(SYSCONFDIR)/ipcwatch/remediate.conf \
+            -X main.defaultPluginDir=$(LIBDIR)
 
 build:
 	@mkdir -p $(BIN)
@@ -132,19 +133,32 @@ fixtures:
 	cd plugins/common/sysvipc && for c in idle objects; do \
 	  unshare --ipc ../../../$(BIN)/capture.test -test.run '^TestCapture$$' -case $$c -out testdata/$$c; done
 
-# install: the check into the monitoring plugins directory, the handler,
-# its plugin (with their manifest) and the Telegraf shim into
-# $(PREFIX)/lib/ipcwatch, the shim's config into /etc/ipcwatch, the Nagios,
-# Icinga 2 and inputs.execd definitions into $(PREFIX)/share/ipcwatch, and
-# a sudoers snippet that lets the monitoring user run the handler as root,
-# and nothing else. Debian: make install PREFIX=/usr.
+# install: the tree the Debian package installs (make package), under
+# PREFIX (Debian: make install PREFIX=/usr): the check into the monitoring
+# plugins directory with cap_ipc_owner, the handler into sbin, the
+# Telegraf shim into bin with cap_ipc_owner, the plugin and its manifest
+# into lib/ipcwatch, root's policy and the shim's config into
+# /etc/ipcwatch, the [[inputs.execd]] block into Telegraf's telegraf.d, the
+# Nagios commands where Debian's Nagios reads plugin commands, the Icinga 2
+# commands into Icinga's plugins-contrib.d, the sudoers rule, the unit
+# drop-in, man pages made from each program's --help, and the README, an
+# example Nagios service and a changelog into the doc directory.
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
 PLUGINDIR  ?= $(PREFIX)/lib/nagios/plugins
+BINDIR     := $(PREFIX)/bin
+SBINDIR    := $(PREFIX)/sbin
 LIBDIR     := $(PREFIX)/lib/ipcwatch
-SHAREDIR   := $(PREFIX)/share/ipcwatch
+DOCDIR     := $(PREFIX)/share/doc/ipcwatch
+MANDIR     := $(PREFIX)/share/man
+ICINGA2_CONTRIBDIR ?= $(PREFIX)/share/icinga2/include/plugins-contrib.d
+NAGIOS_PLUGINS_CONFDIR ?= $(SYSCONFDIR)/nagios-plugins/config
+TELEGRAF_CONFDIR ?= $(SYSCONFDIR)/telegraf/telegraf.d
 # Debian runs Nagios and Icinga 2 checks as the nagios user.
 MONITOR_USER ?= nagios
+# setcap gives the check and the shim cap_ipc_owner; the packages' postinst
+# does it instead (SETCAP=:), as a package carries no file capabilities.
+SETCAP     ?= setcap
 # The unit drop-in (the start hooks) is on after install, for each Apache
 # unit this host has: Debian's apache2.service and apache2@.service, RHEL's
 # httpd.service and httpd@.service. It goes where systemd looks for a
@@ -152,53 +166,71 @@ MONITOR_USER ?= nagios
 # for PREFIX=/usr/local), so an admin's file of the same name in
 # /etc/systemd/system/<unit>.d/ wins: a link to /dev/null is the opt-out.
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+ALL_APACHE_UNITS := apache2.service apache2@.service httpd.service httpd@.service
 UNIT_DIRS      := /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system
-APACHE_UNITS   ?= $(shell for u in apache2.service apache2@.service httpd.service httpd@.service; do \
+APACHE_UNITS   ?= $(shell for u in $(ALL_APACHE_UNITS); do \
                     for d in $(UNIT_DIRS); do [ -e $$d/$$u ] && { echo $$u; break; }; done; done)
 DROPIN         := ipcwatch-witness.conf
+# The shipped files name the packages' paths; an install elsewhere
+# rewrites them.
+PATHS_SED := s|/usr/sbin/ipcwatch-remediate|$(SBINDIR)/ipcwatch-remediate|g; s|/usr/bin/ipcwatch-telegraf|$(BINDIR)/ipcwatch-telegraf|g; s|/etc/ipcwatch/|$(SYSCONFDIR)/ipcwatch/|g
 
-install: build
-	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch \
-	  $(DESTDIR)$(SHAREDIR)/nagios $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf $(DESTDIR)$(SHAREDIR)/systemd
+install: build man
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch $(DESTDIR)$(TELEGRAF_CONFDIR) $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR) \
+	  $(DESTDIR)$(ICINGA2_CONTRIBDIR) $(DESTDIR)$(DOCDIR)/examples/nagios $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
 	install -m 0755 $(BIN)/check_sysvipc $(DESTDIR)$(PLUGINDIR)/
-	install -m 0755 $(BIN)/ipcwatch-remediate $(BIN)/ipcwatch-plugin-apache $(BIN)/ipcwatch-telegraf $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(BIN)/ipcwatch-remediate $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BIN)/ipcwatch-telegraf $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BIN)/ipcwatch-plugin-apache $(DESTDIR)$(LIBDIR)/
 	@# The check and the shim read other users' arrays (semctl GETVAL,
 	@# GETNCNT, GETZCNT, GETPID), which needs read permission on each array
 	@# or CAP_IPC_OWNER: as the nagios and telegraf users they get that one
 	@# capability, as a file capability, and nothing else (README: Install).
-	setcap cap_ipc_owner=ep $(DESTDIR)$(PLUGINDIR)/check_sysvipc
-	setcap cap_ipc_owner=ep $(DESTDIR)$(LIBDIR)/ipcwatch-telegraf
+	$(SETCAP) cap_ipc_owner=ep $(DESTDIR)$(PLUGINDIR)/check_sysvipc
+	$(SETCAP) cap_ipc_owner=ep $(DESTDIR)$(BINDIR)/ipcwatch-telegraf
 	cd $(DESTDIR)$(LIBDIR) && sha256sum ipcwatch-plugin-apache > SHA256SUMS && chmod 0644 SHA256SUMS
 	install -m 0644 sample.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf
 	install -m 0644 nagios/shipped/ipcwatch/remediate.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf
-	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/shipped/nagios/sysvipc.cfg > $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg
-	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g' nagios/shipped/icinga2/sysvipc.conf > $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf
-	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g; s|/usr/share/ipcwatch/|$(SHAREDIR)/|g' nagios/shipped/systemd/ipcwatch-witness.conf > $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
-	sed 's|/usr/lib/ipcwatch/|$(LIBDIR)/|g; s|/etc/ipcwatch/|$(SYSCONFDIR)/ipcwatch/|g' nagios/shipped/telegraf/ipcwatch-execd.conf > $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf
-	chmod 0644 $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf \
-	  $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
+	sed '$(PATHS_SED)' nagios/shipped/telegraf/ipcwatch-execd.conf > $(DESTDIR)$(TELEGRAF_CONFDIR)/ipcwatch.conf
+	sed '$(PATHS_SED)' nagios/shipped/nagios/commands.cfg > $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg
+	sed '$(PATHS_SED)' nagios/shipped/icinga2/sysvipc.conf > $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf
+	install -m 0644 nagios/shipped/nagios/services.cfg $(DESTDIR)$(DOCDIR)/examples/nagios/services.cfg
+	chmod 0644 $(DESTDIR)$(TELEGRAF_CONFDIR)/ipcwatch.conf $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf
 	printf '%s\n' '# ipcwatch: the monitoring user may run the remediation handler as root, and nothing else.' \
-	  '$(MONITOR_USER) ALL=(root) NOPASSWD: $(LIBDIR)/ipcwatch-remediate' > $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
+	  '$(MONITOR_USER) ALL=(root) NOPASSWD: $(SBINDIR)/ipcwatch-remediate' > $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
 	chmod 0440 $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
+	install -m 0644 $(BIN)/man/check_sysvipc.8.gz $(BIN)/man/ipcwatch-remediate.8.gz $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BIN)/man/ipcwatch-telegraf.1.gz $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 $(BIN)/man/changelog.Debian.gz $(BIN)/man/copyright $(DESTDIR)$(DOCDIR)/
 	@for u in $(APACHE_UNITS); do \
-	  install -D -m 0644 $(DESTDIR)$(SHAREDIR)/systemd/$(DROPIN) $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d/$(DROPIN); \
+	  install -d $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d; \
+	  sed '$(PATHS_SED)' nagios/shipped/systemd/$(DROPIN) > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d/$(DROPIN); \
+	  chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d/$(DROPIN); \
 	  echo "the start hooks are on for $$u: $(SYSTEMDUNITDIR)/$$u.d/$(DROPIN)"; done
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PLUGINDIR)/check_sysvipc \
-	  $(DESTDIR)$(LIBDIR)/ipcwatch-remediate $(DESTDIR)$(LIBDIR)/ipcwatch-plugin-apache \
-	  $(DESTDIR)$(LIBDIR)/ipcwatch-telegraf $(DESTDIR)$(LIBDIR)/SHA256SUMS \
+	rm -f $(DESTDIR)$(PLUGINDIR)/check_sysvipc $(DESTDIR)$(SBINDIR)/ipcwatch-remediate $(DESTDIR)$(BINDIR)/ipcwatch-telegraf \
+	  $(DESTDIR)$(LIBDIR)/ipcwatch-plugin-apache $(DESTDIR)$(LIBDIR)/SHA256SUMS \
 	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf \
-	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch \
-	  $(DESTDIR)$(SHAREDIR)/nagios/sysvipc.cfg $(DESTDIR)$(SHAREDIR)/icinga2/sysvipc.conf \
-	  $(DESTDIR)$(SHAREDIR)/telegraf/ipcwatch-execd.conf $(DESTDIR)$(SHAREDIR)/systemd/ipcwatch-witness.conf
-	@for u in apache2.service apache2@.service httpd.service httpd@.service; do \
+	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch $(DESTDIR)$(TELEGRAF_CONFDIR)/ipcwatch.conf \
+	  $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf \
+	  $(DESTDIR)$(MANDIR)/man8/check_sysvipc.8.gz $(DESTDIR)$(MANDIR)/man8/ipcwatch-remediate.8.gz \
+	  $(DESTDIR)$(MANDIR)/man1/ipcwatch-telegraf.1.gz
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@for u in $(ALL_APACHE_UNITS); do \
 	  rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d/$(DROPIN); rmdir $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.d 2>/dev/null || true; done
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
-	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch $(DESTDIR)$(SHAREDIR)/nagios \
-	  $(DESTDIR)$(SHAREDIR)/icinga2 $(DESTDIR)$(SHAREDIR)/telegraf $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(SHAREDIR) 2>/dev/null
+	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ipcwatch 2>/dev/null
+
+# man: a page for each program, made from its own --help (so it never
+# drifts), and the doc directory's changelog and copyright, into bin/man.
+man: build
+	@mkdir -p $(BIN)/man
+	bash packaging/manpage.sh $(BIN) $(BIN)/man "$(VERSION)"
 
 clean:
 	rm -rf $(BIN) .cache

@@ -1,5 +1,3 @@
-// Package nagios holds the shipped Nagios and Icinga 2 definitions; its
-// tests load them into the real programs.
 package deployed
 
 import (
@@ -112,7 +110,11 @@ const nagiosObjects = nagiosBase + `define service {
 func TestNagiosDefinitions(t *testing.T) {
 	_, err := exec.LookPath("nagios4")
 	ipctest.Require(t, err == nil, "needs Debian's nagios4-core (make deps)")
-	shipped, err := filepath.Abs(filepath.Join("..", "..", "..", "nagios", "shipped", "nagios", "sysvipc.cfg"))
+	commands, err := filepath.Abs(filepath.Join("..", "..", "..", "nagios", "shipped", "nagios", "commands.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	services, err := filepath.Abs(filepath.Join("..", "..", "..", "nagios", "shipped", "nagios", "services.cfg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestNagiosDefinitions(t *testing.T) {
 		if err := os.WriteFile(objects, []byte(strings.ReplaceAll(nagiosObjects, "{{template}}", template)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg := "cfg_file=" + objects + "\ncfg_file=" + shipped + "\nresource_file=" + filepath.Join(dir, "resource.cfg") +
+		cfg := "cfg_file=" + objects + "\ncfg_file=" + commands + "\ncfg_file=" + services + "\nresource_file=" + filepath.Join(dir, "resource.cfg") +
 			"\ncheck_result_path=" + dir + "\nlock_file=" + filepath.Join(dir, "lock") +
 			"\nnagios_user=root\nnagios_group=root\n" // no drop to the nagios user: the temp dir is root's
 		for name, body := range map[string]string{"nagios.cfg": cfg, "resource.cfg": "$USER1$=/usr/lib/nagios/plugins\n"} {

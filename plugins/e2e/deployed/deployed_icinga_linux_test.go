@@ -17,7 +17,7 @@ import (
 // writes Icinga's own Nagios-style alert and event handler lines.
 const icingaDeployed = `const PluginDir = "{{plugins}}"
 include <itl>
-include "{{share}}/icinga2/sysvipc.conf"
+include "{{contrib}}/sysvipc.conf"
 object IcingaApplication "app" { enable_event_handlers = true }
 object CheckerComponent "checker" {}
 object FileLogger "main-log" { severity = "information"; path = "{{dir}}/log/icinga2.log" }
@@ -61,7 +61,7 @@ func TestIcingaDeployed(t *testing.T) {
 	for _, sub := range []string{"log", "compat", "state", "cache", "spool", "run/icinga2"} {
 		must(os.MkdirAll(filepath.Join(dir, sub), 0o755))
 	}
-	conf := strings.NewReplacer("{{dir}}", dir, "{{share}}", filepath.Join(root, "usr/share/ipcwatch"),
+	conf := strings.NewReplacer("{{dir}}", dir, "{{contrib}}", filepath.Join(root, "usr/share/icinga2/include/plugins-contrib.d"),
 		"{{plugins}}", filepath.Join(root, "usr/lib/nagios/plugins")).Replace(icingaDeployed)
 	must(os.WriteFile(filepath.Join(dir, "icinga2.conf"), []byte(conf), 0o644))
 	must(filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {

@@ -164,7 +164,7 @@ func TestDeployedUnprivileged(t *testing.T) {
 	if err := os.WriteFile(lowered, []byte(strings.Replace(string(conf), `# min_age = "5m"`, `min_age = "0s"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	shim := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-telegraf")
+	shim := filepath.Join(root, "usr/bin/ipcwatch-telegraf")
 	sem := gatherAs(t, telegrafUID, telegrafGID, shim, "-config", lowered, "-poll_interval_disabled")
 	if !strings.Contains(sem, "stale_arrays=6i") || !strings.Contains(sem, "unjudged_arrays=0i") || !strings.Contains(sem, "arrays=6i") {
 		t.Errorf("the installed shim as telegraf: %s", sem)
@@ -206,7 +206,7 @@ func realTelegrafAs(t *testing.T, root string, uid, gid int) string {
 	if err := os.WriteFile(telegraf, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	snippet, err := os.ReadFile(filepath.Join(root, "usr/share/ipcwatch/telegraf/ipcwatch-execd.conf"))
+	snippet, err := os.ReadFile(filepath.Join(root, "etc/telegraf/telegraf.d/ipcwatch.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ const deployedObjects = nagiosBase + `define service {
 
 // TestNagiosDeployed is the loop as a Debian install runs it: make install
 // into a fresh root, Nagios 4 running as the nagios user with the shipped
-// sysvipc.cfg (only paths and intervals set), the installed check (its
+// commands and service template (only paths and intervals set), the installed check (its
 // file capability lets nagios measure), the event handler through the
 // real `sudo -n` under the installed sudoers rule, and root's policy in
 // the installed remediate.conf (min_age 0s: the leak is seconds old).
@@ -63,7 +63,7 @@ func TestNagiosDeployed(t *testing.T) {
 	must(os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
 	must(os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(deployedObjects), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "resource.cfg"), []byte("$USER1$="+filepath.Join(root, "usr/lib/nagios/plugins")+"\n"), 0o600))
-	cfg := "cfg_file=" + filepath.Join(root, "usr/share/ipcwatch/nagios/sysvipc.cfg") + "\ncfg_file={{dir}}/objects.cfg\nresource_file={{dir}}/resource.cfg\n"
+	cfg := "cfg_file=" + filepath.Join(root, "etc/nagios-plugins/config/sysvipc.cfg") + "\ncfg_file=" + filepath.Join(root, "usr/share/doc/ipcwatch/examples/nagios/services.cfg") + "\ncfg_file={{dir}}/objects.cfg\nresource_file={{dir}}/resource.cfg\n"
 	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(nagiosConfig(dir, cfg, "nagios")), 0o644))
 	for _, p := range []string{dir, filepath.Join(dir, "checkresults")} {
 		must(os.Chown(p, uid, gid))
@@ -94,7 +94,7 @@ func TestNagiosDeployed(t *testing.T) {
 	answers(t, ap, "after the handler ran")
 
 	// The negative paths, as nagios through the same sudo rule.
-	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")
+	handler := filepath.Join(root, "usr/sbin/ipcwatch-remediate")
 	sudo := func(args ...string) (string, int) {
 		t.Helper()
 		return runAs(t, uid, gid, "", "/usr/bin/sudo", append([]string{"-n", handler}, args...)...)

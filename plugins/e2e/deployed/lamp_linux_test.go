@@ -101,7 +101,7 @@ func outageBesideNeighbour(t *testing.T, nc neighbourCase) {
 		t.Fatalf("two dead generations left %d arrays, want %d", len(leaked), 2*ipctest.ArraysPerApacheStart)
 	}
 	policy := filepath.Join(root, "etc/ipcwatch/remediate.conf")
-	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")
+	handler := filepath.Join(root, "usr/sbin/ipcwatch-remediate")
 	check := filepath.Join(root, "usr/lib/nagios/plugins/check_sysvipc")
 	event := func() string {
 		t.Helper()
@@ -330,7 +330,7 @@ func TestLAMPWitnessedBesideApache(t *testing.T) {
 	defer ipctest.KillAll()
 	theirs := ipctest.SemIDs(t)
 
-	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")
+	handler := filepath.Join(root, "usr/sbin/ipcwatch-remediate")
 	unit := ipctest.NewApache(t)
 	hook(t, handler, "--before-start", "--unit", "apache2.service")
 	if err := unit.Start(); err != nil {

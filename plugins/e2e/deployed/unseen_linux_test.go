@@ -76,7 +76,7 @@ func TestUnreadableRecordsNotMeasured(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ipctest.KillAll()
-	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")
+	handler := filepath.Join(root, "usr/sbin/ipcwatch-remediate")
 	unit := ipctest.NewApache(t)
 	hook(t, handler, "--before-start", "--unit", "apache2.service")
 	if err := unit.Start(); err != nil {
@@ -120,7 +120,7 @@ func TestStateDirUnderUmask077(t *testing.T) {
 	}
 	root := installed(t)
 	asInstalledHost(t, root)
-	handler := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-remediate")
+	handler := filepath.Join(root, "usr/sbin/ipcwatch-remediate")
 	out, code := ipctest.RunLogged(t, exec.Command("/bin/sh", "-c", `umask 077; exec "$0" --before-start --unit apache2.service`, handler))
 	if code != 0 || strings.Count(out, "\n") != 1 {
 		t.Fatalf("the before-start hook: exit %d\n%s", code, out)

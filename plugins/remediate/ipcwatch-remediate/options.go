@@ -125,7 +125,7 @@ func defineFlags(o *options) (*flag.FlagSet, *flagValues) {
 	fs.StringVar(&o.stateType, "state-type", "", "SOFT or HARD ($SERVICESTATETYPE$)")
 	fs.IntVar(&o.attempt, "attempt", 0, "check attempt ($SERVICEATTEMPT$)")
 	fs.IntVar(&o.actOnAttempt, "act-on-attempt", 3, "act on a SOFT CRITICAL from this attempt on")
-	fs.Var(&r.plugins, "plugin", "remediation plugin to run (repeatable); default: ipcwatch-plugin-apache beside this program")
+	fs.Var(&r.plugins, "plugin", "remediation plugin to run (repeatable); default: ipcwatch-plugin-apache beside this program, else in the install's lib/ipcwatch")
 	fs.StringVar(&o.manifest, "manifest", "", "sha256 manifest of trusted plugins; default: SHA256SUMS beside this program")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
 	fs.DurationVar(&o.minAge, "min-age", sysvipc.DefaultMinAge, "arrays changed more recently are never stale")
@@ -241,21 +241,33 @@ func validate(o *options, users string, set map[string]bool) error {
 	return nil
 }
 
-// besideThisProgram finds the plugin and its manifest beside this
-// program, unless given.
+// defaultPluginDir is where make install and the packages put the plugin
+// and its manifest ($(PREFIX)/lib/ipcwatch, set with -X): the handler
+// itself is in sbin. "" (a plain go build): beside this program only.
+var defaultPluginDir = ""
+
+// besideThisProgram finds the plugin and its manifest, unless given:
+// beside this program (bin/ of a build), else in defaultPluginDir.
 func besideThisProgram(o *options) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
+	dir := filepath.Dir(self)
+	if _, err := os.Stat(filepath.Join(dir, pluginName)); err != nil && defaultPluginDir != "" {
+		dir = defaultPluginDir
+	}
 	if len(o.plugins) == 0 {
-		o.plugins = []string{filepath.Join(filepath.Dir(self), "ipcwatch-plugin-apache")}
+		o.plugins = []string{filepath.Join(dir, pluginName)}
 	}
 	if o.manifest == "" {
-		o.manifest = filepath.Join(filepath.Dir(self), "SHA256SUMS")
+		o.manifest = filepath.Join(dir, "SHA256SUMS")
 	}
 	return nil
 }
+
+// pluginName is the Apache remediation plugin's program.
+const pluginName = "ipcwatch-plugin-apache"
 
 // hookArgs checks the unit hooks' flags: one hook, run by root itself
 // (systemd), for a unit named as %n names it.
