@@ -12,7 +12,7 @@ PKGS     := ./...
 # machine (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 60000x
 # Debian packages the end-to-end tests run for real.
-DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm gcc libc6-dev libcap2-bin systemd
+DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm php-cli nginx gcc libc6-dev libcap2-bin systemd lintian rpm mmdebstrap
 BENCH_PKGS := hyperfine
 # Telegraf for the end-to-end test, built from the module proxy at the
 # version go.mod requires, with only what the test runs.
@@ -20,7 +20,7 @@ TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdat
 TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
 TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
-.PHONY: all build run check test unit man package safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
+.PHONY: all build run check test unit man package package-test safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
 
 all: build
 
@@ -28,7 +28,7 @@ all: build
 # the checkout (a tag, or the commit with -dirty for local changes).
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 SYSCONFDIR ?= /etc
-LDFLAGS   = -X github.com/ipcwatch/ipcwatch/nagios/check.Version=$(VERSION) \
+LDFLAGS   = -s -w -X github.com/ipcwatch/ipcwatch/nagios/check.Version=$(VERSION) \
             -X github.com/ipcwatch/ipcwatch/plugins/remediate/leaks.Version=$(VERSION) \
             -X github.com/ipcwatch/ipcwatch/plugins/common/sysvipc.DefaultPolicyFile=$(SYSCONFDIR)/ipcwatch/remediate.conf \
             -X main.defaultPluginDir=$(LIBDIR)
@@ -70,7 +70,13 @@ deps:
 	fi
 	$(GO) mod download
 
-test: deps lint build telegraf fuzz install-test unit
+test: deps lint build telegraf fuzz install-test package-test unit
+
+# package-test: make package, lintian, the .deb against make install, the
+# RPM's metadata, and the .deb's install, Nagios loop, upgrade, remove and
+# purge in a fresh Debian 12 root (cached in .cache), the RPM's in another.
+package-test: build
+	bash .ci/package-test.sh
 
 # check: the fast loop, for every change: gofmt, vet, and every unit and
 # fixture test, with no apt-get, no Apache and no Telegraf build (the
@@ -126,6 +132,27 @@ generate:
 	GOBIN=$(GOBIN_TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 	PATH=$(GOBIN_TOOLS):$$PATH protoc --go_out=. --go_opt=module=github.com/ipcwatch/ipcwatch \
 	  --go-grpc_out=. --go-grpc_opt=module=github.com/ipcwatch/ipcwatch plugins/remediate/proto/remediate.proto
+
+# package: ipcwatch_<version>_amd64.deb and ipcwatch-<version>.x86_64.rpm in
+# dist/, made by nfpm (pinned: the CLI from the module proxy, into
+# .cache/gobin, so the module itself does not depend on it) from the tree
+# make install stages (PREFIX=/usr, every Apache unit's drop-in, no setcap:
+# the maintainer scripts give the capability).
+NFPM_VERSION := v2.48.0
+NFPM         := $(GOBIN_TOOLS)/nfpm-$(NFPM_VERSION)
+DIST         := dist
+package: $(NFPM)
+	rm -rf $(DIST)/stage
+	$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc DESTDIR=$(CURDIR)/$(DIST)/stage SETCAP=: \
+	  APACHE_UNITS="$(ALL_APACHE_UNITS)" >/dev/null
+	@v=$$(packaging/version.sh rpm); set -e; \
+	IPCWATCH_VERSION=$$v $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(DIST)/ipcwatch_$$v-1_amd64.deb; \
+	IPCWATCH_VERSION=$$v $(NFPM) package -f packaging/nfpm.yaml -p rpm -t $(DIST)/ipcwatch-$$v-1.x86_64.rpm
+
+$(NFPM):
+	@mkdir -p $(GOBIN_TOOLS)
+	GOBIN=$(CURDIR)/.cache/nfpm $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+	mv .cache/nfpm/nfpm $@
 
 # fixtures re-captures the parser fixtures in a private IPC namespace.
 fixtures:

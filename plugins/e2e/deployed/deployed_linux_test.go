@@ -22,9 +22,15 @@ import (
 // and SYSCONFDIR point into it, so every installed file names the others
 // by their real paths there (the Nagios and Icinga definitions, the
 // sudoers rule, the handler's policy file). The tests below use only what
-// it put there.
+// it put there. With IPCWATCH_INSTALLED_ROOT set, the tests run on a
+// system the package was installed into (.ci/package-test.sh runs this
+// suite inside a Debian root after apt-get install of the .deb), and use
+// what the package put in place instead.
 func installed(t *testing.T) string {
 	t.Helper()
+	if root := os.Getenv("IPCWATCH_INSTALLED_ROOT"); root != "" {
+		return root
+	}
 	root := ipctest.WorldReadableDir(t, "ipcwatch-root-")
 	cmd := exec.Command("make", "--no-print-directory", "-C", "../../..", "install", "PREFIX="+filepath.Join(root, "usr"),
 		"SYSCONFDIR="+filepath.Join(root, "etc"), "BIN="+filepath.Join(root, "build"))
