@@ -142,7 +142,7 @@ NFPM_VERSION := v2.48.0
 NFPM         := $(GOBIN_TOOLS)/nfpm-$(NFPM_VERSION)
 DIST         := dist
 package: $(NFPM)
-	rm -rf $(DIST)/stage
+	rm -rf $(DIST)/stage $(DIST)/upgrade $(DIST)/ipcwatch_*.deb $(DIST)/ipcwatch-*.rpm
 	$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc DESTDIR=$(CURDIR)/$(DIST)/stage SETCAP=: \
 	  APACHE_UNITS="$(ALL_APACHE_UNITS)" >/dev/null
 	@v=$$(packaging/version.sh rpm); set -e; \
