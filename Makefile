@@ -24,9 +24,10 @@ TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
 all: build
 
-# The version -V and the plugin's Describe report: git's description of
-# the checkout (a tag, or the commit with -dirty for local changes).
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+# The version -V and the plugin's Describe report: the packages' own
+# (packaging/version.sh: a tag's, or the commit's time and hash, ~dirty
+# for local changes).
+VERSION  ?= $(shell packaging/version.sh rpm 2>/dev/null || echo unknown)
 SYSCONFDIR ?= /etc
 LDFLAGS   = -s -w -X github.com/ipcwatch/ipcwatch/nagios/check.Version=$(VERSION) \
             -X github.com/ipcwatch/ipcwatch/plugins/remediate/leaks.Version=$(VERSION) \
@@ -145,7 +146,7 @@ package: $(NFPM)
 	rm -rf $(DIST)/stage $(DIST)/upgrade $(DIST)/ipcwatch_*.deb $(DIST)/ipcwatch-*.rpm
 	$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc DESTDIR=$(CURDIR)/$(DIST)/stage SETCAP=: \
 	  APACHE_UNITS="$(ALL_APACHE_UNITS)" >/dev/null
-	@v=$$(packaging/version.sh rpm); set -e; \
+	@set -e; v=$$(packaging/version.sh rpm); test -n "$$v"; \
 	IPCWATCH_VERSION=$$v $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(DIST)/ipcwatch_$$v-1_amd64.deb; \
 	IPCWATCH_VERSION=$$v $(NFPM) package -f packaging/nfpm.yaml -p rpm -t $(DIST)/ipcwatch-$$v-1.x86_64.rpm
 
@@ -224,6 +225,7 @@ install: build man
 	sed '$(PATHS_SED)' nagios/shipped/nagios/commands.cfg > $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg
 	sed '$(PATHS_SED)' nagios/shipped/icinga2/sysvipc.conf > $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf
 	install -m 0644 nagios/shipped/nagios/services.cfg $(DESTDIR)$(DOCDIR)/examples/nagios/services.cfg
+	install -D -m 0644 nagios/shipped/logrotate/ipcwatch $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ipcwatch
 	chmod 0644 $(DESTDIR)$(TELEGRAF_CONFDIR)/ipcwatch.conf $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf
 	printf '%s\n' '# ipcwatch: the monitoring user may run the remediation handler as root, and nothing else.' \
 	  '$(MONITOR_USER) ALL=(root) NOPASSWD: $(SBINDIR)/ipcwatch-remediate' > $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch
@@ -243,7 +245,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PLUGINDIR)/check_sysvipc $(DESTDIR)$(SBINDIR)/ipcwatch-remediate $(DESTDIR)$(BINDIR)/ipcwatch-telegraf \
 	  $(DESTDIR)$(LIBDIR)/ipcwatch-plugin-apache $(DESTDIR)$(LIBDIR)/SHA256SUMS \
 	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch/telegraf-sysvipc.conf $(DESTDIR)$(SYSCONFDIR)/ipcwatch/remediate.conf \
-	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch $(DESTDIR)$(TELEGRAF_CONFDIR)/ipcwatch.conf \
+	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/ipcwatch $(DESTDIR)$(TELEGRAF_CONFDIR)/ipcwatch.conf $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ipcwatch \
 	  $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf \
 	  $(DESTDIR)$(MANDIR)/man8/check_sysvipc.8.gz $(DESTDIR)$(MANDIR)/man8/ipcwatch-remediate.8.gz \
 	  $(DESTDIR)$(MANDIR)/man1/ipcwatch-telegraf.1.gz

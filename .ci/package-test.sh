@@ -39,12 +39,13 @@ diff <(cd "$tree" && find . -type f | sed 's|^\.||' | sort) \
 rm -rf "$tree"
 [ "$(dpkg-deb -f "$deb" Version)" = "$(packaging/version.sh deb)" ] && ok || bad "deb version $(dpkg-deb -f "$deb" Version)"
 conffiles=$(dpkg-deb -I "$deb" conffiles | sort | tr '\n' ' ')
-[ "$conffiles" = "/etc/ipcwatch/remediate.conf /etc/ipcwatch/telegraf-sysvipc.conf /etc/nagios-plugins/config/sysvipc.cfg /etc/sudoers.d/ipcwatch /etc/telegraf/telegraf.d/ipcwatch.conf " ] \
+[ "$conffiles" = "/etc/ipcwatch/remediate.conf /etc/ipcwatch/telegraf-sysvipc.conf /etc/logrotate.d/ipcwatch /etc/nagios-plugins/config/sysvipc.cfg /etc/sudoers.d/ipcwatch /etc/telegraf/telegraf.d/ipcwatch.conf " ] \
   && ok || bad "deb conffiles: $conffiles"
 dpkg-deb -f "$deb" Depends | grep -q . && bad "the .deb depends on something: $(dpkg-deb -f "$deb" Depends)" || ok
 
 # The RPM: modes, config(noreplace), scripts, version.
 want_rpm='-r--r----- cn /etc/sudoers.d/ipcwatch
+-rw-r--r-- cn /etc/logrotate.d/ipcwatch
 -rw-r--r-- cn /etc/ipcwatch/remediate.conf
 -rw-r--r-- cn /etc/ipcwatch/telegraf-sysvipc.conf
 -rw-r--r-- cn /etc/telegraf/telegraf.d/ipcwatch.conf
@@ -54,8 +55,15 @@ want_rpm='-r--r----- cn /etc/sudoers.d/ipcwatch
 -rwxr-xr-x  /usr/sbin/ipcwatch-remediate'
 got_rpm=$(rpm -qp --qf '[%{FILEMODES:perms} %{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm" 2>/dev/null | grep -E '^-r--|^-rwx| cn ' | sort)
 [ "$got_rpm" = "$(echo "$want_rpm" | sort)" ] && ok || bad "rpm files: $got_rpm"
-rpm -qp --scripts "$rpm" 2>/dev/null | grep -q 'setcap cap_ipc_owner=ep /usr/lib64/nagios/plugins/check_sysvipc' && ok || bad "rpm %post sets no capability"
+scripts=$(rpm -qp --scripts "$rpm" 2>/dev/null)
+echo "$scripts" | grep -q 'setcap cap_ipc_owner=ep' && echo "$scripts" | grep -q '/usr/lib64/nagios/plugins/check_sysvipc' && ok || bad "rpm %post sets no capability"
 [ "$(rpm -qp --qf '%{VERSION}-%{RELEASE}' "$rpm" 2>/dev/null)" = "$(packaging/version.sh rpm)-1" ] && ok || bad "rpm version"
+
+# The Telegraf make telegraf built, to run beside a removed ipcwatch.
+telegraf=${IPCWATCH_TELEGRAF:-$(ls .cache/telegraf-*/telegraf 2>/dev/null | head -1)}
+if [ ! -x "$telegraf" ]; then
+  if [ "${CI:-}" = true ]; then bad "no Telegraf binary (make telegraf)"; else echo "skipping the Telegraf step: no Telegraf binary (make telegraf)"; fi
+fi
 
 # A fresh Debian 12 root with what the lifecycle needs (apache2, nagios4,
 # sudo, libcap2-bin), made once by mmdebstrap from the package registry and
@@ -148,14 +156,36 @@ rm -f "$root/ipcwatch2.deb"
 grep -q 'changed in the second build' "$root/etc/ipcwatch/remediate.conf.dpkg-dist" && ok || bad "the new remediate.conf is not beside it (.dpkg-dist)"
 [ "$(inroot "$root" getcap /usr/lib/nagios/plugins/check_sysvipc | awk '{print $2}')" = "cap_ipc_owner=ep" ] && ok || bad "the upgraded check has no cap_ipc_owner"
 
-# Remove: the programs go, the conffiles stay. Purge: nothing of ours.
+# Remove: the programs go, the conffiles stay, and the host's Telegraf
+# still starts with the kept execd block (it idles).
 inroot "$root" apt-get remove -y -qq ipcwatch >/dev/null 2>&1 && ok || bad "apt-get remove"
 [ ! -e "$root/usr/sbin/ipcwatch-remediate" ] && [ -e "$root/etc/ipcwatch/remediate.conf" ] && ok || bad "remove: the handler stays or the conffiles went"
+if [ -x "$telegraf" ]; then
+  cp "$telegraf" "$root/telegraf"
+  printf '[agent]\n  interval = "1s"\n  flush_interval = "1s"\n[[outputs.file]]\n  files = ["/tmp/metrics.out"]\n' > "$root/telegraf.conf"
+  code=0; inroot "$root" timeout 4 /telegraf --config /telegraf.conf --config-directory /etc/telegraf/telegraf.d >/tmp/ipcwatch-package-telegraf.log 2>&1 || code=$?
+  [ "$code" = 124 ] && ok || bad "Telegraf with the removed package's execd block exited $code: $(tail -3 /tmp/ipcwatch-package-telegraf.log)"
+  rm -f "$root/telegraf" "$root/telegraf.conf"
+fi
+# Purge: nothing of ours.
 inroot "$root" apt-get purge -y -qq ipcwatch >/dev/null 2>&1 && ok || bad "apt-get purge"
 left=$(diff <(echo "$before") <(ours "$root") | grep '^[<>]' || true)
 [ -z "$left" ] && ok || bad "after the purge the root differs from before the install:
 $left"
 lifecycle=$(( $(date +%s) - lifecycle_start ))
+
+# Where setcap fails (a container without CAP_SETFCAP), the install says
+# so and completes; a sudoers rule that does not parse is moved aside and
+# the package stays unconfigured until root mends it.
+root2=$(newroot)
+cp "$deb" "$root2/ipcwatch.deb"
+if inroot "$root2" capsh --drop=cap_setfcap -- -c 'apt-get install -y -qq --no-install-recommends /ipcwatch.deb' > /tmp/ipcwatch-package-nocap.log 2>&1 &&
+   grep -q 'setcap on /usr/lib/nagios/plugins/check_sysvipc failed' /tmp/ipcwatch-package-nocap.log; then ok; else bad "install where setcap fails: $(tail -3 /tmp/ipcwatch-package-nocap.log)"; fi
+echo 'nagios ALL=(root) NOPASSWD /usr/sbin/ipcwatch-remediate' >> "$root2/etc/sudoers.d/ipcwatch"
+inroot "$root2" dpkg-reconfigure ipcwatch >/dev/null 2>&1 && bad "configure accepted a broken sudoers rule" || ok
+[ ! -e "$root2/etc/sudoers.d/ipcwatch" ] && [ -e "$root2/etc/sudoers.d/ipcwatch.dpkg-broken" ] && ok || bad "the broken sudoers rule was not moved aside"
+inroot "$root2" dpkg-reconfigure ipcwatch >/dev/null 2>&1 && bad "configure succeeded again while the rule is broken aside" || ok
+rm -rf "$root2"
 
 # The RPM installed into another fresh root with rpm --root (its %post runs
 # there: setcap, visudo), then erased (%postun).
@@ -167,6 +197,9 @@ if rpm --root "$rroot" --nodeps -i "$rpm" > /tmp/ipcwatch-rpm.log 2>&1 && ! grep
 [ "$(getcap "$rroot/usr/lib64/nagios/plugins/check_sysvipc" | awk '{print $2}')" = "cap_ipc_owner=ep" ] && ok || bad "the RPM's %post gave no cap_ipc_owner"
 rpm --root "$rroot" --nodeps -e ipcwatch > /tmp/ipcwatch-rpm.log 2>&1 && ! grep -q 'scriptlet failed' /tmp/ipcwatch-rpm.log && ok || bad "rpm -e: $(cat /tmp/ipcwatch-rpm.log)"
 [ ! -e "$rroot/usr/sbin/ipcwatch-remediate" ] && ok || bad "rpm -e left the handler"
+for d in /usr/lib/ipcwatch /usr/share/doc/ipcwatch /usr/lib/systemd/system/httpd.service.d /etc/ipcwatch; do
+  [ ! -e "$rroot$d" ] && ok || bad "rpm -e left $d"
+done
 
 echo "package: $pass passed, $fail failed; the .deb's lifecycle took ${lifecycle}s, all of it $(( $(date +%s) - start ))s"
 [ "$fail" = 0 ]
