@@ -159,7 +159,7 @@ func startHelper(t testing.TB, cmd *exec.Cmd, mode helperMode) (io.WriteCloser, 
 	return stdin, line
 }
 
-// startHelperLines is startHelper for a helper that goes on talking: it
+// startHelperLines is startHelper for a process that goes on talking: it
 // also returns the reader its later lines come from.
 func startHelperLines(t testing.TB, cmd *exec.Cmd, mode helperMode) (io.WriteCloser, *bufio.Reader, string) {
 	t.Helper()

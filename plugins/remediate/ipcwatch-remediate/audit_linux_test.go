@@ -21,14 +21,7 @@ func TestAuditLineBounded(t *testing.T) {
 		return
 	}
 	const n = 32000
-	if err := ipctest.SetSemLimits(250, n, 32, n); err != nil {
-		t.Fatal(err)
-	}
-	ipctest.Fill(t, n, 33)
-	ids := ipctest.SemIDs(t)
-	if len(ids) != n {
-		t.Fatalf("filled %d arrays, want %d", len(ids), n)
-	}
+	ids := leakTable(t, n)
 	h := newHandler(t)
 	out, code := h.run("--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--min-age", "0s")
 	if code != 0 || !strings.HasPrefix(out, "ipcwatch-remediate: removed 32000 of 32000 stale arrays, 0 skipped, 0 failed; semaphore arrays 32000 -> 0") {
@@ -108,12 +101,7 @@ func TestAuditLineInterleaved(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
 	}
-	const n = 32000
-	if err := ipctest.SetSemLimits(250, n, 32, n); err != nil {
-		t.Fatal(err)
-	}
-	ipctest.Fill(t, n, 33)
-	for i, id := range ipctest.SemIDs(t) {
+	for i, id := range leakTable(t, 32000) {
 		if i%2 == 1 {
 			if err := ipctest.SemChown(id, 4242, 4242); err != nil {
 				t.Fatal(err)
@@ -142,4 +130,20 @@ func TestAuditLineInterleaved(t *testing.T) {
 		t.Errorf("removed %d, by reason %d in %d ranges and %d left out; want 16000, 16000, %d and %d",
 			rec.Summary.Removed.Count, r.Count, len(r.Ranges), r.Omitted, maxAuditRanges, 16000-maxAuditRanges)
 	}
+}
+
+// leakTable makes SEMMNI n and fills the table with n Apache-style
+// arrays that a www-data process made and left by exiting; it returns
+// their semids.
+func leakTable(t *testing.T, n int) []int32 {
+	t.Helper()
+	if err := ipctest.SetSemLimits(250, n, 32, n); err != nil {
+		t.Fatal(err)
+	}
+	ipctest.Fill(t, n, 33)
+	ids := ipctest.SemIDs(t)
+	if len(ids) != n {
+		t.Fatalf("filled %d arrays, want %d", len(ids), n)
+	}
+	return ids
 }
