@@ -12,7 +12,7 @@ PKGS     := ./...
 # machine (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 60000x
 # Debian packages the end-to-end tests run for real.
-DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm php-cli nginx gcc libc6-dev libcap2-bin systemd lintian rpm mmdebstrap
+DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm php-cli nginx gcc libc6-dev libcap2-bin systemd lintian rpm rpmlint mmdebstrap
 BENCH_PKGS := hyperfine
 # Telegraf for the end-to-end test, built from the module proxy at the
 # version go.mod requires, with only what the test runs.
