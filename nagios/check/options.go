@@ -271,7 +271,7 @@ func (o *options) judgingPolicy(users []string, set map[string]bool) (sysvipc.Po
 		if err != nil {
 			return sysvipc.Policy{}, err
 		}
-		fromFile[sysvipc.FieldMinAge] = d != o.minAge
+		fromFile[sysvipc.FieldMinAge] = pf != nil && pf.MinAge != ""
 		o.minAge = d
 	}
 	if !set["apache-user"] && pf != nil && len(pf.ApacheUsers) > 0 {

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
 // TestBadInput: every bad command line ends UNKNOWN (3) with one line that
@@ -109,16 +111,8 @@ func TestPipeNeverInText(t *testing.T) {
 // would stay CRITICAL for ever). A flag given wins, as for the handler;
 // a bad value is named with the file and the key.
 func TestPolicyFileJudges(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the policy file must be root's, and CI runs as root")
-		}
-		t.Skip("the policy file must be root's; make test runs as root")
-	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	ipctest.Require(t, os.Geteuid() == 0, "the policy file must be root's; make test runs as root")
+	dir := ipctest.WorldReadableDir(t, "ipcwatch-policy-")
 	conf := filepath.Join(dir, "remediate.conf")
 	write := func(body string) {
 		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {

@@ -262,6 +262,10 @@ func (j rules) classify(a SemArray, p *semAnswer) Classification {
 	return j.unseen(j.witnesses.judge(j.candidate(a, p), j))
 }
 
+// decidedInSight are the reasons a process the reader sees decided, which
+// no record changes.
+var decidedInSight = []Reason{ReasonWaiters, ReasonHeld, ReasonLastPIDAlive}
+
 // unseen leaves unjudged a verdict that what this reader cannot see may
 // change: a stale one while procfs hides processes (a last user or an
 // owner's process may run unseen), and, while records exist that it
@@ -272,8 +276,7 @@ func (j rules) unseen(c Classification) Classification {
 	switch {
 	case c.Verdict == Stale && j.census.Hidden:
 		c.Verdict, c.Blocker, c.Reasons = Unknown, nil, interned([]Reason{ReasonProcessesHidden})
-	case j.pol.Records.unreadable() && c.Verdict != Stale && c.Detail != nil &&
-		!slices.Contains([]Reason{ReasonWaiters, ReasonHeld, ReasonLastPIDAlive}, c.Reasons[0]):
+	case j.pol.Records.unreadable() && c.Verdict != Stale && c.Detail != nil && !slices.Contains(decidedInSight, c.Reasons[0]):
 		c.Verdict, c.Blocker, c.Reasons = Unknown, nil, interned([]Reason{ReasonRecordsUnreadable})
 	}
 	return c

@@ -180,16 +180,14 @@ func orResolved(resolved string, err error) any {
 	return resolved
 }
 
-// semaphoreUsers are programs whose processes use System V semaphore
-// arrays their own master made: never neighbours.
-var semaphoreUsers = []string{"uwsgi", "uwsgi-core"}
-
-// semaphoreUser says why a program of that name is never a neighbour.
+// semaphoreUser says why a program of that name is never a neighbour:
+// Apache, and uWSGI (uwsgi, uwsgi-core, ...), whose processes use the
+// System V semaphore arrays their own master made.
 func semaphoreUser(name string) string {
 	switch {
 	case slices.Contains(apacheNames, name):
 		return "Apache itself: its processes are judged as Apache, never as neighbours"
-	case slices.Contains(semaphoreUsers, name) || strings.HasPrefix(name, "uwsgi"):
+	case strings.HasPrefix(name, "uwsgi"):
 		return "uWSGI locks with System V semaphores (its ipcsem lock engine, made as root and handed to its user): never a neighbour"
 	}
 	return ""

@@ -6,22 +6,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
 
 // TestPolicyFileNeighbours: root's policy file declares neighbours by the
 // whole path of a root-owned executable in root-owned directories; any
 // other declaration is refused with the file, the key and the reason.
 func TestPolicyFileNeighbours(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ownership checks need root, and CI runs as root")
-		}
-		t.Skip("ownership checks need root; make test runs as root")
-	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	ipctest.Require(t, os.Geteuid() == 0, "ownership checks need root; make test runs as root")
+	dir := ipctest.WorldReadableDir(t, "ipcwatch-policy-")
 	exe := func(name string, mode os.FileMode, uid int) string {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), mode); err != nil {

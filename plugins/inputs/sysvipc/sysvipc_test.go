@@ -19,6 +19,7 @@ import (
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 
+	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 	ipc "github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
@@ -193,16 +194,8 @@ func newDefault() *SysVIPC {
 // file's too, so its stale count is what the handler removes. A setting
 // given wins; a bad value in the file stops the plugin at start, named.
 func TestPolicyFileJudges(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the policy file must be root's, and CI runs as root")
-		}
-		t.Skip("the policy file must be root's; make test runs as root")
-	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	ipctest.Require(t, os.Geteuid() == 0, "the policy file must be root's; make test runs as root")
+	dir := ipctest.WorldReadableDir(t, "ipcwatch-policy-")
 	conf := filepath.Join(dir, "remediate.conf")
 	if err := os.WriteFile(conf, []byte("min_age = \"1h\"\napache_users = [\"nobody\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
