@@ -3,6 +3,7 @@ package deployed
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,15 +77,23 @@ func asInstalledHost(t *testing.T, root string) {
 	if err := os.WriteFile(filepath.Join(etc, "ipcwatch/remediate.conf"), []byte("min_age = \"0s\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	privateRunAndLog(t)
+	if err := unix.Mount(filepath.Join(etc, "sudoers.d"), "/etc/sudoers.d", "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind the installed sudoers.d: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount("/etc/sudoers.d", unix.MNT_DETACH) })
+}
+
+// privateRunAndLog mounts empty /run and /var/log in this test's private
+// mount namespace: the daemons' pid files, sockets and logs, and the
+// handler's lock and audit log, are the test's own.
+func privateRunAndLog(t *testing.T) {
+	t.Helper()
 	for _, dir := range []string{"/run", "/var/log"} {
 		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"); err != nil {
 			t.Fatalf("tmpfs on %s: %v", dir, err)
 		}
 	}
-	if err := unix.Mount(filepath.Join(etc, "sudoers.d"), "/etc/sudoers.d", "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind the installed sudoers.d: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount("/etc/sudoers.d", unix.MNT_DETACH) })
 }
 
 // daemon is a monitoring daemon under test: started with its output
@@ -112,6 +121,17 @@ func (d *daemon) stop() {
 		_ = d.cmd.Process.Signal(syscall.SIGTERM)
 		_ = d.cmd.Wait()
 	}
+}
+
+// running reports whether the daemon's process is still there and not a
+// zombie waiting to be reaped.
+func (d *daemon) running() bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.cmd.Process.Pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !d.stopped && !strings.HasPrefix(rest, "Z")
 }
 
 // waitLog polls a log file until it matches, or the time is up, and
