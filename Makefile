@@ -2,6 +2,7 @@
 # runs every test, end-to-end included, installing what they need first.
 
 GO       ?= go
+comma    := ,
 # Static binaries: no dynamic loader at every start (check_sysvipc runs
 # every minute on every host), and they run in any container.
 export CGO_ENABLED ?= 0
@@ -12,12 +13,14 @@ PKGS     := ./...
 # machine (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 60000x
 # Debian packages the end-to-end tests run for real.
-DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm php-cli nginx gcc libc6-dev libcap2-bin systemd lintian rpm rpmlint mmdebstrap
+DEB_PKGS := apache2 monitoring-plugins-basic nagios4-core icinga2-bin util-linux procps sudo openssl php-fpm php-cli nginx gcc libc6-dev libcap2-bin systemd lintian rpm rpmlint mmdebstrap iproute2 prometheus
 BENCH_PKGS := hyperfine
-# Telegraf for the end-to-end test, built from the module proxy at the
-# version go.mod requires, with only what the test runs.
+# Telegraf for the end-to-end tests, built from the module proxy at the
+# version go.mod requires, with only what the tests run: the execd input,
+# the file output, and the Prometheus endpoint the fleet test scrapes.
 TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf)
-TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
+TELEGRAF_TAGS    := custom,inputs.execd,outputs.file,outputs.prometheus_client
+TELEGRAF_DIR     := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)-$(subst $(comma),+,$(TELEGRAF_TAGS))
 TELEGRAF         := $(TELEGRAF_DIR)/telegraf
 
 .PHONY: all build run check test unit man package package-test safety fuzz deps lint bench fixtures clean telegraf generate install uninstall install-test
@@ -56,7 +59,7 @@ run: build
 telegraf: $(TELEGRAF)
 
 $(TELEGRAF):
-	GOBIN=$(TELEGRAF_DIR) $(GO) install -tags custom,inputs.execd,outputs.file \
+	GOBIN=$(TELEGRAF_DIR) $(GO) install -tags $(TELEGRAF_TAGS) \
 	  github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
 
 # deps installs what the tests need on a fresh Debian machine: apt-get as
@@ -71,7 +74,17 @@ deps:
 	fi
 	$(GO) mod download
 
-test: deps lint build telegraf fuzz install-test package-test unit
+test: deps lint alerts build telegraf fuzz install-test package-test unit
+
+# alerts: the Prometheus alerting rules for the Telegraf input's metrics,
+# checked and unit-tested by promtool (Debian's prometheus package): each
+# threshold's edges, the for: durations, the wording, a host that stops
+# reporting.
+ALERTS_DIR := plugins/inputs/sysvipc/alerts
+.PHONY: alerts
+alerts:
+	promtool check rules $(ALERTS_DIR)/sysvipc.rules.yml
+	cd $(ALERTS_DIR) && promtool test rules sysvipc.rules.test.yml
 
 # package-test: make package, lintian, the .deb against make install, the
 # RPM's metadata, and the .deb's install, Nagios loop, upgrade, remove and
@@ -170,7 +183,8 @@ fixtures:
 # Nagios commands where Debian's Nagios reads plugin commands, the Icinga 2
 # commands into Icinga's plugins-contrib.d, the sudoers rule, the unit
 # drop-in, man pages made from each program's --help, and the README, an
-# example Nagios service and a changelog into the doc directory.
+# example Nagios service, the Icinga 2 fleet's example zone, host and
+# service, the Prometheus alert rules and a changelog into the doc directory.
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
 PLUGINDIR  ?= $(PREFIX)/lib/nagios/plugins
@@ -206,7 +220,8 @@ PATHS_SED := s|/usr/sbin/ipcwatch-remediate|$(SBINDIR)/ipcwatch-remediate|g; s|/
 install: build man
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/ipcwatch $(DESTDIR)$(TELEGRAF_CONFDIR) $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR) \
-	  $(DESTDIR)$(ICINGA2_CONTRIBDIR) $(DESTDIR)$(DOCDIR)/examples/nagios $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	  $(DESTDIR)$(ICINGA2_CONTRIBDIR) $(DESTDIR)$(DOCDIR)/examples/nagios $(DESTDIR)$(DOCDIR)/examples/icinga2-fleet \
+	  $(DESTDIR)$(DOCDIR)/examples/prometheus $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
 	install -m 0755 $(BIN)/check_sysvipc $(DESTDIR)$(PLUGINDIR)/
 	install -m 0755 $(BIN)/ipcwatch-remediate $(DESTDIR)$(SBINDIR)/
@@ -225,6 +240,9 @@ install: build man
 	sed '$(PATHS_SED)' nagios/shipped/nagios/commands.cfg > $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg
 	sed '$(PATHS_SED)' nagios/shipped/icinga2/sysvipc.conf > $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf
 	install -m 0644 nagios/shipped/nagios/services.cfg $(DESTDIR)$(DOCDIR)/examples/nagios/services.cfg
+	install -m 0644 nagios/shipped/icinga2/fleet/zones-agent.conf nagios/shipped/icinga2/fleet/host-agent.conf \
+	  nagios/shipped/icinga2/fleet/services.conf $(DESTDIR)$(DOCDIR)/examples/icinga2-fleet/
+	install -m 0644 plugins/inputs/sysvipc/alerts/sysvipc.rules.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/sysvipc.rules.yml
 	install -D -m 0644 nagios/shipped/logrotate/ipcwatch $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ipcwatch
 	chmod 0644 $(DESTDIR)$(TELEGRAF_CONFDIR)/ipcwatch.conf $(DESTDIR)$(NAGIOS_PLUGINS_CONFDIR)/sysvipc.cfg $(DESTDIR)$(ICINGA2_CONTRIBDIR)/sysvipc.conf
 	printf '%s\n' '# ipcwatch: the monitoring user may run the remediation handler as root, and nothing else.' \

@@ -23,6 +23,10 @@ expect /etc/telegraf/telegraf.d/ipcwatch.conf 644
 expect /etc/nagios-plugins/config/sysvipc.cfg 644
 expect /usr/share/icinga2/include/plugins-contrib.d/sysvipc.conf 644
 expect /usr/share/doc/ipcwatch/examples/nagios/services.cfg 644
+expect /usr/share/doc/ipcwatch/examples/icinga2-fleet/zones-agent.conf 644
+expect /usr/share/doc/ipcwatch/examples/icinga2-fleet/host-agent.conf 644
+expect /usr/share/doc/ipcwatch/examples/icinga2-fleet/services.conf 644
+expect /usr/share/doc/ipcwatch/examples/prometheus/sysvipc.rules.yml 644
 expect /usr/share/doc/ipcwatch/README.md 644
 expect /usr/share/doc/ipcwatch/changelog.Debian.gz 644
 expect /usr/share/doc/ipcwatch/copyright 644
