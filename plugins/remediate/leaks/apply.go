@@ -120,6 +120,9 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check r
 	case d.PID != e.LastPID:
 		return act(remediate.Skipped, fmt.Sprintf("last pid now %d, planned %d", d.PID, e.LastPID), nil)
 	}
+	if !recheckBeforeRemoval {
+		return remove(sys, e.SemID, act)
+	}
 	if c := check.judge.Recheck(cur, d); c.Verdict != sysvipc.Stale {
 		return act(remediate.Skipped, notStaleNow(c), nil)
 	}
@@ -130,7 +133,12 @@ func (r *Remediator) removeIfUnchanged(sys System, e remediate.Evidence, check r
 			return act(remediate.Skipped, fmt.Sprintf("last pid %d is alive now", d.PID), err)
 		}
 	}
-	if err := sys.RemoveSem(e.SemID); err != nil {
+	return remove(sys, e.SemID, act)
+}
+
+// remove is the IPC_RMID itself.
+func remove(sys System, id int32, act func(remediate.Outcome, string, error) remediate.Action) remediate.Action {
+	if err := sys.RemoveSem(id); err != nil {
 		if errors.Is(err, sysvipc.ErrGone) {
 			return act(remediate.Skipped, "gone", nil)
 		}

@@ -1,0 +1,68 @@
+package soak
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// figures are what one soak counts; every field under mu.
+type figures struct {
+	mu            sync.Mutex
+	faults        map[string]int
+	served        int
+	failed        int
+	leaked        int
+	removed       int
+	liveRemoved   int
+	handlerTimes  []time.Duration
+	handlerLocked int
+	checks        int
+	gathers       int
+	hooks         int
+}
+
+func (f *figures) fault(kind string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.faults == nil {
+		f.faults = map[string]int{}
+	}
+	f.faults[kind]++
+}
+
+func (f *figures) add(field *int, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*field += n
+}
+
+// report is the closing summary of one seed's run.
+func (f *figures) report(seed int64, d time.Duration) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "soak seed %d, ran %s\n", seed, d.Round(time.Second))
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(f.faults)) {
+		total += f.faults[k]
+	}
+	fmt.Fprintf(&b, "faults injected: %d", total)
+	for _, k := range slices.Sorted(maps.Keys(f.faults)) {
+		fmt.Fprintf(&b, ", %s %d", k, f.faults[k])
+	}
+	fmt.Fprintf(&b, "\nrequests: %d served, %d failed\n", f.served, f.failed)
+	fmt.Fprintf(&b, "arrays: %d leaked, %d removed, %d live arrays removed\n", f.leaked, f.removed, f.liveRemoved)
+	times := slices.Clone(f.handlerTimes)
+	slices.Sort(times)
+	var p50, maxT time.Duration
+	if len(times) > 0 {
+		p50, maxT = times[len(times)/2], times[len(times)-1]
+	}
+	fmt.Fprintf(&b, "handler runs: %d (p50 %s, max %s; %d more found the lock held), before-start hooks %d, checks %d, Telegraf gathers %d\n",
+		len(times), p50.Round(time.Millisecond), maxT.Round(time.Millisecond), f.handlerLocked, f.hooks, f.checks, f.gathers)
+	return b.String()
+}

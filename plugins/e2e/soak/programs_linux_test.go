@@ -1,0 +1,284 @@
+package soak
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// auditLog is where the installed handler and its hooks write, under the
+// namespace's private /var/log.
+const auditLog = "/var/log/ipcwatch/remediate.jsonl"
+
+// nagios is the monitoring user's uid and gid.
+func nagios() (uint32, uint32) {
+	u, err := user.Lookup("nagios")
+	if err != nil {
+		return 0, 0
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uint32(uid), uint32(gid)
+}
+
+// run runs a program and returns its combined output and exit code (-1
+// when it could not run).
+func run(cmd *exec.Cmd) (string, int) {
+	out, err := cmd.CombinedOutput()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return string(out), exit.ExitCode()
+	}
+	if err != nil {
+		return err.Error(), -1
+	}
+	return string(out), 0
+}
+
+// asNagios runs a program as the nagios user.
+func asNagios(name string, args ...string) *exec.Cmd {
+	uid, gid := nagios()
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	cmd.Dir = "/"
+	return cmd
+}
+
+// root runs the installed handler as root: the hooks, as systemd runs
+// them.
+func (s *soak) root(args ...string) (string, int) {
+	return run(exec.Command(s.in.handler(), args...))
+}
+
+// handlerViaSudo runs the installed handler as Nagios runs it on a HARD
+// CRITICAL: as nagios, through the real sudo and the installed rule.
+func (s *soak) handlerViaSudo() (string, int, time.Duration) {
+	begin := time.Now()
+	out, code := run(asNagios("/usr/bin/sudo", "-n", s.in.handler(), "--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3"))
+	return out, code, time.Since(begin)
+}
+
+// handlerLoop calls the handler at moments drawn from the seed, all run
+// long; two loops run at once, so calls also meet the lock.
+func (s *soak) handlerLoop(stream uint64) func(context.Context) {
+	return func(ctx context.Context) {
+		r := s.rng(stream)
+		for sleep(ctx, between(r, 0, 400*time.Millisecond)) {
+			out, code, took := s.handlerViaSudo()
+			switch {
+			case code == 1 && strings.Contains(out, "lock"):
+				s.fig.add(&s.fig.handlerLocked, 1)
+			case code != 0:
+				s.violate(false, "handler through sudo exited %d: %s", code, out)
+			default:
+				s.fig.mu.Lock()
+				s.fig.handlerTimes = append(s.fig.handlerTimes, took)
+				s.fig.mu.Unlock()
+			}
+		}
+	}
+}
+
+var (
+	perfStale  = regexp.MustCompile(`\bstale_arrays=(\d+)`)
+	perfArrays = regexp.MustCompile(`\bsem_arrays=(\d+)`)
+)
+
+// checkLoop runs the installed check as nagios, as Nagios does, and holds
+// its numbers to the truth.
+func (s *soak) checkLoop(ctx context.Context) {
+	r := s.rng(13)
+	for sleep(ctx, between(r, 100*time.Millisecond, 700*time.Millisecond)) {
+		before, live := semIDs(), s.liveArrays()
+		out, code := run(asNagios(s.in.check(), "--stale-warning", "0", "--min-age", "0s"))
+		after, liveAfter := semIDs(), s.liveArrays()
+		s.fig.add(&s.fig.checks, 1)
+		if code < 0 || code > 3 {
+			s.violate(false, "check exited %d: %s", code, out)
+			continue
+		}
+		m := perfStale.FindStringSubmatch(out)
+		if m == nil {
+			continue
+		}
+		stale, _ := strconv.Atoi(m[1])
+		if strings.Contains(out, "not measured") {
+			s.violate(false, "the check gave a stale count beside unjudged arrays: %s", firstLine(out))
+		}
+		s.judgeCount("check", stale, before, after, live, liveAfter, out)
+	}
+}
+
+// judgeCount holds a stale count to the arrays that existed while it was
+// taken: never more than existed, and never one that belonged to an
+// instance whose master ran throughout.
+func (s *soak) judgeCount(who string, stale int, before, after, live, liveAfter map[int32]bool, out string) {
+	existed := map[int32]bool{}
+	for id := range before {
+		existed[id] = true
+	}
+	for id := range after {
+		existed[id] = true
+	}
+	if stale > len(existed) {
+		s.violate(false, "%s counted %d stale arrays, but at most %d existed: %s", who, stale, len(existed), firstLine(out))
+		return
+	}
+	notLive := 0
+	for id := range existed {
+		if !(live[id] && liveAfter[id]) {
+			notLive++
+		}
+	}
+	if stale > notLive {
+		s.violate(false, "%s counted %d stale arrays, but only %d of %d existing arrays were not a running server's: %s", who, stale, notLive, len(existed), firstLine(out))
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+var (
+	fieldStale    = regexp.MustCompile(`[ ,]stale_arrays=(\d+)i`)
+	fieldUnjudged = regexp.MustCompile(`[ ,]unjudged_arrays=(\d+)i`)
+)
+
+// gatherLoop runs the installed Telegraf shim as inputs.execd does (one
+// long-lived process, a newline per gather), as nagios with the shim's
+// capability, and holds its sysvipc_sem numbers to the truth.
+func (s *soak) gatherLoop(ctx context.Context) {
+	r := s.rng(14)
+	cmd := asNagios(s.in.shim(), "-config", s.in.shimConf(), "-poll_interval_disabled")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		s.violate(false, "shim: %v", err)
+		return
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		s.violate(false, "shim: %v", err)
+		return
+	}
+	if err := cmd.Start(); err != nil {
+		s.violate(false, "shim: %v", err)
+		return
+	}
+	defer func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "sysvipc_sem,") || strings.HasPrefix(sc.Text(), "sysvipc_sem ") {
+				lines <- sc.Text()
+			}
+		}
+		close(lines)
+	}()
+	for sleep(ctx, between(r, 100*time.Millisecond, 700*time.Millisecond)) {
+		before, live := semIDs(), s.liveArrays()
+		if _, err := io.WriteString(stdin, "\n"); err != nil {
+			s.violate(false, "shim stopped: %v", err)
+			return
+		}
+		var line string
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				s.violate(false, "shim closed its output")
+				return
+			}
+			line = l
+		case <-time.After(10 * time.Second):
+			s.violate(false, "shim gave no sysvipc_sem line in 10s")
+			return
+		}
+		after, liveAfter := semIDs(), s.liveArrays()
+		s.fig.add(&s.fig.gathers, 1)
+		m := fieldStale.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		stale, _ := strconv.Atoi(m[1])
+		if u := fieldUnjudged.FindStringSubmatch(line); u != nil && u[1] != "0" {
+			s.violate(false, "Telegraf gave a stale count beside %s unjudged arrays: %s", u[1], line)
+		}
+		s.judgeCount("Telegraf", stale, before, after, live, liveAfter, line)
+	}
+}
+
+// liveArrays are the arrays of every instance whose master runs now.
+func (s *soak) liveArrays() map[int32]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int32]bool{}
+	for _, in := range s.instances {
+		if in.running && same(in.master, in.masterTicks) {
+			for id := range in.arrays {
+				out[id] = true
+			}
+		}
+	}
+	return out
+}
+
+// auditEntry is what the soak reads of one audit line.
+type auditEntry struct {
+	Caller  string `json:"caller"`
+	Summary *struct {
+		Removed struct {
+			Count int `json:"count"`
+		} `json:"removed"`
+	} `json:"summary"`
+	Actions []struct {
+		SemID   int32  `json:"semid"`
+		Outcome string `json:"outcome"`
+	} `json:"actions"`
+	OrphanActs []struct {
+		PID     int    `json:"pid"`
+		Outcome string `json:"outcome"`
+	} `json:"orphan_actions"`
+}
+
+// readAudit reads the audit lines from offset on and returns them with
+// the new offset.
+func readAudit(off int64) ([]auditEntry, int64, error) {
+	f, err := os.Open(auditLog)
+	if os.IsNotExist(err) {
+		return nil, off, nil
+	}
+	if err != nil {
+		return nil, off, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, off, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, off, err
+	}
+	end := strings.LastIndexByte(string(b), '\n') + 1
+	var out []auditEntry
+	for _, line := range strings.Split(string(b[:end]), "\n") {
+		if line == "" {
+			continue
+		}
+		var e auditEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return out, off, fmt.Errorf("audit line %.200q: %w", line, err)
+		}
+		out = append(out, e)
+	}
+	return out, off + int64(end), nil
+}
