@@ -121,21 +121,22 @@ safety: deps build
 	$(GO) test -count=1 -v ./plugins/e2e/safety
 
 # soak: the seeded chaos soak alone (make test runs a short one): faults
-# under load in private namespaces, the installed handler, check and
-# Telegraf shim running throughout, the invariants checked all along.
-# DURATION is each seed's run (default 60s); SEED= replays the seed a
-# run printed (default: the fixed seed and one drawn now).
+# under load in private namespaces, the installed handler, check,
+# Telegraf shim and a real Telegraf running throughout, the invariants
+# checked all along. DURATION is each seed's run (default 60s); SEED=
+# replays the seed a run printed (default: the fixed seed and one drawn
+# now).
 .PHONY: soak
-soak: deps build
+soak: deps build telegraf
 	@set -e; d=$$(mktemp -d /tmp/ipcwatch-bin-XXXXXX); trap 'rm -rf $$d' EXIT; chmod 755 $$d; \
 	cp $(BIN)/check_sysvipc $(BIN)/ipcwatch-telegraf $(BIN)/ipcwatch-remediate $(BIN)/ipcwatch-plugin-apache $(BIN)/SHA256SUMS $$d/; \
-	IPCWATCH_TEST_BIN=$$d IPCWATCH_SOAK_DURATION=$(DURATION) IPCWATCH_SOAK_SEED=$(SEED) \
+	IPCWATCH_TEST_BIN=$$d IPCWATCH_TELEGRAF=$(TELEGRAF) IPCWATCH_SOAK_DURATION=$(DURATION) IPCWATCH_SOAK_SEED=$(SEED) \
 	  $(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./plugins/e2e/soak
 
 # A short run of every fuzz target; the seed corpora under testdata/fuzz
 # already run as ordinary tests in `unit`.
 fuzz:
-	@set -e; for t in FuzzParseSem FuzzParseShm FuzzParseMsg FuzzParseKernelSem; do \
+	@set -e; for t in FuzzParseSem FuzzParseShm FuzzParseMsg FuzzParseKernelSem FuzzParseKernelLog; do \
 	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./plugins/common/sysvipc; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./nagios/nagrange
 

@@ -18,6 +18,9 @@ type facts struct {
 	kept       []sysvipc.Kept      // the processes that kept arrays, when it ran
 	// recordProblems are unit records, or a state directory, not used.
 	recordProblems []string
+	// generations are the stale arrays by the start that made them, with
+	// how each one's Apache died (at -v, when some are stale).
+	generations []sysvipc.Generation
 }
 
 // gather reads the counts in O(1) and, only when asked, classifies the
@@ -91,6 +94,7 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time, nsRecords *sysvipc.Namesp
 	f.assessment = &a
 	if o.verbose >= 1 {
 		f.kept = fs.KeptBy(a.Tally, a.Census)
+		f.generations = leakForensics(fs, a, pol)
 	}
 	f.recordProblems = append(f.recordProblems, nsRecords.Problems...)
 	return f, nil
@@ -102,4 +106,22 @@ func assessAll(fs sysvipc.FS, pol sysvipc.Policy) (sysvipc.Assessment, error) {
 		return sysvipc.Assessment{}, err
 	}
 	return fs.Assess(arrays, fs.Prober(), pol)
+}
+
+// leakForensics groups the stale arrays into generations, each with the
+// cause the kernel log and the journal show. The counting path lists no
+// array: with some stale, they are listed once more.
+func leakForensics(fs sysvipc.FS, a sysvipc.Assessment, pol sysvipc.Policy) []sysvipc.Generation {
+	if a.Tally.Stale == 0 {
+		return nil
+	}
+	stale := a.Stale()
+	if a.Arrays == nil {
+		full, err := assessAll(fs, pol)
+		if err != nil {
+			return nil
+		}
+		stale = full.Stale()
+	}
+	return fs.LeakForensics(sysvipc.LeakedArrays(stale, pol.Records), sysvipc.DefaultKernelLog)
 }

@@ -136,6 +136,12 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 			for _, p := range f.recordProblems {
 				long("unit record not used: %s", p)
 			}
+			if line := sysvipc.GenerationsLine(f.generations); line != "" {
+				long("%s", line)
+				for _, l := range sysvipc.GenerationDetails(f.generations) {
+					long("  %s", l)
+				}
+			}
 		}
 	}
 	if a := f.assessment; a != nil && o.verbose >= 2 {

@@ -23,6 +23,10 @@ var httpClient = &http.Client{
 	},
 }
 
+// URL is path's address on the plain HTTP listener, for a request the
+// test makes its own way (one that is meant to hang, say).
+func (a *Apache) URL(path string) string { return "http://127.0.0.1:" + a.port + withSlash(path) }
+
 // Get requests path over plain HTTP and returns the status code. The test
 // process must be in the server's network namespace (Enter).
 func (a *Apache) Get(path string) (int, error) {

@@ -48,7 +48,29 @@ type ApacheOptions struct {
 	// mod_proxy_fcgi, as Debian's php-fpm package configures it, and
 	// serves /ipctest.php from it (GetPHP).
 	PHPFPM string
+	// Cgroup is a cgroup directory (MemoryCgroup.Dir) the start-up
+	// process joins before it runs Apache: the master, its workers and its
+	// rewrite-map programs are all in it, as in a unit's cgroup.
+	Cgroup string
+	// MemoryHog adds a rewrite map program, started with the server, that
+	// allocates without bound when a request for /hog/ asks it: what
+	// pushes a memory cgroup past its limit.
+	MemoryHog bool
 }
+
+// apacheHogConf is appended for MemoryHog.
+const apacheHogConf = `RewriteMap hog prg:{{dir}}/hog.sh
+RewriteRule ^/hog/(.*)$ /index.html?x=${hog:$1} [L]
+`
+
+// hogScript is the map program: for each key, a tail that holds a
+// newline-free gigabyte in memory.
+const hogScript = `#!/bin/sh
+while read -r key; do
+  head -c 1073741824 /dev/zero | tail -n 1 >/dev/null
+  echo NULL
+done
+`
 
 // apachePHPConf is appended for PHPFPM.
 const apachePHPConf = `LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
@@ -116,6 +138,12 @@ func NewApacheWith(t testing.TB, o ApacheOptions) *Apache {
 		a.tlsPort = freePort(t)
 		conf += strings.NewReplacer("{{dir}}", dir, "{{port}}", a.tlsPort).Replace(apacheTLSConf)
 		if err := writeTLSFiles(dir, o.PassPhraseDelay); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.MemoryHog {
+		conf += strings.ReplaceAll(apacheHogConf, "{{dir}}", dir)
+		if err := os.WriteFile(filepath.Join(dir, "hog.sh"), []byte(hogScript), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}

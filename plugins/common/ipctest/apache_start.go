@@ -41,6 +41,10 @@ func (a *Apache) StartAsync() (*StartingApache, error) {
 		return s, nil
 	}
 	s.cmd = exec.Command(a.binary, "-f", a.confFile(), "-k", "start")
+	if a.opts.Cgroup != "" {
+		// The shell joins the cgroup, then becomes apache2 (same pid).
+		s.cmd = exec.Command("/bin/sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, a.opts.Cgroup, a.binary, "-f", a.confFile(), "-k", "start")
+	}
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("apache2 -k start: %w", err)

@@ -31,6 +31,27 @@ func Inside() bool { return os.Getenv(envInside) != "" }
 // loop (go test -short, make check) it skips: make test runs everything.
 func Enter(t *testing.T) bool {
 	t.Helper()
+	return enter(t, "--ipc", "--pid", "--net", "--fork", "--mount-proc", "--kill-child")
+}
+
+// EnterHostPID is Enter without the private PID namespace: the test's
+// processes are numbered as the kernel's log and systemd number them
+// (an OOM kill's "Killed process 1234"), and /proc is the host's. Such a
+// test must kill only what it started (its own cgroup, its own process
+// group), never by name, and reap everything at cleanup: --kill-child
+// ends only the test, not what it left.
+func EnterHostPID(t *testing.T) bool {
+	t.Helper()
+	t.Setenv(envHostPID, "1")
+	return enter(t, "--ipc", "--net", "--mount", "--fork", "--kill-child")
+}
+
+// envHostPID marks a test that runs in the host's PID namespace, where
+// KillAll refuses to run.
+const envHostPID = "IPCWATCH_TEST_HOST_PID"
+
+func enter(t *testing.T, flags ...string) bool {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: private namespaces and real programs are not in the fast loop (make check); make test runs it")
 	}
@@ -45,8 +66,7 @@ func Enter(t *testing.T) bool {
 	Require(t, err == nil, "needs unshare (util-linux)")
 	// A private network namespace too: Apache servers of tests running at
 	// the same time in other packages can never collide on a port.
-	args := []string{"--ipc", "--pid", "--net", "--fork", "--mount-proc", "--kill-child",
-		os.Args[0], "-test.run", "^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1", "-test.v"}
+	args := append(flags, os.Args[0], "-test.run", "^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v")
 	cmd := exec.Command("unshare", args...)
 	// Without SUDO_*: a `sudo make test` must not make the programs under
 	// test believe an unprivileged user called them through sudo.

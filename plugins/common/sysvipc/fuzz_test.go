@@ -3,6 +3,7 @@ package sysvipc
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 // The fuzz targets assert that no input panics a parser and that what a
@@ -72,4 +73,27 @@ func checkRows(t *testing.T, in []byte, rows int, err error) {
 	if len(in) < readBufferSize && rows != lines {
 		t.Errorf("%d rows from %d data lines", rows, lines)
 	}
+}
+
+// FuzzParseKernelLog: any bytes as /dev/kmsg records, or a saved log.
+// No panic; a record parsed keeps a message no longer than its input and
+// a death read from it names a positive pid and quotes at most 200 bytes.
+func FuzzParseKernelLog(f *testing.F) {
+	addFixture(f, "kmsg/linux-6.x")
+	addFixture(f, "kmsg/linux-5.x")
+	f.Add([]byte("3,1,2,-;Out of memory: Killed process 1 (x)"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if rec, err := parseKernelRecord(in); err == nil && len(rec.Message) > len(in) {
+			t.Fatalf("message %q longer than the record", rec.Message)
+		}
+		log, err := parseKernelLog(bytes.NewReader(in), "f")
+		if err != nil {
+			return
+		}
+		for _, d := range KernelDeaths(log, time.Unix(0, 0)) {
+			if d.PID <= 0 || len(d.Line) > maxLogLine {
+				t.Fatalf("death %+v from %q", d, in)
+			}
+		}
+	})
 }

@@ -142,6 +142,7 @@ type witnessed struct {
 	array  Witnessed
 	master ProcessID
 	shared []uint64
+	unit   string
 }
 
 // Witnesses are a namespace's recorded arrays sorted out against one census: those of
@@ -169,7 +170,7 @@ func (b *NamespaceRecords) Sorted(census Census) Witnesses {
 				if alive {
 					w.live[a.SemID] = unit
 				} else {
-					w.dead[a.SemID] = witnessed{array: a, master: s.Master, shared: s.Shared}
+					w.dead[a.SemID] = witnessed{array: a, master: s.Master, shared: s.Shared, unit: unit}
 				}
 			}
 		}
@@ -184,6 +185,13 @@ func (b *NamespaceRecords) Sorted(census Census) Witnesses {
 func (w Witnesses) LiveUnit(semid int32) (string, bool) {
 	u, ok := w.live[semid]
 	return u, ok
+}
+
+// DeadStart names the unit and the master of the dead start that
+// recorded the array.
+func (w Witnesses) DeadStart(semid int32) (unit string, master int, ok bool) {
+	d, ok := w.dead[semid]
+	return d.unit, d.master.PID, ok
 }
 
 // DeadMasters are the pids of the recorded masters that are gone, with

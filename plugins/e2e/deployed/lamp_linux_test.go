@@ -208,8 +208,15 @@ func outageBesideNeighbour(t *testing.T, nc neighbourCase) {
 // auditRecord is what these tests read of an installed handler's audit
 // line.
 type auditRecord struct {
-	Caller string `json:"caller"`
-	Hook   *struct {
+	Caller      string `json:"caller"`
+	Generations []struct {
+		Cause string     `json:"cause"`
+		At    *time.Time `json:"at"`
+		PID   int        `json:"pid"`
+		Line  string     `json:"line"`
+		Why   string     `json:"why"`
+	} `json:"generations"`
+	Hook *struct {
 		Hook string `json:"hook"`
 	} `json:"hook"`
 	Summary struct {

@@ -112,6 +112,9 @@ func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, 
 	now := pol.Now
 	if s.collect["sem"] {
 		s.gatherSem(acc, snap, a, names, now)
+		if a.Tally.Unjudged() == 0 {
+			gatherLeaks(acc, fs, a, pol, now)
+		}
 	}
 	if s.collect["shm"] {
 		gatherShm(acc, snap, names, now)
@@ -296,4 +299,35 @@ func mulClamp(a, b uint64) int64 {
 		return math.MaxInt64
 	}
 	return int64(a * b)
+}
+
+// gatherLeaks reports the leaked generations by cause, one metric per
+// cause that has any: a series per cause, never one per pid. Only where
+// the stale count was measured and is not 0; the causes need the kernel
+// log, which only root reads, so as Telegraf's user they are unknown.
+func gatherLeaks(acc telegraf.Accumulator, fs ipc.FS, a ipc.Assessment, pol ipc.Policy, now time.Time) {
+	if a.Tally.Stale == 0 {
+		return
+	}
+	stale := a.Stale()
+	if a.Arrays == nil {
+		arrays, err := fs.LiveSemArrays()
+		if err != nil {
+			acc.AddError(fmt.Errorf("leak forensics: %w", err))
+			return
+		}
+		full, err := fs.Assess(arrays, fs.Prober(), pol)
+		if err != nil {
+			acc.AddError(fmt.Errorf("leak forensics: %w", err))
+			return
+		}
+		stale = full.Stale()
+	}
+	gens := fs.LeakForensics(ipc.LeakedArrays(stale, pol.Records), ipc.DefaultKernelLog)
+	for cause, n := range ipc.CountByCause(gens) {
+		if n == 0 {
+			continue
+		}
+		acc.AddFields("sysvipc_leak", map[string]any{"generations": int64(n)}, map[string]string{"cause": string(cause)}, now)
+	}
 }

@@ -35,6 +35,9 @@ type record struct {
 	ActionsMore  int                      `json:"actions_omitted,omitempty"`
 	OrphanActs   []remediate.OrphanAction `json:"orphan_actions"`
 	Error        string                   `json:"error,omitempty"`
+	// Generations are the removed arrays grouped by the start that made
+	// them, each with how its Apache died (leak forensics).
+	Generations []generationRecord `json:"generations,omitempty"`
 	// Hook is a unit hook's call; StateProblems the witness records that
 	// could not be used, and why.
 	Hook          *hookRecord `json:"hook,omitempty"`

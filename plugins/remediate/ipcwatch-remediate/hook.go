@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
 // hookLockWait is how long a unit hook waits for a running event handler
@@ -53,6 +55,11 @@ func hook(o options, rec *record) (string, error) {
 			return strings.Join(notes, "; "), err
 		}
 		rec.fill(rep)
+		gens := leakForensics(rep, records)
+		rec.Generations = generationRecords(gens)
+		if line := sysvipc.GenerationsLine(gens); line != "" {
+			rep.Note += "; " + line
+		}
 		if rep.Record != nil && !o.dryRun {
 			if err := writeRecord(o.stateDir, o.unit, rep.Record); err != nil {
 				return rep.Note, err

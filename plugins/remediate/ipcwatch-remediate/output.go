@@ -89,3 +89,15 @@ func joinReasons(rs []sysvipc.Reason) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// printGenerations says how the Apache of each removed generation died,
+// with the log line that shows it, or why that is not known.
+func printGenerations(out io.Writer, gens []sysvipc.Generation) {
+	if len(gens) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "  %s\n", sysvipc.GenerationsLine(gens))
+	for _, l := range sysvipc.GenerationDetails(gens) {
+		fmt.Fprintf(out, "    %s\n", l)
+	}
+}

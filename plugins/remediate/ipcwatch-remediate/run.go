@@ -67,12 +67,15 @@ func runPlugin(o options, why, path string, records map[string][]byte, problems 
 	rep, err := callPlugin(o, path, records)
 	if err == nil {
 		rec.fill(rep)
+		gens := leakForensics(rep, records)
+		rec.Generations = generationRecords(gens)
 		if o.dryRun {
 			printPlan(out, rep, o)
 		} else {
 			printResult(out, rep, o)
 			err = failuresOf(rep)
 		}
+		printGenerations(out, gens)
 	}
 	if err != nil {
 		rec.Error = err.Error()

@@ -1,0 +1,108 @@
+package sysvipc
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Cause is why a leaked generation's Apache died, as far as the host's
+// logs tell.
+type Cause string
+
+const (
+	CauseOOMKilled   Cause = "oom_killed"   // the kernel's OOM killer named one of its processes
+	CauseStopTimeout Cause = "stop_timeout" // systemd's stop timed out and it sent SIGKILL to the unit
+	CauseCrashed     Cause = "crashed"      // the kernel logged a fatal signal of one of its processes
+	CauseKilled      Cause = "killed"       // systemd sent SIGKILL to one of its processes (systemctl kill)
+	CauseUnknown     Cause = "unknown"      // no log names it, or the logs could not be read
+)
+
+// Causes lists every cause, in the order a generation takes the first
+// that evidence shows.
+var Causes = []Cause{CauseOOMKilled, CauseCrashed, CauseStopTimeout, CauseKilled, CauseUnknown}
+
+// maxLogLine is how much of a log line a cause quotes.
+const maxLogLine = 200
+
+// Death is one log line that tells how a process died.
+type Death struct {
+	Cause Cause
+	PID   int    // as the log numbers it (the initial PID namespace's)
+	Comm  string // the process's name, when the line gives it
+	Unit  string // the systemd unit, for journal lines
+	At    time.Time
+	Line  string // the line, at most 200 bytes, control characters as '?'
+	// summary marks the OOM killer's "oom-kill:..." summary line, which
+	// the "Killed process" line of the same kill says better.
+	summary bool
+}
+
+var (
+	// "Out of memory: Killed process 1234 (apache2) total-vm:..." (5.1 on),
+	// "Memory cgroup out of memory: Killed process ...", and 4.x's second
+	// line "Killed process 1234 (apache2) total-vm:...".
+	oomKilled = regexp.MustCompile(`(?:^|: )Killed process (\d+) \(([^)]*)\)`)
+	// 4.x and 5.0's first line: "Out of memory: Kill process 1234 (apache2) score 1 or sacrifice child".
+	oomKill = regexp.MustCompile(`^(?:Out of memory|Memory cgroup out of memory): Kill process (\d+) \(([^)]*)\)`)
+	// The summary (4.19 on): "oom-kill:constraint=...,task=apache2,pid=1234,uid=33".
+	oomSummary = regexp.MustCompile(`^oom-kill:.*,task=([^,]*),pid=(\d+),uid=\d+`)
+	// "apache2[1234]: segfault at 0 ip ... error 4 in mod_x.so[...]".
+	segfault = regexp.MustCompile(`^(.{1,16}?)\[(\d+)\]: (?:segfault at |potentially unexpected fatal signal )`)
+	// "traps: apache2[1234] general protection fault ip:..." or "... trap invalid opcode ...".
+	trap = regexp.MustCompile(`^traps: (.{1,16}?)\[(\d+)\] `)
+)
+
+// kernelDeath reads one kernel log message: an OOM kill or a crash, with
+// the pid and name it gives.
+func kernelDeath(msg string) (Cause, int, string, bool) {
+	for _, rule := range []struct {
+		re        *regexp.Regexp
+		cause     Cause
+		pid, comm int
+	}{
+		{oomKilled, CauseOOMKilled, 1, 2},
+		{oomKill, CauseOOMKilled, 1, 2},
+		{oomSummary, CauseOOMKilled, 2, 1},
+		{segfault, CauseCrashed, 2, 1},
+		{trap, CauseCrashed, 2, 1},
+	} {
+		if m := rule.re.FindStringSubmatch(msg); m != nil {
+			pid, err := strconv.Atoi(m[rule.pid])
+			if err != nil || pid <= 0 {
+				return "", 0, "", false
+			}
+			return rule.cause, pid, m[rule.comm], true
+		}
+	}
+	return "", 0, "", false
+}
+
+// KernelDeaths picks the OOM kills and crashes out of the kernel log;
+// boot is when the printk clock started (btime).
+func KernelDeaths(log KernelLog, boot time.Time) []Death {
+	var out []Death
+	for _, r := range log.Records {
+		if cause, pid, comm, ok := kernelDeath(r.Message); ok {
+			out = append(out, Death{Cause: cause, PID: pid, Comm: comm, At: boot.Add(r.Since), Line: quoteLine(r.Message),
+				summary: strings.HasPrefix(r.Message, "oom-kill:")})
+		}
+	}
+	return out
+}
+
+// quoteLine makes a log line safe to print and cuts it to 200 bytes on a
+// rune boundary.
+func quoteLine(s string) string {
+	s = Printable(s)
+	if len(s) <= maxLogLine {
+		return s
+	}
+	cut := maxLogLine
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
