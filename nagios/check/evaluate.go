@@ -33,7 +33,10 @@ func (r resource) notMeasured() int {
 }
 
 func (r resource) percent() float64 {
-	if r.limit <= 0 {
+	switch {
+	case r.limit == 0:
+		return 100 // nothing more fits
+	case r.limit < 0:
 		return 0
 	}
 	return 100 * float64(r.used) / float64(r.limit)
@@ -91,8 +94,13 @@ func evaluate(o options, u sysvipc.Usage, l sysvipc.Limits, stale *int) []resour
 		r.state = nagrange.Status(float64(used), r.warn, r.crit)
 		return r
 	}
+	// SEMMNI 0: no array can be made, Apache cannot start (0/0 is not OK).
+	semArrays := mk("sem_arrays", "semaphore arrays", u.SemArrays, l.SEMMNI, o.arrays)
+	if l.SEMMNI == 0 {
+		semArrays.state = nagrange.Critical
+	}
 	rs := []resource{
-		mk("sem_arrays", "semaphore arrays", u.SemArrays, l.SEMMNI, o.arrays),
+		semArrays,
 		mk("semaphores", "semaphores", u.Semaphores, l.SEMMNS, o.sems),
 		mk("shm_segments", "shared memory segments", u.ShmSegments, l.SHMMNI, o.shm),
 		mk("msg_queues", "message queues", u.MsgQueues, l.MSGMNI, o.queues),

@@ -74,11 +74,11 @@ func runFleetMaster(t *testing.T) {
 	must(t, os.Chown(certs, uid, gid))
 	icingaCLI(t, "node", "setup", "--master", "--cn", "master", "--zone", "master", "--disable-confd")
 	for _, a := range fleetAgents {
-		// Offline, on the master: a key and a CSR for the agent, signed by
-		// the master's CA (README: Fleet).
-		base := filepath.Join(certs, a.name)
-		icingaCLI(t, "pki", "new-cert", "--cn", a.name, "--key", base+".key", "--csr", base+".csr")
-		icingaCLI(t, "pki", "sign-csr", "--csr", base+".csr", "--cert", base+".crt")
+		// Offline, on the master, in a directory Icinga's user owns (the
+		// pki commands write as that user): a key and a CSR for the
+		// agent, signed by the master's CA (README: Fleet).
+		icingaCLIIn(t, certs, "pki", "new-cert", "--cn", a.name, "--key", a.name+".key", "--csr", a.name+".csr")
+		icingaCLIIn(t, certs, "pki", "sign-csr", "--csr", a.name+".csr", "--cert", a.name+".crt")
 	}
 	must(t, copyAs("/var/lib/icinga2/ca/ca.crt", filepath.Join(certs, "ca.crt"), 0o644, 0, 0))
 
@@ -149,7 +149,9 @@ func runFleetMaster(t *testing.T) {
 	}
 	t.Logf("from agent2's outage to its OK on the master: %s", resolved.Sub(outage).Round(100*time.Millisecond))
 
-	if want := regexp.MustCompile(`SERVICE ALERT: agent2;sysvipc;CRITICAL;HARD;\d+;SYSVIPC CRITICAL - 9/9 semaphore arrays \(100\.0%\)`); !want.MatchString(log) {
+	// The stale count is root's policy's (min_age 0s): what the handler
+	// removes, not the 5-minute default's 0.
+	if want := regexp.MustCompile(`SERVICE ALERT: agent2;sysvipc;CRITICAL;HARD;\d+;SYSVIPC CRITICAL - 9/9 semaphore arrays \(100\.0%\).*\b9 stale apache arrays`); !want.MatchString(log) {
 		t.Errorf("the master's compat log lacks %s", want)
 	}
 	if unwanted := regexp.MustCompile(`SERVICE ALERT: agent1;sysvipc;(WARNING|CRITICAL|UNKNOWN)`); unwanted.MatchString(log) {
@@ -299,7 +301,15 @@ func icingaFiles(t *testing.T, root string) {
 // icingaCLI runs an icinga2 command as root, as an admin would.
 func icingaCLI(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command("icinga2", args...).CombinedOutput()
+	icingaCLIIn(t, "/", args...)
+}
+
+// icingaCLIIn runs it in a directory.
+func icingaCLIIn(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("icinga2", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("icinga2 %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
