@@ -92,30 +92,61 @@ func (fs FS) Census() (Census, error) {
 	if err != nil {
 		return Census{}, err
 	}
+	names, err := fs.listPIDs()
+	if err != nil {
+		return Census{}, err
+	}
+	c := Census{Procs: make(map[int]*Process, len(names)), Taken: time.Now()}
+	buf := make([]byte, 4096)
+	seen := make(map[int]bool, len(names))
+	read := func(pids []int) {
+		for _, pid := range pids {
+			seen[pid] = true
+			p, ok, hidden := fs.readProcess(pid, boot, buf)
+			if ok {
+				c.Procs[pid] = p
+			}
+			c.Hidden = c.Hidden || hidden
+		}
+	}
+	read(names)
+	betweenCensusPasses()
+	// Processes that started while the list was read: a start-up process
+	// listed, then gone by the time it was read, forked its master first.
+	// Without them the census could hold no Apache at all while one runs
+	// (mod_ssl's start-up process makes an array, forks the master and
+	// exits within the census).
+	again, err := fs.listPIDs()
+	if err != nil {
+		return Census{}, err
+	}
+	read(slices.DeleteFunc(again, func(pid int) bool { return seen[pid] }))
+	c.Hidden = c.Hidden || fs.hidesProcesses()
+	return c, nil
+}
+
+// betweenCensusPasses lets a test change the tree between the census's
+// two listings.
+var betweenCensusPasses = func() {}
+
+// listPIDs lists the process directories under the mount point.
+func (fs FS) listPIDs() ([]int, error) {
 	dir, err := os.Open(fs.proc)
 	if err != nil {
-		return Census{}, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
+		return nil, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
 	}
 	names, err := dir.Readdirnames(-1)
 	dir.Close()
 	if err != nil {
-		return Census{}, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
+		return nil, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
 	}
-	c := Census{Procs: make(map[int]*Process, len(names)), Taken: time.Now()}
-	buf := make([]byte, 4096)
+	pids := make([]int, 0, len(names))
 	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue
+		if pid, err := strconv.Atoi(name); err == nil && pid > 0 {
+			pids = append(pids, pid)
 		}
-		p, ok, hidden := fs.readProcess(pid, boot, buf)
-		if ok {
-			c.Procs[pid] = p
-		}
-		c.Hidden = c.Hidden || hidden
 	}
-	c.Hidden = c.Hidden || fs.hidesProcesses()
-	return c, nil
+	return pids, nil
 }
 
 // readProcess reads one process; ok is false for a zombie or a process

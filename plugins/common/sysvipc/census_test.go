@@ -1,7 +1,10 @@
 package sysvipc
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +72,53 @@ func TestCensusLive(t *testing.T) {
 	}
 	if self.Exe != "sysvipc.test" || self.RUID != uint32(os.Getuid()) || time.Since(self.Start) > time.Hour || time.Since(self.Start) < 0 {
 		t.Errorf("own process: %+v", self)
+	}
+}
+
+// TestCensusSeesProcessesStartedMeanwhile: mod_ssl's start-up process
+// makes an array, forks the master and exits while a census reads the
+// processes. Listed but gone when read, it must not leave a census with
+// no Apache at all: the master it forked is read from a second listing.
+func TestCensusSeesProcessesStartedMeanwhile(t *testing.T) {
+	root := t.TempDir()
+	proc := func(pid int) {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		stat := fmt.Sprintf("%d (apache2) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0", pid, pid, pid) + strings.Repeat(" 0", 31)
+		for name, text := range map[string]string{"stat": stat, "status": "Name:\tapache2\nUid:\t0\t0\t0\t0\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "stat"), []byte("cpu 0 0 0 0\nbtime 1796500000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proc(100) // the start-up process, listed
+	fs, err := NewFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func()) { betweenCensusPasses = f }(betweenCensusPasses)
+	// After the first listing: the start-up process has exited and the
+	// master it forked appears.
+	first := true
+	betweenCensusPasses = func() {
+		if first {
+			first = false
+			if err := os.RemoveAll(filepath.Join(root, "100")); err != nil {
+				t.Fatal(err)
+			}
+			proc(200)
+		}
+	}
+	c, err := fs.Census()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Procs[200] == nil {
+		t.Errorf("the master forked during the census is missing: %v", c.Procs)
 	}
 }
