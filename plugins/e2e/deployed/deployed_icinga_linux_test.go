@@ -44,27 +44,21 @@ func TestIcingaDeployed(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
 	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	root := installed(t)
 	asInstalledHost(t, root)
 	ap := leakGenerations(t, 3)
 
 	dir, err := os.MkdirTemp("", "ipcwatch-icinga-")
-	must(err)
+	must(t, err)
 	defer os.RemoveAll(dir)
 	uid, gid := account(t, "nagios", 0)
 	for _, sub := range []string{"log", "compat", "state", "cache", "spool", "run/icinga2"} {
-		must(os.MkdirAll(filepath.Join(dir, sub), 0o755))
+		must(t, os.MkdirAll(filepath.Join(dir, sub), 0o755))
 	}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{contrib}}", filepath.Join(root, "usr/share/icinga2/include/plugins-contrib.d"),
 		"{{plugins}}", filepath.Join(root, "usr/lib/nagios/plugins")).Replace(icingaDeployed)
-	must(os.WriteFile(filepath.Join(dir, "icinga2.conf"), []byte(conf), 0o644))
-	must(filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+	must(t, os.WriteFile(filepath.Join(dir, "icinga2.conf"), []byte(conf), 0o644))
+	must(t, filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}

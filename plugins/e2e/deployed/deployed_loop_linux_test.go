@@ -43,12 +43,6 @@ func TestNagiosDeployed(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
 	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	root := installed(t)
 	asInstalledHost(t, root)
 	ap := leakGenerations(t, 3)
@@ -57,16 +51,16 @@ func TestNagiosDeployed(t *testing.T) {
 	}
 
 	dir, err := os.MkdirTemp("", "ipcwatch-nagios-")
-	must(err)
+	must(t, err)
 	defer os.RemoveAll(dir)
 	uid, gid := account(t, "nagios", 0)
-	must(os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
-	must(os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(deployedObjects), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "resource.cfg"), []byte("$USER1$="+filepath.Join(root, "usr/lib/nagios/plugins")+"\n"), 0o600))
+	must(t, os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(deployedObjects), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "resource.cfg"), []byte("$USER1$="+filepath.Join(root, "usr/lib/nagios/plugins")+"\n"), 0o600))
 	cfg := "cfg_file=" + filepath.Join(root, "etc/nagios-plugins/config/sysvipc.cfg") + "\ncfg_file=" + filepath.Join(root, "usr/share/doc/ipcwatch/examples/nagios/services.cfg") + "\ncfg_file={{dir}}/objects.cfg\nresource_file={{dir}}/resource.cfg\n"
-	must(os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(nagiosConfig(dir, cfg, "nagios")), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "nagios.cfg"), []byte(nagiosConfig(dir, cfg, "nagios")), 0o644))
 	for _, p := range []string{dir, filepath.Join(dir, "checkresults")} {
-		must(os.Chown(p, uid, gid))
+		must(t, os.Chown(p, uid, gid))
 	}
 	nagios := startDaemon(t, "nagios4", filepath.Join(dir, "nagios.cfg"))
 	recovered := regexp.MustCompile(`SERVICE ALERT: web1;SYSVIPC;OK;HARD;\d+;SYSVIPC OK - 0/9 semaphore arrays`)
@@ -107,9 +101,9 @@ func TestNagiosDeployed(t *testing.T) {
 	}
 	// A plugin writable by its group is refused, and the audit says why.
 	plugin := filepath.Join(root, "usr/lib/ipcwatch/ipcwatch-plugin-apache")
-	must(os.Chmod(plugin, 0o775))
+	must(t, os.Chmod(plugin, 0o775))
 	got, code := sudo(act...)
-	must(os.Chmod(plugin, 0o755))
+	must(t, os.Chmod(plugin, 0o755))
 	if code != 1 || !strings.Contains(got, "untrusted plugin: "+plugin+" is writable by group or others (mode 0775)") {
 		t.Errorf("a group-writable plugin: exit %d, %s", code, got)
 	}
@@ -118,8 +112,8 @@ func TestNagiosDeployed(t *testing.T) {
 	}
 	// A second handler while one holds the lock exits at once, cleanly.
 	lock, err := os.OpenFile("/run/ipcwatch-remediate.lock", os.O_CREATE|os.O_RDWR, 0o600)
-	must(err)
-	must(unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB))
+	must(t, err)
+	must(t, unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB))
 	got, code = sudo(act...)
 	lock.Close()
 	if code != 1 || !strings.Contains(got, "another ipcwatch-remediate is running (lock /run/ipcwatch-remediate.lock held)") {

@@ -429,10 +429,3 @@ func waitListening(addr string, d *daemon, limit time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}

@@ -196,3 +196,11 @@ func answers(t *testing.T, ap *ipctest.Apache, when string) {
 		t.Errorf("apache %s answers %d, %v", when, code, err)
 	}
 }
+
+// must fails the test at once on an error of the setup.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -70,12 +70,6 @@ func TestPrometheusFleet(t *testing.T) {
 		return
 	}
 	began := time.Now()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	root := installed(t)
 	asInstalledHost(t, root)
 	telegrafUID, telegrafGID := account(t, "telegraf", 60999)
@@ -106,17 +100,17 @@ func TestPrometheusFleet(t *testing.T) {
 	// Prometheus endpoint, its own hostname.
 	dir := ipctest.WorldReadableDir(t, "ipcwatch-fleet-")
 	b, err := os.ReadFile(os.Getenv("IPCWATCH_TELEGRAF"))
-	must(err)
+	must(t, err)
 	telegraf := filepath.Join(dir, "telegraf")
-	must(os.WriteFile(telegraf, b, 0o755))
+	must(t, os.WriteFile(telegraf, b, 0o755))
 	snippet, err := os.ReadFile(filepath.Join(root, "etc/telegraf/telegraf.d/ipcwatch.conf"))
-	must(err)
+	must(t, err)
 	telegrafConf := func(host, listen string) string {
 		t.Helper()
 		conf := "[agent]\n  interval = \"1s\"\n  flush_interval = \"1s\"\n  hostname = \"" + host + "\"\n\n" + string(snippet) +
 			"\n[[outputs.prometheus_client]]\n  listen = \"" + listen + "\"\n"
 		path := filepath.Join(dir, host+".conf")
-		must(os.WriteFile(path, []byte(conf), 0o644))
+		must(t, os.WriteFile(path, []byte(conf), 0o644))
 		return path
 	}
 	web1Conf, web2Conf := telegrafConf("web1", telegrafWeb1), telegrafConf("web2", telegrafWeb2)
@@ -126,21 +120,21 @@ func TestPrometheusFleet(t *testing.T) {
 
 	// Prometheus with the shipped rules, for: shortened to 3s.
 	rules, err := os.ReadFile(alertRulesFile)
-	must(err)
+	must(t, err)
 	forLine := regexp.MustCompile(`(?m)^(\s+for: )\S+$`)
 	if n := len(forLine.FindAll(rules, -1)); n != alertRulesCount || strings.Count(string(rules), "- alert: ") != alertRulesCount {
 		t.Fatalf("%s: %d for: lines, want one for each of its %d rules", alertRulesFile, n, alertRulesCount)
 	}
 	promDir := filepath.Join(dir, "prometheus")
-	must(os.MkdirAll(filepath.Join(promDir, "data"), 0o755))
-	must(os.WriteFile(filepath.Join(promDir, "sysvipc.rules.yml"), forLine.ReplaceAll(rules, []byte("${1}3s")), 0o644))
+	must(t, os.MkdirAll(filepath.Join(promDir, "data"), 0o755))
+	must(t, os.WriteFile(filepath.Join(promDir, "sysvipc.rules.yml"), forLine.ReplaceAll(rules, []byte("${1}3s")), 0o644))
 	promConf := filepath.Join(promDir, "prometheus.yml")
-	must(os.WriteFile(promConf, []byte(prometheusConfig), 0o644))
+	must(t, os.WriteFile(promConf, []byte(prometheusConfig), 0o644))
 	if out, code := ipctest.RunLogged(t, exec.Command("promtool", "check", "config", promConf)); code != 0 || !strings.Contains(out, fmt.Sprintf("SUCCESS: %d rules found", alertRulesCount)) {
 		t.Fatalf("promtool check config: exit %d", code)
 	}
 	for _, p := range []string{promDir, filepath.Join(promDir, "data")} {
-		must(os.Chown(p, promUID, promGID))
+		must(t, os.Chown(p, promUID, promGID))
 	}
 	prom := startDaemonAsUser(t, promUID, promGID, "prometheus", "--config.file="+promConf,
 		"--storage.tsdb.path="+filepath.Join(promDir, "data"), "--web.listen-address="+prometheusAddr)
