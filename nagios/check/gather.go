@@ -46,10 +46,11 @@ func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts,
 		}
 	}
 	var all []facts
+	logs := sysvipc.NewEvidence(sysvipc.DefaultKernelLog) // read once for every namespace
 	err = fs.Each(sysvipc.Scope{PID: o.pid, All: o.allNamespaces}, func(n sysvipc.Namespace, in sysvipc.FS) error {
 		nsRecords := sysvipc.NewNamespaceRecords(records, n.Inode)
 		nsRecords.Unreadable = unreadable
-		f, err := gatherIn(in, o, now, nsRecords)
+		f, err := gatherIn(in, o, now, nsRecords, logs)
 		f.ns = n
 		f.recordProblems = problems
 		all = append(all, f)
@@ -62,7 +63,7 @@ func gather(o options, open func() (sysvipc.FS, error), now time.Time) ([]facts,
 }
 
 // gatherIn reads the namespace the FS reads.
-func gatherIn(fs sysvipc.FS, o options, now time.Time, nsRecords *sysvipc.NamespaceRecords) (facts, error) {
+func gatherIn(fs sysvipc.FS, o options, now time.Time, nsRecords *sysvipc.NamespaceRecords, logs *sysvipc.Evidence) (facts, error) {
 	if err := fs.Available(); err != nil {
 		return facts{}, err
 	}
@@ -94,7 +95,7 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time, nsRecords *sysvipc.Namesp
 	f.assessment = &a
 	if o.verbose >= 1 {
 		f.kept = fs.KeptBy(a.Tally, a.Census)
-		f.generations = leakForensics(fs, a, pol)
+		f.generations = leakForensics(fs, a, pol, logs)
 	}
 	f.recordProblems = append(f.recordProblems, nsRecords.Problems...)
 	return f, nil
@@ -111,7 +112,7 @@ func assessAll(fs sysvipc.FS, pol sysvipc.Policy) (sysvipc.Assessment, error) {
 // leakForensics groups the stale arrays into generations, each with the
 // cause the kernel log and the journal show. The counting path lists no
 // array: with some stale, they are listed once more.
-func leakForensics(fs sysvipc.FS, a sysvipc.Assessment, pol sysvipc.Policy) []sysvipc.Generation {
+func leakForensics(fs sysvipc.FS, a sysvipc.Assessment, pol sysvipc.Policy, logs *sysvipc.Evidence) []sysvipc.Generation {
 	if a.Tally.Stale == 0 {
 		return nil
 	}
@@ -123,5 +124,5 @@ func leakForensics(fs sysvipc.FS, a sysvipc.Assessment, pol sysvipc.Policy) []sy
 		}
 		stale = full.Stale()
 	}
-	return fs.LeakForensics(sysvipc.LeakedArrays(stale, pol.Records), sysvipc.DefaultKernelLog)
+	return fs.LeakForensics(sysvipc.LeakedArrays(stale, pol.Records), logs)
 }

@@ -35,59 +35,80 @@ type Death struct {
 	Unit  string // the systemd unit, for journal lines
 	At    time.Time
 	Line  string // the line, at most 200 bytes, control characters as '?'
-	// summary marks the OOM killer's "oom-kill:..." summary line, which
-	// the "Killed process" line of the same kill says better.
-	summary bool
 }
 
+// Every pattern is anchored at the start of the kernel's message: what
+// follows the kernel's own words (a file name in a trap line, a comm) is
+// the user's to choose. The OOM killer's "oom-kill:...,task=COMM,pid=N"
+// summary is not read: a comm with commas could name another pid in it,
+// and the "Killed process" line of the same kill says the same.
 var (
 	// "Out of memory: Killed process 1234 (apache2) total-vm:..." (5.1 on),
 	// "Memory cgroup out of memory: Killed process ...", and 4.x's second
 	// line "Killed process 1234 (apache2) total-vm:...".
-	oomKilled = regexp.MustCompile(`(?:^|: )Killed process (\d+) \(([^)]*)\)`)
+	oomKilled = regexp.MustCompile(`^(?:(?:Out of memory|Memory cgroup out of memory): )?Killed process (\d+) \(`)
 	// 4.x and 5.0's first line: "Out of memory: Kill process 1234 (apache2) score 1 or sacrifice child".
-	oomKill = regexp.MustCompile(`^(?:Out of memory|Memory cgroup out of memory): Kill process (\d+) \(([^)]*)\)`)
-	// The summary (4.19 on): "oom-kill:constraint=...,task=apache2,pid=1234,uid=33".
-	oomSummary = regexp.MustCompile(`^oom-kill:.*,task=([^,]*),pid=(\d+),uid=\d+`)
-	// "apache2[1234]: segfault at 0 ip ... error 4 in mod_x.so[...]".
+	oomKill = regexp.MustCompile(`^(?:Out of memory|Memory cgroup out of memory): Kill process (\d+) \(`)
+	// "apache2[1234]: segfault at 0 ip ... error 4 in mod_x.so[...]",
+	// "httpd[888]: potentially unexpected fatal signal 11.".
 	segfault = regexp.MustCompile(`^(.{1,16}?)\[(\d+)\]: (?:segfault at |potentially unexpected fatal signal )`)
 	// "traps: apache2[1234] general protection fault ip:..." or "... trap invalid opcode ...".
 	trap = regexp.MustCompile(`^traps: (.{1,16}?)\[(\d+)\] `)
 )
 
+// kernelFacility is syslog facility 0: the kernel's own records. A
+// process writing to /dev/kmsg gets another (LOG_USER at least).
+const kernelFacility = 0
+
 // kernelDeath reads one kernel log message: an OOM kill or a crash, with
-// the pid and name it gives.
+// the pid and, where the line gives it, the name.
 func kernelDeath(msg string) (Cause, int, string, bool) {
 	for _, rule := range []struct {
-		re        *regexp.Regexp
-		cause     Cause
-		pid, comm int
+		re    *regexp.Regexp
+		cause Cause
+		pid   int
+		comm  int // 0: the comm follows "(" after the match
 	}{
-		{oomKilled, CauseOOMKilled, 1, 2},
-		{oomKill, CauseOOMKilled, 1, 2},
-		{oomSummary, CauseOOMKilled, 2, 1},
+		{oomKilled, CauseOOMKilled, 1, 0},
+		{oomKill, CauseOOMKilled, 1, 0},
 		{segfault, CauseCrashed, 2, 1},
 		{trap, CauseCrashed, 2, 1},
 	} {
-		if m := rule.re.FindStringSubmatch(msg); m != nil {
-			pid, err := strconv.Atoi(m[rule.pid])
-			if err != nil || pid <= 0 {
-				return "", 0, "", false
-			}
-			return rule.cause, pid, m[rule.comm], true
+		loc := rule.re.FindStringSubmatchIndex(msg)
+		if loc == nil {
+			continue
 		}
+		pid, err := strconv.Atoi(msg[loc[2*rule.pid]:loc[2*rule.pid+1]])
+		if err != nil || pid <= 0 {
+			return "", 0, "", false
+		}
+		comm := ""
+		if rule.comm > 0 {
+			comm = msg[loc[2*rule.comm]:loc[2*rule.comm+1]]
+		} else {
+			// "(comm) total-vm:" or "(comm) score": the kernel's comm is at
+			// most 15 bytes and may hold ')' itself, so take the last ") "
+			// within reach.
+			rest := msg[loc[1]:]
+			if i := strings.LastIndex(rest[:min(len(rest), 17)], ") "); i >= 0 {
+				comm = rest[:i]
+			}
+		}
+		return rule.cause, pid, comm, true
 	}
 	return "", 0, "", false
 }
 
-// KernelDeaths picks the OOM kills and crashes out of the kernel log;
-// boot is when the printk clock started (btime).
+// KernelDeaths picks the OOM kills and crashes out of the kernel's own
+// records; boot is when the printk clock started (btime).
 func KernelDeaths(log KernelLog, boot time.Time) []Death {
 	var out []Death
 	for _, r := range log.Records {
+		if r.Priority>>3 != kernelFacility {
+			continue
+		}
 		if cause, pid, comm, ok := kernelDeath(r.Message); ok {
-			out = append(out, Death{Cause: cause, PID: pid, Comm: comm, At: boot.Add(r.Since), Line: quoteLine(r.Message),
-				summary: strings.HasPrefix(r.Message, "oom-kill:")})
+			out = append(out, Death{Cause: cause, PID: pid, Comm: comm, At: boot.Add(r.Since), Line: quoteLine(r.Message)})
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -59,23 +60,59 @@ func (b *NamespaceRecords) RecordedStart(semid int32, ctime int64) (unit string,
 
 // LeakForensics groups leaked arrays into generations and gives each the
 // cause the host's logs show: the kernel log at kernelLog (OOM kills,
-// crashes) and systemd's journal (stop timeouts, SIGKILLs), each read
-// once. Pids are matched as this process numbers them: run it in the
-// host's PID namespace, as the kernel's and systemd's logs number them.
-func (fs FS) LeakForensics(leaked []LeakedArray, kernelLog string) []Generation {
+// crashes) and systemd's journal (stop timeouts, SIGKILLs), read once
+// per Evidence. Pids are matched as this process numbers them, which is
+// the logs' numbering only in the host's PID namespace: elsewhere every
+// cause is unknown, and says why.
+func (fs FS) LeakForensics(leaked []LeakedArray, logs *Evidence) []Generation {
 	gens := Generations(leaked)
 	if len(gens) == 0 {
 		return nil
 	}
-	return Attribute(gens, fs.ReadDeathEvidence(gens[0].Start.Add(-deathSlack), kernelLog))
+	return Attribute(gens, logs.read(fs, gens[0].Start.Add(-deathSlack)))
 }
 
-// ReadDeathEvidence reads the kernel log and systemd's journal (from
-// since on). What cannot be read is said, never guessed.
-func (fs FS) ReadDeathEvidence(since time.Time, kernelLog string) DeathEvidence {
+// Evidence reads the host's logs once for every namespace a face judges
+// (Telegraf's namespaces = "all", the check's --all-namespaces): the
+// kernel log once, the journal again only for an older start.
+type Evidence struct {
+	KernelLog string // DefaultKernelLog, or a saved log
+	kernel    *DeathEvidence
+	since     time.Time
+	journal   []Death
+	jerr      error
+}
+
+// NewEvidence reads the kernel log at path (DefaultKernelLog) when first
+// asked.
+func NewEvidence(path string) *Evidence { return &Evidence{KernelLog: path} }
+
+func (e *Evidence) read(fs FS, since time.Time) DeathEvidence {
+	if e.kernel == nil {
+		k := fs.readKernelEvidence(e.KernelLog)
+		e.kernel = &k
+	}
+	if e.since.IsZero() || since.Before(e.since) {
+		e.journal, e.jerr = ReadJournal(since)
+		e.since = since
+	}
+	ev := *e.kernel
+	ev.Deaths = append(slices.Clone(ev.Deaths), e.journal...)
+	ev.JournalErr = e.jerr
+	return ev
+}
+
+// readKernelEvidence reads the kernel log, and whether this PID namespace
+// is the host's (where pid 2 is the kernel's kthreadd, the parent of its
+// threads).
+func (fs FS) readKernelEvidence(path string) DeathEvidence {
 	var ev DeathEvidence
+	if comm, err := os.ReadFile(fs.Path("2", "comm")); err != nil || strings.TrimSpace(string(comm)) != "kthreadd" {
+		ev.ForeignPIDs = true
+		return ev
+	}
 	boot, berr := fs.bootTime()
-	log, kerr := ReadKernelLog(kernelLog)
+	log, kerr := ReadKernelLog(path)
 	switch {
 	case kerr != nil:
 		ev.KernelErr = explainKernelLog(kerr)
@@ -88,9 +125,6 @@ func (fs FS) ReadDeathEvidence(since time.Time, kernelLog string) DeathEvidence 
 			ev.KernelFrom = boot.Add(log.Records[0].Since)
 		}
 	}
-	deaths, jerr := ReadJournal(since)
-	ev.Deaths = append(ev.Deaths, deaths...)
-	ev.JournalErr = jerr
 	return ev
 }
 

@@ -19,8 +19,6 @@ func TestKernelLogFixtures(t *testing.T) {
 		want []Death
 	}{
 		{"linux-6.x", []Death{
-			{Cause: CauseOOMKilled, PID: 4242, Comm: "apache2", At: boot.Add(3601250000 * time.Microsecond),
-				Line: "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/ipcwatch-oom,task_memcg=/ipcwatch-oom,task=apache2,pid=4242,uid=0", summary: true},
 			{Cause: CauseOOMKilled, PID: 4242, Comm: "apache2", At: boot.Add(3601250100 * time.Microsecond),
 				Line: "Memory cgroup out of memory: Killed process 4242 (apache2) total-vm:89096kB, anon-rss:2048kB, file-rss:6144kB, shmem-rss:128kB, UID:0 pgtables:180kB oom_score_adj:1000"},
 			{Cause: CauseOOMKilled, PID: 4243, Comm: "apache2", At: boot.Add(3601260100 * time.Microsecond),
@@ -31,8 +29,6 @@ func TestKernelLogFixtures(t *testing.T) {
 				Line: "traps: apache2[5346] general protection fault ip:7f0000001234 sp:7ffd00000000 error:0 in libc.so.6[7f0000000000+155000]"},
 		}},
 		{"linux-5.x", []Death{
-			{Cause: CauseOOMKilled, PID: 1234, Comm: "apache2", At: boot.Add(1234567890 * time.Microsecond),
-				Line: "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/apache2.service,task=apache2,pid=1234,uid=33", summary: true},
 			{Cause: CauseOOMKilled, PID: 1234, Comm: "apache2", At: boot.Add(1234567900 * time.Microsecond),
 				Line: "Out of memory: Killed process 1234 (apache2) total-vm:512000kB, anon-rss:400000kB, file-rss:0kB, shmem-rss:0kB, UID:33 pgtables:900kB oom_score_adj:0"},
 			{Cause: CauseOOMKilled, PID: 777, Comm: "httpd", At: boot.Add(1234600000 * time.Microsecond),
@@ -190,14 +186,20 @@ func TestAttribute(t *testing.T) {
 		{"the kernel log unreadable, no journal", DeathEvidence{KernelErr: errors.New("kernel log unreadable: open /dev/kmsg: operation not permitted"),
 			JournalErr: errors.New("journal unavailable: no journalctl")}, CauseUnknown,
 			"kernel log unreadable: open /dev/kmsg: operation not permitted; journal not read: journal unavailable: no journalctl"},
-		{"the kill's line before the OOM killer's summary", DeathEvidence{Deaths: []Death{
-			{Cause: CauseOOMKilled, PID: 4242, At: start.Add(time.Minute), Line: "oom-kill:...", summary: true},
-			{Cause: CauseOOMKilled, PID: 4242, At: start.Add(time.Minute + time.Millisecond), Line: "Memory cgroup out of memory: Killed process 4242 (apache2)"}},
-			KernelFrom: start.Add(-time.Hour)}, CauseOOMKilled, ""},
+		{"a crash, then an OOM kill of the number reused", DeathEvidence{Deaths: []Death{
+			{Cause: CauseCrashed, PID: 4242, Comm: "apache2", At: start.Add(time.Minute)},
+			{Cause: CauseOOMKilled, PID: 4242, Comm: "java", At: start.Add(5 * time.Hour)}}, KernelFrom: start.Add(-time.Hour)}, CauseCrashed, ""},
+		{"a silent death, then the number reused by another program", DeathEvidence{Deaths: []Death{
+			{Cause: CauseCrashed, PID: 4242, Comm: "java", At: start.Add(time.Hour)}}, KernelFrom: start.Add(-time.Hour)},
+			CauseUnknown, "no kernel log line names pid 4242, 4250"},
+		{"the unit's timeout, and systemd's SIGKILL of one of its pids", DeathEvidence{Deaths: []Death{
+			{Cause: CauseStopTimeout, PID: 4250, Comm: "apache2", Unit: "apache2.service", At: start.Add(time.Minute)}}, KernelFrom: start.Add(-time.Hour)}, CauseStopTimeout, ""},
+		{"the pid namespace is not the host's", DeathEvidence{Deaths: []Death{oom}, ForeignPIDs: true}, CauseUnknown,
+			"this PID namespace is not the host's: its pids are not the ones the kernel and systemd log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Attribute([]Generation{gen}, tc.ev)[0]
-			if got.Cause != tc.cause || got.Why != tc.why || (got.Death == nil) != (tc.cause == CauseUnknown) || (got.Death != nil && got.Death.summary) {
+			if got.Cause != tc.cause || got.Why != tc.why || (got.Death == nil) != (tc.cause == CauseUnknown) {
 				t.Errorf("cause %s, why %q, death %+v; want %s, %q", got.Cause, got.Why, got.Death, tc.cause, tc.why)
 			}
 		})
@@ -233,3 +235,116 @@ func TestGenerationsLine(t *testing.T) {
 }
 
 func sprint(v any) string { return fmt.Sprint(v) }
+
+// TestReadKernelLogKeepsNewestWhenTextExceedsRing: the kernel log's text
+// is longer than its ring buffer (prefixes, escapes); the newest records,
+// where a recent death is, must be kept when the text exceeds the bound.
+func TestReadKernelLogKeepsNewestWhenTextExceedsRing(t *testing.T) {
+	var b strings.Builder
+	filler := strings.Repeat("x", 150)
+	for i := 0; b.Len() < textPerRingByte*kernelRingSize()+1<<16; i++ {
+		fmt.Fprintf(&b, "6,%d,%d,-;filler %s\n", i, i, filler)
+	}
+	b.WriteString("3,999999999,999999999,-;Out of memory: Killed process 4242 (apache2) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:33 pgtables:1kB oom_score_adj:0\n")
+	path := filepath.Join(t.TempDir(), "kmsg")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, err := ReadKernelLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deaths := KernelDeaths(log, boot)
+	if len(deaths) != 1 || deaths[0].PID != 4242 {
+		t.Errorf("the newest record, an OOM kill, is not read: %+v (%d records)", deaths, len(log.Records))
+	}
+}
+
+// TestKernelDeathIgnoresOOMTextInFileName: the words after the kernel's
+// own in a trap or segfault line (the file the fault was in) are the
+// user's: naming a file "x: Killed process 1 (apache2) " must not forge
+// an OOM kill; nor may a record a process wrote to /dev/kmsg.
+func TestKernelDeathIgnoresOOMTextInFileName(t *testing.T) {
+	log, err := parseKernelLog(strings.NewReader(strings.Join([]string{
+		"6,1,1000,-;traps: forge[23509] trap invalid opcode ip:7f7785459000 sp:7ffd error:0 in x: Killed process 24567 (apache2) [7f7785459000+1000]",
+		"14,2,2000,-;Out of memory: Killed process 24568 (apache2) total-vm:1kB",
+		"3,3,3000,-;oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=a,pid=99,uid=0,pid=24569,uid=33",
+	}, "\n")), "forged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := KernelDeaths(log, boot)
+	if len(got) != 1 || got[0].Cause != CauseCrashed || got[0].PID != 23509 || got[0].Comm != "forge" {
+		t.Errorf("deaths %+v, want only the trap of pid 23509", got)
+	}
+}
+
+// TestAttributeJournalLineOfLaterStartIgnored: a unit's stop timeout or
+// SIGKILL without a pid counts for its recorded generation only until the
+// unit's next leaked start.
+func TestAttributeJournalLineOfLaterStartIgnored(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	gens := []Generation{
+		{Arrays: []int32{1}, Start: t0, PIDs: []int{100}, Unit: "apache2.service"},
+		{Arrays: []int32{2}, Start: t0.Add(time.Hour), PIDs: []int{200}, Unit: "apache2.service"},
+	}
+	ev := DeathEvidence{KernelFrom: t0.Add(-time.Hour), Deaths: []Death{
+		{Cause: CauseStopTimeout, Unit: "apache2.service", At: t0.Add(2 * time.Hour), Line: "apache2.service: State 'stop-sigterm' timed out. Killing."},
+	}}
+	got := Attribute(gens, ev)
+	if got[0].Cause != CauseUnknown || got[1].Cause != CauseStopTimeout {
+		t.Errorf("causes %s, %s; want unknown for the first start, stop_timeout for the second", got[0].Cause, got[1].Cause)
+	}
+	killed := Attribute(gens[:1], DeathEvidence{KernelFrom: t0, Deaths: []Death{{Cause: CauseKilled, Unit: "apache2.service", At: t0.Add(time.Minute)}}})[0]
+	if s := killed.Summary(); !strings.HasSuffix(s, " SIGKILL (apache2.service)") {
+		t.Errorf("a main process killed by signal 9 is %q: nobody says systemd sent it", s)
+	}
+}
+
+// TestParseJournalTruncatedKeepsDeaths: journalctl's output cut by the
+// read's bound or its timeout ends in half a line; what came before is
+// kept.
+func TestParseJournalTruncatedKeepsDeaths(t *testing.T) {
+	in := `{"MESSAGE":"apache2.service: State 'stop-sigterm' timed out. Killing.","__REALTIME_TIMESTAMP":"1796526100000000"}` + "\n" +
+		`{"MESSAGE":"something else","__REALTIME_TI`
+	got, err := parseJournal(strings.NewReader(in))
+	if len(got) != 1 || got[0].Cause != CauseStopTimeout || err == nil {
+		t.Errorf("deaths %+v, error %v; want the stop timeout kept and the cut said", got, err)
+	}
+}
+
+// TestGenerationsSplitsCrashLoop: five starts 2.5 s apart (a crash loop)
+// are five generations, not one chained by the gaps between them.
+func TestGenerationsSplitsCrashLoop(t *testing.T) {
+	var arrays []LeakedArray
+	for start := range 5 {
+		for i := range 3 {
+			arrays = append(arrays, LeakedArray{SemID: int32(start*3 + i), PID: 1000 + start, CTime: 1000 + int64(start)*3})
+		}
+	}
+	if got := Generations(arrays); len(got) != 5 {
+		t.Errorf("%d generations, want 5: %+v", len(got), got)
+	}
+}
+
+// TestGenerationDetailsBounded32000: 32,000 arrays with as many last pids
+// in one generation: the reason and the line stay short.
+func TestGenerationDetailsBounded32000(t *testing.T) {
+	var arrays []LeakedArray
+	for i := range 32000 {
+		arrays = append(arrays, LeakedArray{SemID: int32(i), PID: 10000 + i, CTime: 1000})
+	}
+	begin := time.Now()
+	gens := Attribute(Generations(arrays), DeathEvidence{KernelFrom: time.Unix(0, 0)})
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("grouping 32,000 arrays took %s", took)
+	}
+	if len(gens) != 1 || len(gens[0].Why) > maxLogLine {
+		t.Fatalf("%d generations, reason of %d bytes", len(gens), len(gens[0].Why))
+	}
+	for _, l := range GenerationDetails(gens) {
+		if len(l) > 2*maxLogLine {
+			t.Errorf("a detail line of %d bytes", len(l))
+		}
+	}
+}

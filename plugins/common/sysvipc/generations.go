@@ -1,7 +1,9 @@
 package sysvipc
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,20 +33,35 @@ type Generation struct {
 	Why    string // for an unknown cause: what was looked at and not found
 }
 
-// generationGap: an array made within this many seconds of the one
-// before (by ctime) belongs to the same start. Apache makes a start's
-// mutexes within milliseconds; one start a second or less after another
-// is merged into it.
+// generationGap: the arrays made within 2 s of a generation's first
+// array (by ctime) belong to it. Apache makes a start's mutexes within
+// milliseconds; a start less than 2 s after another is merged into it,
+// and a crash loop's starts, each more than 2 s after the one before,
+// stay apart however many there are.
 const generationGap = 2
 
 // Generations groups leaked arrays by the start that made them: by the
-// unit record where one names the start, otherwise by ctime, a new
-// generation where the gap to the array made before is over 2 s. ctime is
-// the wall clock's: a clock step between two starts can merge them, or
-// part them; the cause is matched by pid, never by time alone.
+// unit record where one names the start, otherwise by ctime, each
+// generation spanning at most 2 s from its first array. ctime is the
+// wall clock's: a clock step between two starts can merge them, or part
+// them; the cause is matched by pid, never by time alone.
 func Generations(arrays []LeakedArray) []Generation {
-	var out []Generation
-	recorded := map[string]int{} // unit and master to its generation
+	type building struct {
+		g    Generation
+		pids map[int]bool
+		from int64 // the first array's ctime
+	}
+	var out []*building
+	add := func(b *building, a LeakedArray) {
+		b.g.Arrays = append(b.g.Arrays, a.SemID)
+		if t := time.Unix(a.CTime, 0); b.g.Start.IsZero() || t.Before(b.g.Start) {
+			b.g.Start = t
+		}
+		if a.PID > 0 {
+			b.pids[a.PID] = true
+		}
+	}
+	recorded := map[string]*building{} // unit and master to its generation
 	var loose []LeakedArray
 	for _, a := range arrays {
 		if a.Master == 0 {
@@ -52,35 +69,30 @@ func Generations(arrays []LeakedArray) []Generation {
 			continue
 		}
 		key := a.Unit + "\x00" + strconv.Itoa(a.Master)
-		i, ok := recorded[key]
+		b, ok := recorded[key]
 		if !ok {
-			i = len(out)
-			recorded[key] = i
-			out = append(out, Generation{Unit: a.Unit, PIDs: []int{a.Master}})
+			b = &building{g: Generation{Unit: a.Unit}, pids: map[int]bool{a.Master: true}}
+			recorded[key] = b
+			out = append(out, b)
 		}
-		out[i] = out[i].add(a)
+		add(b, a)
 	}
-	slices.SortStableFunc(loose, func(a, b LeakedArray) int { return int(a.CTime - b.CTime) })
-	for i, a := range loose {
-		if i == 0 || a.CTime-loose[i-1].CTime > generationGap {
-			out = append(out, Generation{})
+	slices.SortStableFunc(loose, func(a, b LeakedArray) int { return cmp.Compare(a.CTime, b.CTime) })
+	var cur *building
+	for _, a := range loose {
+		if cur == nil || a.CTime-cur.from > generationGap {
+			cur = &building{pids: map[int]bool{}, from: a.CTime}
+			out = append(out, cur)
 		}
-		out[len(out)-1] = out[len(out)-1].add(a)
+		add(cur, a)
 	}
-	slices.SortStableFunc(out, func(a, b Generation) int { return a.Start.Compare(b.Start) })
-	return out
-}
-
-func (g Generation) add(a LeakedArray) Generation {
-	g.Arrays = append(g.Arrays, a.SemID)
-	if t := time.Unix(a.CTime, 0); g.Start.IsZero() || t.Before(g.Start) {
-		g.Start = t
+	gens := make([]Generation, len(out))
+	for i, b := range out {
+		b.g.PIDs = slices.Sorted(maps.Keys(b.pids))
+		gens[i] = b.g
 	}
-	if a.PID > 0 && !slices.Contains(g.PIDs, a.PID) {
-		g.PIDs = append(g.PIDs, a.PID)
-	}
-	slices.Sort(g.PIDs)
-	return g
+	slices.SortStableFunc(gens, func(a, b Generation) int { return a.Start.Compare(b.Start) })
+	return gens
 }
 
 // DeathEvidence is what the host's logs say of processes that died.
@@ -91,22 +103,28 @@ type DeathEvidence struct {
 	KernelFrom time.Time
 	KernelErr  error
 	JournalErr error // why systemd's journal was not read, nil when it was
+	// ForeignPIDs: the reader is not in the host's PID namespace, so its
+	// pids are not the ones the logs give; nothing can be matched.
+	ForeignPIDs bool
 }
 
 // deathSlack allows for the second the wall clock rounds ctime to, and
 // for the printk clock's drift against it.
 const deathSlack = 2 * time.Second
 
-// Attribute gives each generation the cause its evidence shows, in the
-// order of Causes: a kernel line (OOM kill, crash) or a SIGKILL of
-// systemd's naming one of its processes, or systemd's stop timeout of
-// its recorded unit, at or after its start. Otherwise unknown, with what
-// was looked at.
+// Attribute gives each generation the cause its evidence shows, or
+// unknown with what was looked at. A pid dies once: only the first line
+// naming it from the generation's start on counts, and when that line
+// names a process that is not Apache (apache*, httpd*), the number was
+// reused and the pid names nothing. A unit's line without a pid (a stop
+// timeout, its main process killed) counts for the unit's recorded
+// generation up to that unit's next leaked start. Among the lines left,
+// the first cause in Causes wins, then the earliest line.
 func Attribute(gens []Generation, ev DeathEvidence) []Generation {
 	out := make([]Generation, len(gens))
 	for i, g := range gens {
 		g.Cause, g.Death, g.Why = CauseUnknown, nil, ""
-		if d := ev.first(g); d != nil {
+		if d := ev.first(g, nextStart(gens, i)); d != nil {
 			g.Cause, g.Death = d.Cause, d
 		} else {
 			g.Why = ev.unknown(g)
@@ -116,50 +134,65 @@ func Attribute(gens []Generation, ev DeathEvidence) []Generation {
 	return out
 }
 
-// first is the death that ended g: the first cause in Causes with a line
-// naming g, the earliest such line.
-func (ev DeathEvidence) first(g Generation) *Death {
-	for _, cause := range Causes {
-		var best *Death
+// nextStart is when the next leaked generation of the same unit began;
+// zero when there is none or the generation has no unit.
+func nextStart(gens []Generation, i int) time.Time {
+	var next time.Time
+	for j, o := range gens {
+		if j != i && gens[i].Unit != "" && o.Unit == gens[i].Unit && o.Start.After(gens[i].Start) && (next.IsZero() || o.Start.Before(next)) {
+			next = o.Start
+		}
+	}
+	return next
+}
+
+// first is the death that ended g, nil when none shows.
+func (ev DeathEvidence) first(g Generation, until time.Time) *Death {
+	if ev.ForeignPIDs {
+		return nil
+	}
+	from := g.Start.Add(-deathSlack)
+	var found []*Death
+	for _, pid := range g.PIDs {
+		var earliest *Death
 		for i := range ev.Deaths {
 			d := &ev.Deaths[i]
-			if d.Cause != cause || d.At.Before(g.Start.Add(-deathSlack)) || !names(*d, g) {
-				continue
-			}
-			if best == nil || better(*d, *best) {
-				best = d
+			if d.PID == pid && !d.At.Before(from) && (earliest == nil || d.At.Before(earliest.At)) {
+				earliest = d
 			}
 		}
-		if best != nil {
-			return best
+		if earliest != nil && apacheComm(earliest.Comm) {
+			found = append(found, earliest)
 		}
 	}
-	return nil
+	for i := range ev.Deaths {
+		d := &ev.Deaths[i]
+		if d.PID == 0 && d.Unit != "" && d.Unit == g.Unit && !d.At.Before(from) && (until.IsZero() || d.At.Before(until)) {
+			found = append(found, d)
+		}
+	}
+	var best *Death
+	rank := func(c Cause) int { return slices.Index(Causes, c) }
+	for _, d := range found {
+		if best == nil || rank(d.Cause) < rank(best.Cause) || (d.Cause == best.Cause && d.At.Before(best.At)) {
+			best = d
+		}
+	}
+	return best
 }
 
-// better prefers the line that tells the kill ("Killed process 1234
-// (apache2) ...") to the OOM killer's summary of it, which a long cgroup
-// path can push the pid out of in 200 bytes; then the earlier line.
-func better(d, than Death) bool {
-	if d.summary != than.summary {
-		return !d.summary
-	}
-	return d.At.Before(than.At)
-}
-
-// names: the line gives one of the generation's pids, or, with no pid,
-// its recorded unit.
-func names(d Death, g Generation) bool {
-	if d.PID != 0 {
-		return slices.Contains(g.PIDs, d.PID)
-	}
-	return d.Unit != "" && d.Unit == g.Unit
+// apacheComm: a name an Apache process has (apache2, httpd, httpd.worker,
+// a copy renamed httpd-something), or none given.
+func apacheComm(comm string) bool {
+	return comm == "" || strings.HasPrefix(comm, "apache") || strings.HasPrefix(comm, "httpd")
 }
 
 // unknown says why no cause was found.
 func (ev DeathEvidence) unknown(g Generation) string {
 	var why []string
 	switch {
+	case ev.ForeignPIDs:
+		why = append(why, "this PID namespace is not the host's: its pids are not the ones the kernel and systemd log")
 	case ev.KernelErr != nil:
 		why = append(why, ev.KernelErr.Error())
 	case len(g.PIDs) == 0:
@@ -170,16 +203,23 @@ func (ev DeathEvidence) unknown(g Generation) string {
 	default:
 		why = append(why, "no kernel log line names pid "+joinPIDs(g.PIDs))
 	}
-	if ev.JournalErr != nil {
+	if ev.JournalErr != nil && !ev.ForeignPIDs {
 		why = append(why, "journal not read: "+ev.JournalErr.Error())
 	}
-	return strings.Join(why, "; ")
+	return quoteLine(strings.Join(why, "; "))
 }
 
+// maxWhyPIDs is how many pids an unknown cause's reason names.
+const maxWhyPIDs = 10
+
 func joinPIDs(pids []int) string {
-	s := make([]string, len(pids))
+	var s []string
 	for i, p := range pids {
-		s[i] = strconv.Itoa(p)
+		if i == maxWhyPIDs {
+			s = append(s, fmt.Sprintf("and %d more", len(pids)-maxWhyPIDs))
+			break
+		}
+		s = append(s, strconv.Itoa(p))
 	}
 	return strings.Join(s, ", ")
 }
@@ -203,7 +243,10 @@ func (g Generation) Summary() string {
 	if d.Unit != "" {
 		who = strings.TrimPrefix(who+", "+Printable(d.Unit), ", ")
 	}
-	what := map[Cause]string{CauseOOMKilled: "OOM killer", CauseStopTimeout: "stop timeout", CauseCrashed: "crashed", CauseKilled: "killed by systemd"}[g.Cause]
+	what := map[Cause]string{CauseOOMKilled: "OOM killer", CauseStopTimeout: "stop timeout", CauseCrashed: "crashed", CauseKilled: "SIGKILL"}[g.Cause]
+	if g.Cause == CauseKilled && d.PID != 0 {
+		what = "killed by systemd" // "Killing process N (...) with signal SIGKILL"
+	}
 	return fmt.Sprintf("%s %s (%s)", at, what, who)
 }
 

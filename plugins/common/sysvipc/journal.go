@@ -57,7 +57,9 @@ type journalEntry struct {
 
 // parseJournal reads `journalctl --output=json` (one object a line) and
 // keeps the stop timeouts and SIGKILLs systemd logged. A stop timeout
-// makes the unit's next SIGKILL lines part of it.
+// makes the unit's next SIGKILL lines part of it. A line that is not
+// JSON (the last one, cut by the read's bound or its timeout) ends the
+// reading: what came before is kept.
 func parseJournal(r io.Reader) ([]Death, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -70,7 +72,7 @@ func parseJournal(r io.Reader) ([]Death, error) {
 		}
 		var e journalEntry
 		if err := json.Unmarshal(line, &e); err != nil {
-			return nil, fmt.Errorf("%w: journal line %d: %w", ErrFileParse, n, err)
+			return out, fmt.Errorf("%w: journal line %d: %w", ErrFileParse, n, err)
 		}
 		var msg string
 		if err := json.Unmarshal(e.Message, &msg); err != nil {
@@ -82,7 +84,7 @@ func parseJournal(r io.Reader) ([]Death, error) {
 		}
 		usec, err := strconv.ParseInt(e.Realtime, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: journal line %d: invalid __REALTIME_TIMESTAMP %q", ErrFileParse, n, e.Realtime)
+			return out, fmt.Errorf("%w: journal line %d: invalid __REALTIME_TIMESTAMP %q", ErrFileParse, n, e.Realtime)
 		}
 		switch {
 		case d.Cause == CauseStopTimeout:
@@ -96,7 +98,7 @@ func parseJournal(r io.Reader) ([]Death, error) {
 		out = append(out, d)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: journal: %w", ErrFileParse, err)
+		return out, fmt.Errorf("%w: journal: %w", ErrFileParse, err)
 	}
 	return out, nil
 }
@@ -128,8 +130,13 @@ func ReadJournal(since time.Time) ([]Death, error) {
 		// "No journal files were found." and the like.
 		return nil, fmt.Errorf("%w: journalctl: %s", ErrJournalUnavailable, Printable(firstLine(why)))
 	}
-	if werr != nil {
+	if werr != nil && len(deaths) == 0 {
 		return nil, fmt.Errorf("%w: journalctl: %w", ErrJournalUnavailable, werr)
+	}
+	// Cut short (the bound, the timeout): the lines read are kept, and the
+	// reason is said.
+	if perr == nil && werr != nil {
+		perr = fmt.Errorf("journalctl: %w", werr)
 	}
 	return deaths, perr
 }

@@ -29,9 +29,12 @@ const maxKernelLog = 32 << 20
 // KernelRecord is one record of /dev/kmsg: "prio,seq,usec,flags;message",
 // then continuation lines (" KEY=value") that are not kept.
 type KernelRecord struct {
-	Seq     uint64
-	Since   time.Duration // after boot, the kernel's printk clock
-	Message string
+	// Priority is the syslog facility times 8 plus the level: facility 0
+	// is the kernel's own; what a process writes to /dev/kmsg is never 0.
+	Priority int
+	Seq      uint64
+	Since    time.Duration // after boot, the kernel's printk clock
+	Message  string
 }
 
 // KernelLog is what the ring buffer held when read.
@@ -41,9 +44,17 @@ type KernelLog struct {
 	Dropped int
 }
 
-// ReadKernelLog reads the ring buffer from its oldest record, without
-// waiting for new ones, and at most the buffer's size in bytes: a kernel
-// that logs without pause cannot keep the reader going.
+// textPerRingByte is how much longer /dev/kmsg's text is than the ring
+// buffer's records: every record gains its "prio,seq,usec,flags;" prefix
+// and its dictionary lines, non-printing bytes become \xNN. Four times the
+// ring holds the whole ring.
+const textPerRingByte = 4
+
+// ReadKernelLog reads the ring buffer from its oldest record to its
+// newest, without waiting for more, keeping at most four times the
+// buffer's size in text (the whole ring: the newest records are kept,
+// and they are the ones a recent death left). A kernel that logs without
+// pause stops the reading after sixteen times that.
 func ReadKernelLog(path string) (KernelLog, error) {
 	// The raw descriptor, not an *os.File: Go's poller would wait for a
 	// record at the end of the buffer instead of returning EAGAIN.
@@ -51,25 +62,32 @@ func ReadKernelLog(path string) (KernelLog, error) {
 	if err != nil {
 		return KernelLog{}, fmt.Errorf("%w: %w", ErrKernelLogUnreadable, &os.PathError{Op: "open", Path: path, Err: err})
 	}
-	defer unix.Close(fd)
-	limit := maxKernelLog
-	if n, err := unix.Klogctl(unix.SYSLOG_ACTION_SIZE_BUFFER, nil); err == nil && n > 0 && n < limit {
-		limit = n
-	}
+	keep := int64(textPerRingByte * kernelRingSize())
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-		// A saved log (a fixture, or a copy): the same records, one a line.
+		// A saved log (a fixture, or a copy): the same records, one a
+		// line; its last part when it is longer.
 		f := os.NewFile(uintptr(fd), path)
-		defer func() { _ = f.Close() }()
-		fd = -1
-		return parseKernelLog(io.LimitReader(f, int64(limit)), path)
+		defer f.Close()
+		from := max(0, st.Size-keep)
+		b, err := io.ReadAll(io.NewSectionReader(f, from, st.Size-from))
+		if err != nil {
+			return KernelLog{}, fmt.Errorf("%w: %s: %w", ErrKernelLogUnreadable, path, err)
+		}
+		if from > 0 {
+			_, b, _ = bytes.Cut(b, []byte("\n")) // a record cut by the start
+		}
+		return parseKernelLog(bytes.NewReader(b), path)
 	}
+	defer unix.Close(fd)
 	var (
-		log  KernelLog
-		buf  = make([]byte, 8192) // a record is at most 1 KiB of text, escaped
-		read int
+		log   KernelLog
+		sizes []int
+		kept  int64
+		read  int64
+		buf   = make([]byte, 8192) // a record is at most 1 KiB of text, escaped
 	)
-	for read < limit {
+	for read < 4*keep {
 		n, err := unix.Read(fd, buf)
 		switch {
 		case errors.Is(err, syscall.EAGAIN) || (err == nil && n == 0):
@@ -82,14 +100,27 @@ func ReadKernelLog(path string) (KernelLog, error) {
 		case err != nil:
 			return KernelLog{}, fmt.Errorf("%w: %s: %w", ErrKernelLogUnreadable, path, err)
 		}
-		read += n
+		read += int64(n)
 		rec, perr := parseKernelRecord(buf[:n])
 		if perr != nil {
 			return KernelLog{}, fmt.Errorf("%w: %s: %w", ErrFileParse, path, perr)
 		}
-		log.Records = append(log.Records, rec)
+		log.Records, sizes, kept = append(log.Records, rec), append(sizes, n), kept+int64(n)
+		for kept > keep {
+			kept -= int64(sizes[0])
+			log.Records, sizes = log.Records[1:], sizes[1:]
+		}
 	}
 	return log, nil
+}
+
+// kernelRingSize is the ring buffer's size, or 32 MiB when the kernel
+// does not say.
+func kernelRingSize() int {
+	if n, err := unix.Klogctl(unix.SYSLOG_ACTION_SIZE_BUFFER, nil); err == nil && n > 0 && n < maxKernelLog {
+		return n
+	}
+	return maxKernelLog
 }
 
 // parseKernelLog parses records written one after another, as a file
@@ -127,7 +158,8 @@ func parseKernelRecord(b []byte) (KernelRecord, error) {
 	if len(f) < 4 {
 		return KernelRecord{}, fmt.Errorf("prefix %q: want prio,seq,usec,flags", truncate(head, 40))
 	}
-	if _, err := strconv.ParseUint(string(f[0]), 10, 32); err != nil {
+	prio, err := strconv.ParseUint(string(f[0]), 10, 16)
+	if err != nil {
 		return KernelRecord{}, fmt.Errorf("invalid priority %q", truncate(f[0], 20))
 	}
 	seq, err := strconv.ParseUint(string(f[1]), 10, 64)
@@ -138,7 +170,7 @@ func parseKernelRecord(b []byte) (KernelRecord, error) {
 	if err != nil || usec < 0 || usec > int64(1<<63-1)/int64(time.Microsecond) {
 		return KernelRecord{}, fmt.Errorf("invalid timestamp %q", truncate(f[2], 24))
 	}
-	return KernelRecord{Seq: seq, Since: time.Duration(usec) * time.Microsecond, Message: string(msg)}, nil
+	return KernelRecord{Priority: int(prio), Seq: seq, Since: time.Duration(usec) * time.Microsecond, Message: string(msg)}, nil
 }
 
 // truncate cuts b for an error message.

@@ -24,9 +24,10 @@ func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
 	pol := s.policy.At(now)
 	names := owners{}
 	records := s.unitRecords()
+	logs := ipc.NewEvidence(ipc.DefaultKernelLog) // the host's logs, read once a gather
 	if s.Namespaces != "all" {
 		return s.fs.Each(ipc.Scope{}, func(n ipc.Namespace, in ipc.FS) error {
-			return s.gatherIn(in, acc, s.withRecords(pol, records, n), names)
+			return s.gatherIn(in, acc, s.withRecords(pol, records, n), names, logs)
 		})
 	}
 	return s.fs.Each(ipc.Scope{All: true}, func(n ipc.Namespace, in ipc.FS) error {
@@ -37,7 +38,7 @@ func (s *SysVIPC) Gather(acc telegraf.Accumulator) error {
 		}
 		// A namespace whose process exits before it is entered never
 		// gets here: the core's walk skips it.
-		if err := s.gatherIn(in, taggedAccumulator{Accumulator: acc, tags: tags}, pol, names); err != nil {
+		if err := s.gatherIn(in, taggedAccumulator{Accumulator: acc, tags: tags}, pol, names, logs); err != nil {
 			// One namespace failing must not hide the others.
 			acc.AddError(fmt.Errorf("%s: %w", n.Label(), err))
 		}
@@ -104,7 +105,7 @@ func (a taggedAccumulator) AddFields(measurement string, fields map[string]any, 
 }
 
 // gatherIn reports the namespace the FS reads.
-func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, names owners) error {
+func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, names owners, logs *ipc.Evidence) error {
 	snap, a, err := s.snapshot(fs, pol)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (s *SysVIPC) gatherIn(fs ipc.FS, acc telegraf.Accumulator, pol ipc.Policy, 
 	if s.collect["sem"] {
 		s.gatherSem(acc, snap, a, names, now)
 		if a.Tally.Unjudged() == 0 {
-			gatherLeaks(acc, fs, a, pol, now)
+			gatherLeaks(acc, fs, a, pol, now, logs)
 		}
 	}
 	if s.collect["shm"] {
@@ -305,7 +306,7 @@ func mulClamp(a, b uint64) int64 {
 // cause that has any: a series per cause, never one per pid. Only where
 // the stale count was measured and is not 0; the causes need the kernel
 // log, which only root reads, so as Telegraf's user they are unknown.
-func gatherLeaks(acc telegraf.Accumulator, fs ipc.FS, a ipc.Assessment, pol ipc.Policy, now time.Time) {
+func gatherLeaks(acc telegraf.Accumulator, fs ipc.FS, a ipc.Assessment, pol ipc.Policy, now time.Time, logs *ipc.Evidence) {
 	if a.Tally.Stale == 0 {
 		return
 	}
@@ -323,7 +324,7 @@ func gatherLeaks(acc telegraf.Accumulator, fs ipc.FS, a ipc.Assessment, pol ipc.
 		}
 		stale = full.Stale()
 	}
-	gens := fs.LeakForensics(ipc.LeakedArrays(stale, pol.Records), ipc.DefaultKernelLog)
+	gens := fs.LeakForensics(ipc.LeakedArrays(stale, pol.Records), logs)
 	for cause, n := range ipc.CountByCause(gens) {
 		if n == 0 {
 			continue

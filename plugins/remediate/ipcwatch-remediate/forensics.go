@@ -65,7 +65,7 @@ func leakForensics(rep remediate.Report, records map[string][]byte) []sysvipc.Ge
 	if err != nil {
 		return sysvipc.Attribute(sysvipc.Generations(leaked), sysvipc.DeathEvidence{KernelErr: err})
 	}
-	return fs.LeakForensics(leaked, sysvipc.DefaultKernelLog)
+	return fs.LeakForensics(leaked, sysvipc.NewEvidence(sysvipc.DefaultKernelLog))
 }
 
 // generationRecords is the audit's view of the generations, at most 20.
