@@ -49,12 +49,23 @@ var (
 	oomKilled = regexp.MustCompile(`^(?:(?:Out of memory|Memory cgroup out of memory): )?Killed process (\d+) \(`)
 	// 4.x and 5.0's first line: "Out of memory: Kill process 1234 (apache2) score 1 or sacrifice child".
 	oomKill = regexp.MustCompile(`^(?:Out of memory|Memory cgroup out of memory): Kill process (\d+) \(`)
-	// "apache2[1234]: segfault at 0 ip ... error 4 in mod_x.so[...]",
-	// "httpd[888]: potentially unexpected fatal signal 11.".
-	segfault = regexp.MustCompile(`^(.{1,16}?)\[(\d+)\]: (?:segfault at |potentially unexpected fatal signal )`)
+	// "apache2[1234]: segfault at 0 ip ... error 4 in mod_x.so[...]". The
+	// name is the process's own (up to 15 bytes, 60 characters escaped)
+	// and may hold "[77]: ": the pid is the last one before the kernel's
+	// words.
+	segfault = regexp.MustCompile(`^(.{1,60})\[(\d+)\]: segfault at `)
+	// Older kernels' "httpd/888: potentially unexpected fatal signal 11.".
+	fatalSignal = regexp.MustCompile(`^(.{1,60})/(\d+): potentially unexpected fatal signal `)
 	// "traps: apache2[1234] general protection fault ip:..." or "... trap invalid opcode ...".
-	trap = regexp.MustCompile(`^traps: (.{1,16}?)\[(\d+)\] `)
+	trap = regexp.MustCompile(`^traps: (.{1,60})\[(\d+)\] (?:trap |general protection )`)
 )
+
+// maxEscapedComm is the longest a comm prints: 15 bytes, each \xNN.
+const maxEscapedComm = 60
+
+// unparsedComm stands for a name the line gives but that could not be
+// read: it is not taken for Apache's.
+const unparsedComm = "?"
 
 // kernelFacility is syslog facility 0: the kernel's own records. A
 // process writing to /dev/kmsg gets another (LOG_USER at least).
@@ -72,6 +83,7 @@ func kernelDeath(msg string) (Cause, int, string, bool) {
 		{oomKilled, CauseOOMKilled, 1, 0},
 		{oomKill, CauseOOMKilled, 1, 0},
 		{segfault, CauseCrashed, 2, 1},
+		{fatalSignal, CauseCrashed, 2, 1},
 		{trap, CauseCrashed, 2, 1},
 	} {
 		loc := rule.re.FindStringSubmatchIndex(msg)
@@ -82,15 +94,14 @@ func kernelDeath(msg string) (Cause, int, string, bool) {
 		if err != nil || pid <= 0 {
 			return "", 0, "", false
 		}
-		comm := ""
+		comm := unparsedComm
 		if rule.comm > 0 {
 			comm = msg[loc[2*rule.comm]:loc[2*rule.comm+1]]
 		} else {
-			// "(comm) total-vm:" or "(comm) score": the kernel's comm is at
-			// most 15 bytes and may hold ')' itself, so take the last ") "
-			// within reach.
+			// "(comm) total-vm:" or "(comm) score": the comm may hold ')'
+			// itself, so take the last ") " within its longest print.
 			rest := msg[loc[1]:]
-			if i := strings.LastIndex(rest[:min(len(rest), 17)], ") "); i >= 0 {
+			if i := strings.LastIndex(rest[:min(len(rest), maxEscapedComm+2)], ") "); i >= 0 {
 				comm = rest[:i]
 			}
 		}

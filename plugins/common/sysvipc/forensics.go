@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 )
@@ -21,7 +20,7 @@ func LeakedArrays(stale []Classification, records *NamespaceRecords) []LeakedArr
 			a.PID = c.Detail.PID
 		}
 		if s, ok := starts[c.Array.SemID]; ok && s.array.Same(c.Array) {
-			a.Unit, a.Master = s.unit, s.master.PID
+			a.Unit, a.Master, a.MasterTicks, a.NextTicks = s.unit, s.master.PID, s.master.StartTicks, s.next
 		}
 		out = append(out, a)
 	}
@@ -40,22 +39,27 @@ func (b *NamespaceRecords) startsBySemID() map[int32]witnessed {
 			if s.IPCNS != b.ns {
 				continue
 			}
+			var next uint64
+			for _, o := range r.Starts {
+				if o.IPCNS == b.ns && o.Master.StartTicks > s.Master.StartTicks && (next == 0 || o.Master.StartTicks < next) {
+					next = o.Master.StartTicks
+				}
+			}
 			for _, a := range s.Arrays {
-				out[a.SemID] = witnessed{array: a, master: s.Master, unit: unit}
+				out[a.SemID] = witnessed{array: a, master: s.Master, unit: unit, next: next}
 			}
 		}
 	}
 	return out
 }
 
-// RecordedStart names the unit and the master pid of the recorded start
-// that made the array with this semid and ctime.
-func (b *NamespaceRecords) RecordedStart(semid int32, ctime int64) (unit string, master int, ok bool) {
-	s, ok := b.startsBySemID()[semid]
-	if !ok || s.array.CTime != ctime {
-		return "", 0, false
+// RecordedStart fills in the recorded start that made the array a's
+// semid and ctime name: its unit, master and the unit's next start.
+func (b *NamespaceRecords) RecordedStart(a *LeakedArray) {
+	s, ok := b.startsBySemID()[a.SemID]
+	if ok && s.array.CTime == a.CTime {
+		a.Unit, a.Master, a.MasterTicks, a.NextTicks = s.unit, s.master.PID, s.master.StartTicks, s.next
 	}
-	return s.unit, s.master.PID, true
 }
 
 // LeakForensics groups leaked arrays into generations and gives each the
@@ -69,45 +73,63 @@ func (fs FS) LeakForensics(leaked []LeakedArray, logs *Evidence) []Generation {
 	if len(gens) == 0 {
 		return nil
 	}
-	return Attribute(gens, logs.read(fs, gens[0].Start.Add(-deathSlack)))
+	if boot, err := fs.bootTime(); err == nil {
+		for i := range gens {
+			gens[i].Began = ticksAfter(boot, gens[i].beganTicks)
+			gens[i].Until = ticksAfter(boot, gens[i].untilTicks)
+		}
+	}
+	return Attribute(gens, logs.read(fs))
+}
+
+// ticksAfter is a process start time; zero for 0 ticks (none).
+func ticksAfter(boot time.Time, ticks uint64) time.Time {
+	if ticks == 0 {
+		return time.Time{}
+	}
+	return boot.Add(time.Duration(ticks) * time.Second / userHZ)
 }
 
 // Evidence reads the host's logs once for every namespace a face judges
 // (Telegraf's namespaces = "all", the check's --all-namespaces): the
-// kernel log once, the journal again only for an older start.
+// kernel log, and systemd's journal since boot (no array outlives a
+// reboot, so no leak's cause is older).
 type Evidence struct {
 	KernelLog string // DefaultKernelLog, or a saved log
-	kernel    *DeathEvidence
-	since     time.Time
-	journal   []Death
-	jerr      error
+	ev        *DeathEvidence
 }
 
 // NewEvidence reads the kernel log at path (DefaultKernelLog) when first
 // asked.
 func NewEvidence(path string) *Evidence { return &Evidence{KernelLog: path} }
 
-func (e *Evidence) read(fs FS, since time.Time) DeathEvidence {
-	if e.kernel == nil {
-		k := fs.readKernelEvidence(e.KernelLog)
-		e.kernel = &k
+func (e *Evidence) read(fs FS) DeathEvidence {
+	if e.ev == nil {
+		ev := fs.readKernelEvidence(e.KernelLog)
+		if !ev.ForeignPIDs {
+			boot, err := fs.bootTime()
+			if err != nil {
+				ev.JournalErr = err
+			} else {
+				deaths, jerr := ReadJournal(boot)
+				ev.Deaths, ev.JournalErr = append(ev.Deaths, deaths...), jerr
+			}
+		}
+		e.ev = &ev
 	}
-	if e.since.IsZero() || since.Before(e.since) {
-		e.journal, e.jerr = ReadJournal(since)
-		e.since = since
-	}
-	ev := *e.kernel
-	ev.Deaths = append(slices.Clone(ev.Deaths), e.journal...)
-	ev.JournalErr = e.jerr
-	return ev
+	return *e.ev
 }
 
-// readKernelEvidence reads the kernel log, and whether this PID namespace
-// is the host's (where pid 2 is the kernel's kthreadd, the parent of its
-// threads).
+// hostPIDNamespace is the initial PID namespace's link: its inode is
+// fixed (PROC_PID_INIT_INO).
+const hostPIDNamespace = "pid:[4026531836]"
+
+// readKernelEvidence reads the kernel log, when this process is in the
+// host's PID namespace (its own, whatever HOST_PROC says: semctl numbers
+// pids in the caller's namespace).
 func (fs FS) readKernelEvidence(path string) DeathEvidence {
 	var ev DeathEvidence
-	if comm, err := os.ReadFile(fs.Path("2", "comm")); err != nil || strings.TrimSpace(string(comm)) != "kthreadd" {
+	if ns, err := os.Readlink("/proc/self/ns/pid"); err != nil || ns != hostPIDNamespace {
 		ev.ForeignPIDs = true
 		return ev
 	}

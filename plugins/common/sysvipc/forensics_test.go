@@ -36,7 +36,7 @@ func TestKernelLogFixtures(t *testing.T) {
 			{Cause: CauseOOMKilled, PID: 777, Comm: "httpd", At: boot.Add(1234600100 * time.Microsecond),
 				Line: "Killed process 777 (httpd) total-vm:1000kB, anon-rss:100kB, file-rss:0kB, shmem-rss:0kB"},
 			{Cause: CauseCrashed, PID: 888, Comm: "httpd", At: boot.Add(1234700000 * time.Microsecond),
-				Line: "httpd[888]: potentially unexpected fatal signal 11."},
+				Line: "httpd/888: potentially unexpected fatal signal 11."},
 		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestJournalDeaths(t *testing.T) {
 		`{"MESSAGE":"httpd.service: Main process exited, code=killed, status=9/KILL","__REALTIME_TIMESTAMP":"1796526200000000"}`,
 		`{"MESSAGE":"httpd.service: Killing process 3001 (httpd) with signal SIGKILL.","__REALTIME_TIMESTAMP":"1796526200000100"}`,
 	}, "\n")
-	got, err := parseJournal(strings.NewReader(journal))
+	got, err := parseJournal(strings.NewReader(journal), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestJournalDeaths(t *testing.T) {
 			t.Errorf("death %d:\n got %+v\nwant %+v", i, got[i], want[i])
 		}
 	}
-	_, err = parseJournal(strings.NewReader(`{"MESSAGE":"apache2.service: State 'stop-sigterm' timed out. Killing.","__REALTIME_TIMESTAMP":"soon"}`))
+	_, err = parseJournal(strings.NewReader(`{"MESSAGE":"apache2.service: State 'stop-sigterm' timed out. Killing.","__REALTIME_TIMESTAMP":"soon"}`), false)
 	if want := `error parsing file: journal line 1: invalid __REALTIME_TIMESTAMP "soon"`; err == nil || err.Error() != want {
 		t.Errorf("bad timestamp: %v, want %s", err, want)
 	}
@@ -307,7 +307,7 @@ func TestAttributeJournalLineOfLaterStartIgnored(t *testing.T) {
 func TestParseJournalTruncatedKeepsDeaths(t *testing.T) {
 	in := `{"MESSAGE":"apache2.service: State 'stop-sigterm' timed out. Killing.","__REALTIME_TIMESTAMP":"1796526100000000"}` + "\n" +
 		`{"MESSAGE":"something else","__REALTIME_TI`
-	got, err := parseJournal(strings.NewReader(in))
+	got, err := parseJournal(strings.NewReader(in), false)
 	if len(got) != 1 || got[0].Cause != CauseStopTimeout || err == nil {
 		t.Errorf("deaths %+v, error %v; want the stop timeout kept and the cut said", got, err)
 	}
@@ -346,5 +346,107 @@ func TestGenerationDetailsBounded32000(t *testing.T) {
 		if len(l) > 2*maxLogLine {
 			t.Errorf("a detail line of %d bytes", len(l))
 		}
+	}
+}
+
+// TestKernelDeathTrapCommWithBracketsNamesNoPID: a process may name
+// itself "httpd[77] x" and trap: the pid is the one the kernel printed
+// last, before its own words, never one inside the name.
+func TestKernelDeathTrapCommWithBracketsNamesNoPID(t *testing.T) {
+	for _, msg := range []string{
+		`traps: httpd[77] x[811] trap invalid opcode ip:7f00 sp:7ffd error:0 in forge[7f00+1000]`,
+		`traps: httpd[77] \x01\x01\x01\x01\x01[812] trap invalid opcode ip:7f00 sp:7ffd error:0`,
+		`h[77]: segfault [813]: segfault at 0 ip 7f00 sp 7ffd error 4 in x[7f00+1000]`,
+	} {
+		cause, pid, _, ok := kernelDeath(msg)
+		if !ok || cause != CauseCrashed || pid < 811 || pid > 813 {
+			t.Errorf("%q: %v %s pid %d, want the kernel's pid", msg, ok, cause, pid)
+		}
+	}
+}
+
+// TestKernelDeathEscapedCommIsNotApache: a name of non-ASCII bytes
+// prints escaped (up to 60 characters); a line whose name cannot be read
+// is not taken for an Apache's death.
+func TestKernelDeathEscapedCommIsNotApache(t *testing.T) {
+	_, pid, comm, ok := kernelDeath(`Out of memory: Killed process 4242 (h\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3) total-vm:1kB`)
+	if !ok || pid != 4242 || apacheComm(comm) {
+		t.Errorf("pid %d comm %q ok %v: an escaped name is not Apache's", pid, comm, ok)
+	}
+	if _, _, comm, _ := kernelDeath(`Out of memory: Killed process 4242 (apache2) total-vm:1kB`); comm != "apache2" {
+		t.Errorf("comm %q", comm)
+	}
+}
+
+// TestAttributeUnitLineBeforeStartIgnored: a restart whose stop timed out
+// leaves the previous start's lines a moment before the new master
+// started, in the same second as its arrays: they are not its death.
+func TestAttributeUnitLineBeforeStartIgnored(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	g := Generation{Arrays: []int32{1}, Start: t0, PIDs: []int{200}, Unit: "apache2.service", Began: t0.Add(500 * time.Millisecond)}
+	ev := DeathEvidence{KernelFrom: t0.Add(-time.Hour), Deaths: []Death{
+		{Cause: CauseStopTimeout, Unit: "apache2.service", At: t0.Add(300 * time.Millisecond)},
+		{Cause: CauseKilled, Unit: "apache2.service", At: t0.Add(2 * time.Hour)},
+	}}
+	if got := Attribute([]Generation{g}, ev)[0]; got.Cause != CauseKilled {
+		t.Errorf("cause %s, want killed: the timeout was the previous start's", got.Cause)
+	}
+}
+
+// TestAttributeUnitLineAfterLaterRecordedStartIgnored: a later start of
+// the unit that leaked nothing but is recorded bounds the old leak's life.
+func TestAttributeUnitLineAfterLaterRecordedStartIgnored(t *testing.T) {
+	t0 := time.Date(2026, 11, 6, 3, 0, 0, 0, time.UTC)
+	g := Generation{Arrays: []int32{1}, Start: t0, PIDs: []int{100}, Unit: "apache2.service", Began: t0, Until: t0.Add(time.Hour)}
+	ev := DeathEvidence{KernelFrom: t0.Add(-time.Hour), Deaths: []Death{
+		{Cause: CauseStopTimeout, Unit: "apache2.service", At: t0.Add(30 * 24 * time.Hour)},
+	}}
+	if got := Attribute([]Generation{g}, ev)[0]; got.Cause != CauseUnknown {
+		t.Errorf("cause %s, want unknown: the timeout came to a later start", got.Cause)
+	}
+}
+
+// TestGenerationDetailsDeathOnAnotherDay: the detail line prints both
+// times whole, with date and zone.
+func TestGenerationDetailsDeathOnAnotherDay(t *testing.T) {
+	loc := time.Local
+	time.Local = time.UTC
+	defer func() { time.Local = loc }()
+	t0 := time.Date(2026, 11, 6, 3, 0, 0, 0, time.UTC)
+	g := Generation{Arrays: []int32{7}, Start: t0, Cause: CauseOOMKilled,
+		Death: &Death{Cause: CauseOOMKilled, PID: 1, Comm: "apache2", At: t0.Add(30 * 24 * time.Hour), Line: "Out of memory: Killed process 1 (apache2)"}}
+	want := "made 2026-11-06 03:00:00 UTC, semid 7: oom_killed at 2026-12-06 03:00:00 UTC: Out of memory: Killed process 1 (apache2)"
+	if got := GenerationDetails([]Generation{g}); len(got) != 1 || got[0] != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// TestParseJournalReversed: journalctl --reverse gives the newest first;
+// the stop timeout still claims the SIGKILL that followed it.
+func TestParseJournalReversed(t *testing.T) {
+	in := `{"MESSAGE":"apache2.service: Killing process 2001 (apache2) with signal SIGKILL.","__REALTIME_TIMESTAMP":"1796526100000100"}` + "\n" +
+		`{"MESSAGE":"apache2.service: State 'stop-sigterm' timed out. Killing.","__REALTIME_TIMESTAMP":"1796526100000000"}`
+	got, err := parseJournal(strings.NewReader(in), true)
+	if err != nil || len(got) != 2 || got[1].Cause != CauseStopTimeout || got[1].PID != 2001 {
+		t.Errorf("deaths %+v, %v", got, err)
+	}
+}
+
+// TestReadJournalForkingWrapperBounded: a journalctl that hangs, with a
+// child holding its output open, costs the check its 3 s and one more,
+// never the child's life.
+func TestReadJournalForkingWrapperBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the journal's 3 s bound")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "journalctl"), []byte("#!/bin/sh\nsleep 30 &\nsleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":/usr/bin:/bin")
+	begin := time.Now()
+	deaths, err := ReadJournal(time.Unix(0, 0))
+	if took := time.Since(begin); took > 6*time.Second || err == nil || len(deaths) != 0 {
+		t.Errorf("took %s, %d deaths, error %v; want an error within 3 s and the wait delay", took, len(deaths), err)
 	}
 }

@@ -16,9 +16,12 @@ type LeakedArray struct {
 	PID   int // its last operation's process (GETPID), 0 when none is named
 	CTime int64
 	// Unit and Master: the unit and the master pid of the recorded start
-	// that made it, when a unit record names it.
-	Unit   string
-	Master int
+	// that made it, when a unit record names it; MasterTicks its start,
+	// NextTicks the unit's next recorded start's (clock ticks after boot).
+	Unit        string
+	Master      int
+	MasterTicks uint64
+	NextTicks   uint64
 }
 
 // Generation is the leaked arrays of one start of Apache, and how that
@@ -31,6 +34,11 @@ type Generation struct {
 	Cause  Cause
 	Death  *Death // the log line behind the cause; nil when unknown
 	Why    string // for an unknown cause: what was looked at and not found
+	// Began and Until bound a recorded generation's life: its master's
+	// start and the unit's next recorded start (zero: not known). A
+	// unit's line without a pid counts only between them.
+	Began, Until           time.Time
+	beganTicks, untilTicks uint64
 }
 
 // generationGap: the arrays made within 2 s of a generation's first
@@ -71,7 +79,7 @@ func Generations(arrays []LeakedArray) []Generation {
 		key := a.Unit + "\x00" + strconv.Itoa(a.Master)
 		b, ok := recorded[key]
 		if !ok {
-			b = &building{g: Generation{Unit: a.Unit}, pids: map[int]bool{a.Master: true}}
+			b = &building{g: Generation{Unit: a.Unit, beganTicks: a.MasterTicks, untilTicks: a.NextTicks}, pids: map[int]bool{a.Master: true}}
 			recorded[key] = b
 			out = append(out, b)
 		}
@@ -165,9 +173,19 @@ func (ev DeathEvidence) first(g Generation, until time.Time) *Death {
 			found = append(found, earliest)
 		}
 	}
+	// A unit's line without a pid: only within this start's life, after
+	// its master started (a stop timeout just before is the previous
+	// start's) and before the unit's next start, recorded or leaked.
+	began := from
+	if !g.Began.IsZero() {
+		began = g.Began
+	}
+	if !g.Until.IsZero() && (until.IsZero() || g.Until.Before(until)) {
+		until = g.Until
+	}
 	for i := range ev.Deaths {
 		d := &ev.Deaths[i]
-		if d.PID == 0 && d.Unit != "" && d.Unit == g.Unit && !d.At.Before(from) && (until.IsZero() || d.At.Before(until)) {
+		if d.PID == 0 && d.Unit != "" && d.Unit == g.Unit && !d.At.Before(began) && (until.IsZero() || d.At.Before(until)) {
 			found = append(found, d)
 		}
 	}
@@ -182,7 +200,8 @@ func (ev DeathEvidence) first(g Generation, until time.Time) *Death {
 }
 
 // apacheComm: a name an Apache process has (apache2, httpd, httpd.worker,
-// a copy renamed httpd-something), or none given.
+// a copy renamed httpd-something), or none given (a unit's line). A name
+// given but unreadable (unparsedComm, escaped bytes) is not Apache's.
 func apacheComm(comm string) bool {
 	return comm == "" || strings.HasPrefix(comm, "apache") || strings.HasPrefix(comm, "httpd")
 }
@@ -229,7 +248,7 @@ func joinPIDs(pids []int) string {
 // unknown cause the start's; in the local zone.
 func (g Generation) Summary() string {
 	if g.Death == nil {
-		return g.Start.Local().Format("15:04") + " cause unknown"
+		return g.Start.Local().Format("15:04") + " cause unknown" // when the arrays were made
 	}
 	d := g.Death
 	at := d.At.Local().Format("15:04")
@@ -287,6 +306,9 @@ func CountByCause(gens []Generation) map[Cause]int {
 	return out
 }
 
+// detailTime is how a detail line prints times: whole, with the zone.
+const detailTime = "2006-01-02 15:04:05 MST"
+
 // maxDetailIDs is how many semids a generation's line names.
 const maxDetailIDs = 10
 
@@ -306,9 +328,9 @@ func GenerationDetails(gens []Generation) []string {
 			}
 			ids = append(ids, strconv.Itoa(int(id)))
 		}
-		head := fmt.Sprintf("made %s, semid %s: %s", g.Start.Local().Format("2006-01-02 15:04:05"), strings.Join(ids, ", "), g.Cause)
+		head := fmt.Sprintf("made %s, semid %s: %s", g.Start.Local().Format(detailTime), strings.Join(ids, ", "), g.Cause)
 		if g.Death != nil {
-			out = append(out, fmt.Sprintf("%s at %s: %s", head, g.Death.At.Local().Format("15:04:05"), g.Death.Line))
+			out = append(out, fmt.Sprintf("%s at %s: %s", head, g.Death.At.Local().Format(detailTime), g.Death.Line))
 		} else {
 			out = append(out, head+": "+g.Why)
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,16 +56,24 @@ type journalEntry struct {
 	Realtime string          `json:"__REALTIME_TIMESTAMP"`
 }
 
-// parseJournal reads `journalctl --output=json` (one object a line) and
-// keeps the stop timeouts and SIGKILLs systemd logged. A stop timeout
-// makes the unit's next SIGKILL lines part of it. A line that is not
-// JSON (the last one, cut by the read's bound or its timeout) ends the
-// reading: what came before is kept.
-func parseJournal(r io.Reader) ([]Death, error) {
+// parseJournal reads `journalctl --output=json` (one object a line),
+// newest first when reversed, and keeps the stop timeouts and SIGKILLs
+// systemd logged, oldest first. A stop timeout makes the unit's next
+// SIGKILL lines part of it. A line that is not JSON (the last one, cut by
+// the read's bound or its timeout) ends the reading: what came before is
+// kept, and the cut is said.
+func parseJournal(r io.Reader, reversed bool) ([]Death, error) {
+	type entry struct {
+		d    Death
+		msg  string
+		usec int64
+	}
+	var (
+		entries []entry
+		perr    error
+	)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	var out []Death
-	timedOut := map[string]bool{}
 	for n := 1; sc.Scan(); n++ {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
@@ -72,7 +81,8 @@ func parseJournal(r io.Reader) ([]Death, error) {
 		}
 		var e journalEntry
 		if err := json.Unmarshal(line, &e); err != nil {
-			return out, fmt.Errorf("%w: journal line %d: %w", ErrFileParse, n, err)
+			perr = fmt.Errorf("%w: journal line %d: %w", ErrFileParse, n, err)
+			break
 		}
 		var msg string
 		if err := json.Unmarshal(e.Message, &msg); err != nil {
@@ -84,8 +94,21 @@ func parseJournal(r io.Reader) ([]Death, error) {
 		}
 		usec, err := strconv.ParseInt(e.Realtime, 10, 64)
 		if err != nil {
-			return out, fmt.Errorf("%w: journal line %d: invalid __REALTIME_TIMESTAMP %q", ErrFileParse, n, e.Realtime)
+			perr = fmt.Errorf("%w: journal line %d: invalid __REALTIME_TIMESTAMP %q", ErrFileParse, n, e.Realtime)
+			break
 		}
+		entries = append(entries, entry{d: d, msg: msg, usec: usec})
+	}
+	if err := sc.Err(); err != nil && perr == nil {
+		perr = fmt.Errorf("%w: journal: %w", ErrFileParse, err)
+	}
+	if reversed {
+		slices.Reverse(entries)
+	}
+	var out []Death
+	timedOut := map[string]bool{}
+	for _, e := range entries {
+		d := e.d
 		switch {
 		case d.Cause == CauseStopTimeout:
 			timedOut[d.Unit] = true
@@ -94,13 +117,10 @@ func parseJournal(r io.Reader) ([]Death, error) {
 		default:
 			delete(timedOut, d.Unit)
 		}
-		d.At, d.Line = time.UnixMicro(usec), quoteLine(msg)
+		d.At, d.Line = time.UnixMicro(e.usec), quoteLine(e.msg)
 		out = append(out, d)
 	}
-	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("%w: journal: %w", ErrFileParse, err)
-	}
-	return out, nil
+	return out, perr
 }
 
 // ReadJournal asks journalctl for systemd's own messages since a time.
@@ -112,8 +132,11 @@ func ReadJournal(since time.Time) ([]Death, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "--output=json", "--no-pager", "--quiet",
+	// Newest first: the bound keeps the recent lines, where a leak that
+	// matters now is.
+	cmd := exec.CommandContext(ctx, path, "--output=json", "--no-pager", "--quiet", "--reverse",
 		"--since=@"+strconv.FormatInt(since.Unix(), 10), "_PID=1")
+	cmd.WaitDelay = time.Second // a child holding the pipe is not waited for
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -123,7 +146,7 @@ func ReadJournal(since time.Time) ([]Death, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrJournalUnavailable, err)
 	}
-	deaths, perr := parseJournal(io.LimitReader(out, maxJournal))
+	deaths, perr := parseJournal(io.LimitReader(out, maxJournal), true)
 	_, _ = io.Copy(io.Discard, out)
 	werr := cmd.Wait()
 	if why := strings.TrimSpace(stderr.String()); why != "" && len(deaths) == 0 {

@@ -143,6 +143,7 @@ type witnessed struct {
 	master ProcessID
 	shared []uint64
 	unit   string
+	next   uint64 // the unit's next recorded start's master start (ticks); 0: none
 }
 
 // Witnesses are a namespace's recorded arrays sorted out against one census: those of

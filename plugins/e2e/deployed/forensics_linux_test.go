@@ -86,7 +86,7 @@ func TestOOMKilledGeneration(t *testing.T) {
 	if !slices.Contains(apache, atoi(t, m[1])) {
 		t.Errorf("the check names pid %s, not one of the OOM generation's %v", m[1], apache)
 	}
-	kernel := regexp.MustCompile(`(?m)^  made .*, semid [\d, ]+: oom_killed at \d\d:\d\d:\d\d: Memory cgroup out of memory: Killed process ` + m[1] + ` \(apache2\) total-vm:`)
+	kernel := regexp.MustCompile(`(?m)^  made .*, semid [\d, ]+: oom_killed at [\d-]+ \d\d:\d\d:\d\d \S+: Memory cgroup out of memory: Killed process ` + m[1] + ` \(apache2\) total-vm:`)
 	if !kernel.MatchString(out) {
 		t.Errorf("the check does not quote the kernel's line (want %s)", kernel)
 	}

@@ -43,7 +43,7 @@ func leakForensics(rep remediate.Report, records map[string][]byte) []sysvipc.Ge
 	var leaked []sysvipc.LeakedArray
 	add := func(e remediate.Evidence) {
 		a := sysvipc.LeakedArray{SemID: e.SemID, PID: e.LastPID, CTime: e.CTime}
-		a.Unit, a.Master, _ = nsRecords.RecordedStart(e.SemID, e.CTime)
+		nsRecords.RecordedStart(&a)
 		leaked = append(leaked, a)
 	}
 	if rep.DryRun {

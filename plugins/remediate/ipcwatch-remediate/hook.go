@@ -55,15 +55,19 @@ func hook(o options, rec *record) (string, error) {
 			return strings.Join(notes, "; "), err
 		}
 		rec.fill(rep)
+		// The record first: the forensics only read logs, and a slow
+		// journal must not hold up, or lose, what later removals need.
+		if rep.Record != nil && !o.dryRun {
+			if err := writeRecord(o.stateDir, o.unit, rep.Record); err != nil {
+				return rep.Note, err
+			}
+		}
 		gens := leakForensics(rep, records)
 		rec.Generations = generationRecords(gens)
 		if line := sysvipc.GenerationsLine(gens); line != "" {
 			rep.Note += "; " + line
 		}
 		if rep.Record != nil && !o.dryRun {
-			if err := writeRecord(o.stateDir, o.unit, rep.Record); err != nil {
-				return rep.Note, err
-			}
 			records[o.unit] = rep.Record
 		}
 		notes = append(notes, rep.Note)
