@@ -59,6 +59,29 @@ func (s *soak) chaos(ctx context.Context) {
 			s.toggleNginx()
 		case k < 89:
 			s.wwwDataJob(r)
+		case k < 93:
+			s.oomKill()
+		}
+	}
+}
+
+// recheckWindows is the schedule of scheduleRecheckWindows: the outage
+// (every instance SIGKILLed), then at once a TLS start without the
+// hooks, again and again, with a think time drawn from the seed between.
+// Each start-up process makes its first arrays and sits in its
+// pass-phrase dialog until the handler plans; answered then, it forks
+// its master and exits while the plan's census reads /proc, and the
+// master takes a pid that census has already read (answerInPlanCensus).
+// The census's second listing passes over a pid it has read, so the
+// plan sees no Apache at all.
+func (s *soak) recheckWindows(ctx context.Context) {
+	r := s.rng(2)
+	for i := 0; ctx.Err() == nil; i++ {
+		s.crashAll()
+		s.fig.fault("SIGKILL every instance")
+		s.start(s.instances[i%len(s.instances)])
+		if !sleep(ctx, between(r, 0, 150*time.Millisecond)) {
+			return
 		}
 	}
 }

@@ -23,6 +23,11 @@ type figures struct {
 	checks        int
 	gathers       int
 	hooks         int
+	oomKilled     int // processes the OOM killer killed (the kernel's log)
+	keptReused    int // arrays a before-start kept for a process that took a dead last pid's number
+	telegraf      int // sysvipc_sem lines of the real Telegraf judged
+	aimed         int // masters that took a pid a plan's census had read
+	recheckKept   int // arrays a plan called stale and the final re-check kept
 }
 
 func (f *figures) fault(kind string) {
@@ -55,14 +60,20 @@ func (f *figures) report(seed int64, d time.Duration) string {
 		fmt.Fprintf(&b, ", %s %d", k, f.faults[k])
 	}
 	fmt.Fprintf(&b, "\nrequests: %d served, %d failed\n", f.served, f.failed)
-	fmt.Fprintf(&b, "arrays: %d leaked, %d removed, %d live arrays removed\n", f.leaked, f.removed, f.liveRemoved)
+	fmt.Fprintf(&b, "arrays: %d leaked, %d removed, %d live arrays removed; %d kept by a process that reused a dead last pid\n", f.leaked, f.removed, f.liveRemoved, f.keptReused)
+	if f.aimed > 0 || f.recheckKept > 0 {
+		fmt.Fprintf(&b, "masters that took a pid their plan's census had read: %d; arrays the final re-check kept: %d\n", f.aimed, f.recheckKept)
+	}
+	if f.oomKilled > 0 {
+		fmt.Fprintf(&b, "processes the OOM killer killed: %d, all in the OOM instance's cgroup\n", f.oomKilled)
+	}
 	times := slices.Clone(f.handlerTimes)
 	slices.Sort(times)
 	var p50, maxT time.Duration
 	if len(times) > 0 {
 		p50, maxT = times[len(times)/2], times[len(times)-1]
 	}
-	fmt.Fprintf(&b, "handler runs: %d (p50 %s, max %s; %d more found the lock held), before-start hooks %d, checks %d, Telegraf gathers %d\n",
-		len(times), p50.Round(time.Millisecond), maxT.Round(time.Millisecond), f.handlerLocked, f.hooks, f.checks, f.gathers)
+	fmt.Fprintf(&b, "handler runs: %d (p50 %s, max %s; %d more found the lock held), before-start hooks %d, checks %d, shim gathers %d, real Telegraf gathers %d\n",
+		len(times), p50.Round(time.Millisecond), maxT.Round(time.Millisecond), f.handlerLocked, f.hooks, f.checks, f.gathers, f.telegraf)
 	return b.String()
 }

@@ -15,11 +15,15 @@ func (s *soak) monitor(ctx context.Context) {
 	var auditOff int64
 	tick := 0
 	for sleep(ctx, 20*time.Millisecond) {
-		s.checkLive()
+		now := s.checkLive()
+		s.history.add(now, s.liveArrays())
 		if tick++; tick%10 == 0 {
 			auditOff = s.checkAudit(auditOff)
 			s.checkMutexErrors(seenErrs)
 			s.checkNeighbours()
+		}
+		if tick%50 == 0 {
+			reapStrangers()
 		}
 	}
 	s.checkAudit(auditOff)
@@ -27,8 +31,9 @@ func (s *soak) monitor(ctx context.Context) {
 }
 
 // checkLive fails when a running instance's array is gone while its
-// master lives, and when a master died that the soak did not kill.
-func (s *soak) checkLive() {
+// master lives, and when a master died that the soak did not kill; it
+// returns the arrays it saw.
+func (s *soak) checkLive() map[int32]bool {
 	now := semIDs()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -48,6 +53,7 @@ func (s *soak) checkLive() {
 			s.markDownLocked(in)
 		}
 	}
+	return now
 }
 
 // checkAudit reads the new audit lines: it counts removals, and fails on
@@ -64,6 +70,10 @@ func (s *soak) checkAudit(off int64) int64 {
 			s.fig.add(&s.fig.removed, e.Summary.Removed.Count)
 		}
 		for _, a := range e.Actions {
+			if a.Outcome == "skipped" && strings.Contains(a.Why, " now") {
+				// The plan called it stale; the final re-check did not.
+				s.fig.add(&s.fig.recheckKept, 1)
+			}
 			if a.Outcome != "removed" {
 				continue
 			}
@@ -83,11 +93,19 @@ func (s *soak) checkAudit(off int64) int64 {
 			if o.Outcome != "killed" {
 				continue
 			}
+			// The plan names each orphan with its start ticks, the
+			// identity the plugin checks before its signal.
+			var ticks uint64
+			for _, p := range e.Orphans {
+				if p.PID == o.PID {
+					ticks = p.StartTicks
+				}
+			}
 			s.mu.Lock()
-			_, ours := s.everOrphan[o.PID]
+			ours := s.everOrphan[orphanID{o.PID, ticks}]
 			s.mu.Unlock()
 			if !ours {
-				s.violate(false, "a handler killed pid %d, which was no orphan of a dead master (caller %s)", o.PID, e.Caller)
+				s.violate(false, "a handler killed pid %d (start ticks %d), which was no orphan of a dead master (caller %s)", o.PID, ticks, e.Caller)
 			}
 		}
 	}

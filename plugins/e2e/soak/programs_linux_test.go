@@ -2,6 +2,7 @@ package soak
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -63,16 +64,30 @@ func (s *soak) root(args ...string) (string, int) {
 // CRITICAL: as nagios, through the real sudo and the installed rule.
 func (s *soak) handlerViaSudo() (string, int, time.Duration) {
 	begin := time.Now()
-	out, code := run(asNagios("/usr/bin/sudo", "-n", s.in.handler(), "--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3"))
-	return out, code, time.Since(begin)
+	cmd := asNagios("/usr/bin/sudo", "-n", s.in.handler(), "--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err.Error(), -1, time.Since(begin)
+	}
+	s.handlers.Store(cmd.Process.Pid, true)
+	err := cmd.Wait()
+	s.handlers.Delete(cmd.Process.Pid)
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		return err.Error(), -1, time.Since(begin)
+	}
+	return out.String(), code, time.Since(begin)
 }
 
 // handlerLoop calls the handler at moments drawn from the seed, all run
 // long; two loops run at once, so calls also meet the lock.
-func (s *soak) handlerLoop(stream uint64) func(context.Context) {
+func (s *soak) handlerLoop(stream uint64, think time.Duration) func(context.Context) {
 	return func(ctx context.Context) {
 		r := s.rng(stream)
-		for sleep(ctx, between(r, 0, 400*time.Millisecond)) {
+		for sleep(ctx, between(r, 0, think+time.Millisecond)) {
 			out, code, took := s.handlerViaSudo()
 			switch {
 			case code == 1 && strings.Contains(out, "lock"):
@@ -234,20 +249,43 @@ func (s *soak) liveArrays() map[int32]bool {
 
 // auditEntry is what the soak reads of one audit line.
 type auditEntry struct {
-	Caller  string `json:"caller"`
+	Caller  string    `json:"caller"`
+	Time    time.Time `json:"time"`
+	Error   string    `json:"error"`
 	Summary *struct {
 		Removed struct {
 			Count int `json:"count"`
 		} `json:"removed"`
+		Kept []struct {
+			By struct {
+				PID int `json:"pid"`
+			} `json:"by"`
+		} `json:"kept_by"`
 	} `json:"summary"`
+	Evidence []struct {
+		SemID      int32    `json:"semid"`
+		LastPID    int      `json:"last_pid"`
+		Verdict    string   `json:"verdict"`
+		Reasons    []string `json:"reasons"`
+		BlockerPID int      `json:"blocker_pid"`
+	} `json:"evidence"`
 	Actions []struct {
 		SemID   int32  `json:"semid"`
 		Outcome string `json:"outcome"`
+		Why     string `json:"why"`
 	} `json:"actions"`
+	Orphans []struct {
+		PID        int    `json:"pid"`
+		StartTicks uint64 `json:"start_ticks"`
+	} `json:"orphans"`
 	OrphanActs []struct {
 		PID     int    `json:"pid"`
 		Outcome string `json:"outcome"`
 	} `json:"orphan_actions"`
+	Hook *struct {
+		Hook string `json:"hook"`
+		Unit string `json:"unit"`
+	} `json:"hook"`
 }
 
 // readAudit reads the audit lines from offset on and returns them with

@@ -32,8 +32,9 @@ type soak struct {
 	// orphans are workers left by a master the soak killed alone, with
 	// their start ticks: the only processes a handler may kill.
 	orphans map[int]uint64
-	// everOrphan is every orphan the soak ever made.
-	everOrphan map[int]bool
+	// everOrphan is every orphan the soak ever made, by pid and start
+	// ticks: in a long run its pid may be another process's later.
+	everOrphan map[orphanID]bool
 	// startVanished are arrays made during a start that returned
 	// without them; removedByUs are the arrays the audit log says a
 	// handler removed, with the caller.
@@ -49,7 +50,36 @@ type soak struct {
 	// stopOnLive ends the run at the first live array removed.
 	stopOnLive bool
 	cancel     context.CancelFunc
+	// oom is the instance in a memory cgroup of its own, nil when the
+	// run has none; telegraf is the real Telegraf gathering throughout.
+	oom      *oomInstance
+	telegraf *realTelegraf
+	// handlers are the pids of the sudo processes of the handler calls
+	// under way; answerDialog, when set, answers each start's
+	// pass-phrase dialog (scheduleRecheckWindows).
+	handlers     sync.Map
+	answerDialog func(*ipctest.StartingApache)
+	// decoys are idle processes with the namespace's lowest pids, each
+	// ended to free its pid for a master (scheduleRecheckWindows).
+	decoys []int
+	// history is what the monitor saw, for judging a count whose
+	// moment is known only from its timestamp.
+	history history
 }
+
+// schedule chooses what a run does.
+type schedule int
+
+const (
+	// scheduleChaos is the whole chaos: every fault kind, weighted.
+	scheduleChaos schedule = iota
+	// scheduleRecheckWindows repeats only the windows in which the
+	// handler's final re-check is what keeps a live array: the outage,
+	// then at once a TLS start without the hooks whose master takes a
+	// pid the plan's census has already read, while the handler runs
+	// back to back (answerInPlanCensus).
+	scheduleRecheckWindows
+)
 
 // violate records an invariant failure.
 func (s *soak) violate(live bool, format string, args ...any) {
@@ -94,31 +124,50 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// newSoak is a run with nothing started yet.
+func newSoak(t *testing.T, in installed, seed int64, stopOnLive bool) *soak {
+	return &soak{t: t, seed: seed, in: in, orphans: map[int]uint64{}, everOrphan: map[orphanID]bool{}, startVanished: map[int32]startArray{}, removedByUs: map[int32]string{}, stopOnLive: stopOnLive}
+}
+
 // runSoak runs one seed for d and returns the run (its violations and
 // figures).
-func runSoak(t *testing.T, in installed, seed int64, d time.Duration, stopOnLive bool) *soak {
-	s := &soak{t: t, seed: seed, in: in, orphans: map[int]uint64{}, everOrphan: map[int]bool{}, startVanished: map[int32]startArray{}, removedByUs: map[int32]string{}, stopOnLive: stopOnLive}
+func runSoak(t *testing.T, in installed, seed int64, d time.Duration, sched schedule, decoys ...int) *soak {
+	s := newSoak(t, in, seed, sched == scheduleRecheckWindows)
+	s.decoys = decoys
 	t.Logf("soak seed %d for %s; %s", seed, d, replayLine(seed, d))
 	s.neighbours.idle = in.idle
-	s.setupInstances()
+	var loops []func(context.Context)
+	switch sched {
+	case scheduleRecheckWindows:
+		s.setupRecheckInstances()
+		loops = []func(context.Context){
+			s.recheckWindows, s.handlerLoop(11, 0), s.monitor,
+		}
+	default:
+		s.setupInstances()
+		s.setupOOMInstance()
+		s.telegraf = startRealTelegraf(t, in)
+		loops = []func(context.Context){
+			s.chaos, s.load, s.load, s.handlerLoop(11, 400*time.Millisecond), s.handlerLoop(12, 400*time.Millisecond),
+			s.checkLoop, s.gatherLoop, s.telegrafLoop, s.monitor,
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	s.cancel = cancel
 	defer cancel()
 	s.started = time.Now()
 	var wg sync.WaitGroup
-	loops := []func(context.Context){
-		s.chaos, s.load, s.load, s.handlerLoop(11), s.handlerLoop(12), s.checkLoop, s.gatherLoop, s.monitor,
-	}
 	for _, loop := range loops {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
 	wg.Wait()
 	ran := time.Since(s.started)
-	if !stopOnLive {
+	if !s.stopOnLive {
 		s.finish()
 	}
 	s.stopAll()
+	s.telegraf.stop()
 	s.logEvidence()
 	t.Log("\n" + s.fig.report(seed, ran) + replayLine(seed, d))
 	return s
@@ -138,9 +187,9 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := prepareHost(t, "")
+	in := prepareHost(t, "", idleProcesses)
 	for _, seed := range seeds {
-		s := runSoak(t, in, seed, d, false)
+		s := runSoak(t, in, seed, d, scheduleChaos)
 		if len(s.violations) > 0 {
 			t.Errorf("seed %d broke the invariants:\n%s\n%s", seed, strings.Join(s.violations, "\n"), replayLine(seed, d))
 		}
@@ -150,12 +199,12 @@ func TestSoak(t *testing.T) {
 // prepareHost installs the programs (built with tags, if any) and sets up
 // the namespace: the installed host's files, the array table, and the
 // idle processes that make every census long.
-func prepareHost(t *testing.T, tags string) installed {
+func prepareHost(t *testing.T, tags string, idle int) installed {
 	in := install(t, tags)
 	asInstalledHost(t, in)
 	if err := ipctest.SetSemLimits(250, 32000, 32, semmni); err != nil {
 		t.Fatal(err)
 	}
-	in.idle = startIdle(t, idleProcesses)
+	in.idle = startIdle(t, idle)
 	return in
 }
