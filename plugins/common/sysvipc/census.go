@@ -98,31 +98,51 @@ func (fs FS) Census() (Census, error) {
 	}
 	c := Census{Procs: make(map[int]*Process, len(names)), Taken: time.Now()}
 	buf := make([]byte, 4096)
-	seen := make(map[int]bool, len(names))
-	read := func(pids []int) {
-		for _, pid := range pids {
-			seen[pid] = true
-			p, ok, hidden := fs.readProcess(pid, boot, buf)
-			if ok {
-				c.Procs[pid] = p
-			}
-			c.Hidden = c.Hidden || hidden
+	read := func(pid int) {
+		p, ok, hidden := fs.readProcess(pid, boot, buf)
+		if ok {
+			c.Procs[pid] = p
+		} else {
+			delete(c.Procs, pid)
 		}
+		c.Hidden = c.Hidden || hidden
 	}
-	read(names)
+	for _, pid := range names {
+		read(pid)
+	}
 	betweenCensusPasses()
 	// Processes that started while the list was read: a start-up process
 	// listed, then gone by the time it was read, forked its master first.
 	// Without them the census could hold no Apache at all while one runs
 	// (mod_ssl's start-up process makes an array, forks the master and
-	// exits within the census).
+	// exits within the census). The master may even have taken the pid of
+	// a process read before it exited: a pid whose start time changed is
+	// read again.
 	again, err := fs.listPIDs()
 	if err != nil {
 		return Census{}, err
 	}
-	read(slices.DeleteFunc(again, func(pid int) bool { return seen[pid] }))
+	for _, pid := range again {
+		if p := c.Procs[pid]; p == nil || fs.startTicks(pid, buf) != p.StartTicks {
+			read(pid)
+		}
+	}
 	c.Hidden = c.Hidden || fs.hidesProcesses()
 	return c, nil
+}
+
+// startTicks is a process's start time in clock ticks after boot, 0 when
+// it cannot be read.
+func (fs FS) startTicks(pid int, buf []byte) uint64 {
+	stat, err := readSmall(fs.Path(strconv.Itoa(pid), "stat"), buf)
+	if err != nil {
+		return 0
+	}
+	_, _, ticks, err := parseProcStat(stat)
+	if err != nil {
+		return 0
+	}
+	return ticks
 }
 
 // betweenCensusPasses lets a test change the tree between the census's

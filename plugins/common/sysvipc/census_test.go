@@ -122,3 +122,39 @@ func TestCensusSeesProcessesStartedMeanwhile(t *testing.T) {
 		t.Errorf("the master forked during the census is missing: %v", c.Procs)
 	}
 }
+
+// TestCensusSeesMasterOnReusedPID: the master forked during the census
+// took the pid of a process the census had read before it exited; the
+// second pass sees the pid's start time changed and reads it again.
+func TestCensusSeesMasterOnReusedPID(t *testing.T) {
+	root := t.TempDir()
+	proc := func(pid int, comm string, ticks int) {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		stat := fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0", pid, comm, pid, pid, ticks) + strings.Repeat(" 0", 31)
+		for name, text := range map[string]string{"stat": stat, "status": "Name:\t" + comm + "\nUid:\t0\t0\t0\t0\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "stat"), []byte("btime 1796500000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proc(300, "sleep", 100) // read in the first pass, then gone
+	fs, err := NewFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func()) { betweenCensusPasses = f }(betweenCensusPasses)
+	betweenCensusPasses = func() { proc(300, "apache2", 900) } // the master, on the same pid
+	c, err := fs.Census()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Procs[300]; p == nil || p.Comm != "apache2" || p.StartTicks != 900 {
+		t.Errorf("pid 300 is %+v, want the master that took it", p)
+	}
+}
