@@ -118,13 +118,15 @@ func (fs FS) Census() (Census, error) {
 	// exits within the census). The master may even have taken the pid of
 	// a process read before it exited: a pid whose start time changed is
 	// read again.
-	again, err := fs.listPIDs()
-	if err != nil {
-		return Census{}, err
-	}
-	for _, pid := range again {
-		if p := c.Procs[pid]; p == nil || fs.startTicks(pid, buf) != p.StartTicks {
-			read(pid)
+	if censusSecondPass {
+		again, err := fs.listPIDs()
+		if err != nil {
+			return Census{}, err
+		}
+		for _, pid := range again {
+			if p := c.Procs[pid]; p == nil || fs.startTicks(pid, buf) != p.StartTicks {
+				read(pid)
+			}
 		}
 	}
 	c.Hidden = c.Hidden || fs.hidesProcesses()

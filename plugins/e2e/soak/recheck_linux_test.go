@@ -16,7 +16,11 @@ import (
 
 // skipRecheckTag builds a handler whose plugin removes what its plan
 // called stale without judging it again right before IPC_RMID
-// (plugins/remediate/leaks/recheck_skip.go).
+// (plugins/remediate/leaks/recheck_skip.go), on a census that lists the
+// processes once (plugins/common/sysvipc/census_pass_skip.go): the two
+// defences the soak showed a plan needs. With the census's second
+// listing, a plan no longer calls a starting server's array stale, and
+// the re-check has nothing left to catch in these windows.
 const skipRecheckTag = "ipcwatch_skip_recheck"
 
 // recheckBudget is how long the soak may take to catch a handler without
@@ -32,8 +36,9 @@ const (
 )
 
 // TestSoakCatchesSkippedRecheck breaks the handler on purpose: built
-// without its final re-check, it removes a live array when a plan's
-// census missed a server that was starting (its start-up process's
+// without its final re-check (and on a census that lists the processes
+// once), it removes a live array when a plan's census missed a server
+// that was starting (its start-up process's
 // first arrays listed, the process gone, and its daemon master forked
 // with a pid the census had already read). The soak's schedule of the
 // windows where the re-check matters (the outage, then a TLS start at
@@ -234,9 +239,10 @@ func syscr(pid int) int64 {
 const controlDuration = 20 * time.Second
 
 // TestSoakRecheckWindowsShippedBuild runs the same windows against the
-// shipped build: its final re-check's census reads the stopped master, so
-// no live array goes and no invariant breaks. What the broken build does
-// in them is its missing re-check, not the schedule's doing.
+// shipped build: its census's second listing reads the master that took
+// a read pid (and its final re-check would), so no live array goes and
+// no invariant breaks. What the broken build does in them is its missing
+// defences, not the schedule's doing.
 func TestSoakRecheckWindowsShippedBuild(t *testing.T) {
 	if !ipctest.Enter(t) {
 		return
@@ -251,8 +257,8 @@ func TestSoakRecheckWindowsShippedBuild(t *testing.T) {
 	if len(s.violations) > 0 {
 		t.Errorf("the shipped build broke the invariants in the re-check windows:\n%s", strings.Join(s.violations, "\n"))
 	}
-	if s.fig.aimed == 0 || s.fig.recheckKept == 0 {
-		t.Errorf("in %s, %d masters took a pid their plan's census had read, and the final re-check kept %d arrays: the windows were not met", controlDuration, s.fig.aimed, s.fig.recheckKept)
+	if s.fig.aimed == 0 {
+		t.Errorf("in %s no master took a pid its plan's census had read: the windows were not met", controlDuration)
 	}
 	t.Logf("the shipped build met %d aimed windows in %s, its final re-check kept %d arrays its plan called stale, and no live array went", s.fig.aimed, controlDuration, s.fig.recheckKept)
 }
