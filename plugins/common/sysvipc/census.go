@@ -102,8 +102,6 @@ func (fs FS) Census() (Census, error) {
 		p, ok, hidden := fs.readProcess(pid, boot, buf)
 		if ok {
 			c.Procs[pid] = p
-		} else {
-			delete(c.Procs, pid)
 		}
 		c.Hidden = c.Hidden || hidden
 	}
@@ -116,15 +114,23 @@ func (fs FS) Census() (Census, error) {
 	// Without them the census could hold no Apache at all while one runs
 	// (mod_ssl's start-up process makes an array, forks the master and
 	// exits within the census). The master may even have taken the pid of
-	// a process read before it exited: a pid whose start time changed is
-	// read again.
+	// a process read before it exited: a pid whose start time or name
+	// changed (a fork onto the number, an exec) is read again. A process
+	// read alive that is gone now stays as it was read: it may have
+	// forked after this listing, and its entry keeps what it kept.
 	if censusSecondPass {
 		again, err := fs.listPIDs()
 		if err != nil {
 			return Census{}, err
 		}
+		afterSecondListing()
 		for _, pid := range again {
-			if p := c.Procs[pid]; p == nil || fs.startTicks(pid, buf) != p.StartTicks {
+			p := c.Procs[pid]
+			if p == nil {
+				read(pid)
+				continue
+			}
+			if ticks, comm, ok := fs.statIdentity(pid, buf); ok && (ticks != p.StartTicks || comm != p.Comm) {
 				read(pid)
 			}
 		}
@@ -133,23 +139,26 @@ func (fs FS) Census() (Census, error) {
 	return c, nil
 }
 
-// startTicks is a process's start time in clock ticks after boot, 0 when
-// it cannot be read.
-func (fs FS) startTicks(pid int, buf []byte) uint64 {
+// statIdentity is a process's start time (clock ticks after boot) and
+// name; ok is false when it cannot be read.
+func (fs FS) statIdentity(pid int, buf []byte) (ticks uint64, comm string, ok bool) {
 	stat, err := readSmall(fs.Path(strconv.Itoa(pid), "stat"), buf)
 	if err != nil {
-		return 0
+		return 0, "", false
 	}
-	_, _, ticks, err := parseProcStat(stat)
+	p, _, ticks, err := parseProcStat(stat)
 	if err != nil {
-		return 0
+		return 0, "", false
 	}
-	return ticks
+	return ticks, p.Comm, true
 }
 
-// betweenCensusPasses lets a test change the tree between the census's
-// two listings.
-var betweenCensusPasses = func() {}
+// betweenCensusPasses and afterSecondListing let a test change the tree
+// between the census's two listings, and after the second.
+var (
+	betweenCensusPasses = func() {}
+	afterSecondListing  = func() {}
+)
 
 // listPIDs lists the process directories under the mount point.
 func (fs FS) listPIDs() ([]int, error) {

@@ -158,3 +158,72 @@ func TestCensusSeesMasterOnReusedPID(t *testing.T) {
 		t.Errorf("pid 300 is %+v, want the master that took it", p)
 	}
 }
+
+// TestCensusKeepsProcessThatExitsDuringSecondPass: a start-up process
+// read alive, listed again, then gone before the second pass reads it
+// (it forked its master after that listing and exited) stays in the
+// census as it was read: dropping it would leave no Apache at all.
+func TestCensusKeepsProcessThatExitsDuringSecondPass(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "100")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stat := "100 (apache2) S 1 100 100 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0" + strings.Repeat(" 0", 31)
+	for name, text := range map[string]string{"stat": stat, "status": "Name:\tapache2\nUid:\t0\t0\t0\t0\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "stat"), []byte("btime 1796500000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := NewFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func()) { afterSecondListing = f }(afterSecondListing)
+	afterSecondListing = func() { _ = os.Remove(filepath.Join(dir, "stat")) } // listed, gone when read
+	c, err := fs.Census()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Procs[100]; p == nil || p.Comm != "apache2" {
+		t.Errorf("the start-up process read alive was dropped: %v", c.Procs)
+	}
+}
+
+// TestCensusRereadsProcessThatExecs: a process that execs between the
+// listings keeps its start time; its new name makes it read again.
+func TestCensusRereadsProcessThatExecs(t *testing.T) {
+	root := t.TempDir()
+	write := func(comm string) {
+		dir := filepath.Join(root, "200")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		stat := "200 (" + comm + ") S 1 200 200 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 700 0 0" + strings.Repeat(" 0", 31)
+		for name, text := range map[string]string{"stat": stat, "status": "Name:\t" + comm + "\nUid:\t0\t0\t0\t0\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "stat"), []byte("btime 1796500000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write("sh")
+	fs, err := NewFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func()) { betweenCensusPasses = f }(betweenCensusPasses)
+	betweenCensusPasses = func() { write("httpd") }
+	c, err := fs.Census()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Procs[200]; p == nil || p.Comm != "httpd" {
+		t.Errorf("pid 200 is %+v, want the program it became", p)
+	}
+}
