@@ -53,12 +53,16 @@ func (b *NamespaceRecords) startsBySemID() map[int32]witnessed {
 	return out
 }
 
-// RecordedStart fills in the recorded start that made the array a's
-// semid and ctime name: its unit, master and the unit's next start.
-func (b *NamespaceRecords) RecordedStart(a *LeakedArray) {
-	s, ok := b.startsBySemID()[a.SemID]
-	if ok && s.array.CTime == a.CTime {
-		a.Unit, a.Master, a.MasterTicks, a.NextTicks = s.unit, s.master.PID, s.master.StartTicks, s.next
+// RecordedStarts fills in, for each array, the recorded start that made
+// the one its semid and ctime name: its unit, master and the unit's next
+// start.
+func (b *NamespaceRecords) RecordedStarts(arrays []LeakedArray) {
+	starts := b.startsBySemID()
+	for i := range arrays {
+		a := &arrays[i]
+		if s, ok := starts[a.SemID]; ok && s.array.CTime == a.CTime {
+			a.Unit, a.Master, a.MasterTicks, a.NextTicks = s.unit, s.master.PID, s.master.StartTicks, s.next
+		}
 	}
 }
 

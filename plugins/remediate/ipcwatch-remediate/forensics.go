@@ -42,9 +42,7 @@ func leakForensics(rep remediate.Report, records map[string][]byte) []sysvipc.Ge
 	nsRecords := sysvipc.NewNamespaceRecords(records, rep.Namespace)
 	var leaked []sysvipc.LeakedArray
 	add := func(e remediate.Evidence) {
-		a := sysvipc.LeakedArray{SemID: e.SemID, PID: e.LastPID, CTime: e.CTime}
-		nsRecords.RecordedStart(&a)
-		leaked = append(leaked, a)
+		leaked = append(leaked, sysvipc.LeakedArray{SemID: e.SemID, PID: e.LastPID, CTime: e.CTime})
 	}
 	if rep.DryRun {
 		for _, e := range last {
@@ -61,6 +59,7 @@ func leakForensics(rep remediate.Report, records map[string][]byte) []sysvipc.Ge
 	if len(leaked) == 0 {
 		return nil
 	}
+	nsRecords.RecordedStarts(leaked)
 	fs, err := sysvipc.NewDefaultFS()
 	if err != nil {
 		return sysvipc.Attribute(sysvipc.Generations(leaked), sysvipc.DeathEvidence{KernelErr: err})
