@@ -51,7 +51,7 @@ func TestIcingaDeployed(t *testing.T) {
 	dir, err := os.MkdirTemp("", "ipcwatch-icinga-")
 	must(t, err)
 	defer os.RemoveAll(dir)
-	uid, gid := account(t, "nagios", 0)
+	uid, gid := ipctest.Account(t, "nagios", 0)
 	for _, sub := range []string{"log", "compat", "state", "cache", "spool", "run/icinga2"} {
 		must(t, os.MkdirAll(filepath.Join(dir, sub), 0o755))
 	}

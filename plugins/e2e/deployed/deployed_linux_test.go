@@ -2,18 +2,13 @@ package deployed
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
@@ -38,37 +33,6 @@ func installed(t *testing.T) string {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
 	return root
-}
-
-// account returns the uid and gid of a system user, adding it to copies
-// of /etc/passwd and /etc/group bind-mounted in this test's private mount
-// namespace when the host lacks it (Telegraf's package makes telegraf;
-// the test does not install that package, and never edits the host's).
-func account(t *testing.T, name string, uid int) (int, int) {
-	t.Helper()
-	if u, err := user.Lookup(name); err == nil {
-		id, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		return id, gid
-	}
-	for file, line := range map[string]string{
-		"/etc/passwd": fmt.Sprintf("%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", name, uid, uid),
-		"/etc/group":  fmt.Sprintf("%s:x:%d:\n", name, uid),
-	} {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copyPath := filepath.Join(t.TempDir(), filepath.Base(file))
-		if err := os.WriteFile(copyPath, append(b, line...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Mount(copyPath, file, "", unix.MS_BIND, ""); err != nil {
-			t.Fatalf("bind %s: %v", file, err)
-		}
-		t.Cleanup(func() { _ = unix.Unmount(file, unix.MNT_DETACH) })
-	}
-	return uid, uid
 }
 
 func runAs(t *testing.T, uid, gid int, stdin string, name string, args ...string) (string, int) {
@@ -119,8 +83,8 @@ func TestDeployedUnprivileged(t *testing.T) {
 		return
 	}
 	root := installed(t)
-	nagiosUID, nagiosGID := account(t, "nagios", 0)
-	telegrafUID, telegrafGID := account(t, "telegraf", 60999)
+	nagiosUID, nagiosGID := ipctest.Account(t, "nagios", 0)
+	telegrafUID, telegrafGID := ipctest.Account(t, "telegraf", 60999)
 	if nagiosUID == 0 {
 		t.Fatal("Debian's nagios4-core makes the nagios user (make deps)")
 	}

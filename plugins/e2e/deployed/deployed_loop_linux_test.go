@@ -53,7 +53,7 @@ func TestNagiosDeployed(t *testing.T) {
 	dir, err := os.MkdirTemp("", "ipcwatch-nagios-")
 	must(t, err)
 	defer os.RemoveAll(dir)
-	uid, gid := account(t, "nagios", 0)
+	uid, gid := ipctest.Account(t, "nagios", 0)
 	must(t, os.Mkdir(filepath.Join(dir, "checkresults"), 0o755))
 	must(t, os.WriteFile(filepath.Join(dir, "objects.cfg"), []byte(deployedObjects), 0o644))
 	must(t, os.WriteFile(filepath.Join(dir, "resource.cfg"), []byte("$USER1$="+filepath.Join(root, "usr/lib/nagios/plugins")+"\n"), 0o600))

@@ -69,7 +69,7 @@ func runFleetMaster(t *testing.T) {
 	// icinga2 pki runs as Icinga's user: the CSRs and keys go to a
 	// directory of its own, where the agents (root) fetch theirs.
 	certs := filepath.Join(ipctest.WorldReadableDir(t, "ipcwatch-fleet-"), "certs")
-	uid, gid := account(t, "nagios", 0)
+	uid, gid := ipctest.Account(t, "nagios", 0)
 	must(t, os.Mkdir(certs, 0o700))
 	must(t, os.Chown(certs, uid, gid))
 	icingaCLI(t, "node", "setup", "--master", "--cn", "master", "--zone", "master", "--disable-confd")
@@ -206,7 +206,7 @@ func runFleetAgent(t *testing.T, name string) {
 	// node setup made the agent a key and a self-signed certificate; the
 	// master's CA signed the ones to use (README: Fleet).
 	certs := os.Getenv("IPCWATCH_FLEET_CERTS")
-	uid, gid := account(t, "nagios", 0)
+	uid, gid := ipctest.Account(t, "nagios", 0)
 	must(t, copyAs(filepath.Join(certs, name+".key"), "/var/lib/icinga2/certs/"+name+".key", 0o600, uid, gid))
 	must(t, copyAs(filepath.Join(certs, name+".crt"), "/var/lib/icinga2/certs/"+name+".crt", 0o644, uid, gid))
 	must(t, copyAs(filepath.Join(certs, "ca.crt"), "/var/lib/icinga2/certs/ca.crt", 0o644, uid, gid))
@@ -276,7 +276,7 @@ func icingaFiles(t *testing.T, root string) {
 	}
 	must(t, unix.Mount(etc, "/etc/icinga2", "", unix.MS_BIND, ""))
 	t.Cleanup(func() { _ = unix.Unmount("/etc/icinga2", unix.MNT_DETACH) })
-	uid, gid := account(t, "nagios", 0)
+	uid, gid := ipctest.Account(t, "nagios", 0)
 	for _, dir := range []string{"/var/lib/icinga2", "/var/cache/icinga2", "/var/spool/icinga2"} {
 		must(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"))
 		must(t, os.Chown(dir, uid, gid))

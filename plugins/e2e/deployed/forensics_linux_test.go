@@ -107,7 +107,7 @@ func TestOOMKilledGeneration(t *testing.T) {
 	// As nagios too. Its stale count may differ here: this test shares
 	// the host's PID namespace, where other tests' Apaches run in IPC
 	// namespaces nagios cannot read; whatever it counts, it names no cause.
-	uid, gid := account(t, "nagios", 0)
+	uid, gid := ipctest.Account(t, "nagios", 0)
 	asNagios, _ := runAs(t, uid, gid, "", check, "-v", "--min-age", "0s", "--stale-warning", "0")
 	if strings.Contains(asNagios, "OOM killer") || strings.Contains(asNagios, "oom_killed") {
 		t.Errorf("the check as nagios names a cause it cannot have read")

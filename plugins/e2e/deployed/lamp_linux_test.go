@@ -86,7 +86,7 @@ func outageBesideNeighbour(t *testing.T, nc neighbourCase) {
 	}
 	root := installed(t)
 	asInstalledHost(t, root)
-	nagiosUID, nagiosGID := account(t, "nagios", 0)
+	nagiosUID, nagiosGID := ipctest.Account(t, "nagios", 0)
 	if nagiosUID == 0 {
 		t.Fatal("Debian's nagios4-core makes the nagios user (make deps)")
 	}
@@ -321,8 +321,8 @@ func TestLAMPWitnessedBesideApache(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/ipcwatch/remediate.conf"), shipped, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	nagiosUID, nagiosGID := account(t, "nagios", 0)
-	telegrafUID, telegrafGID := account(t, "telegraf", 60999)
+	nagiosUID, nagiosGID := ipctest.Account(t, "nagios", 0)
+	telegrafUID, telegrafGID := ipctest.Account(t, "telegraf", 60999)
 	if nagiosUID == 0 {
 		t.Fatal("Debian's nagios4-core makes the nagios user (make deps)")
 	}

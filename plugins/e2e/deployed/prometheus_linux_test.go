@@ -72,9 +72,9 @@ func TestPrometheusFleet(t *testing.T) {
 	began := time.Now()
 	root := installed(t)
 	asInstalledHost(t, root)
-	telegrafUID, telegrafGID := account(t, "telegraf", 60999)
-	promUID, promGID := account(t, "prometheus", 60998)
-	nagiosUID, nagiosGID := account(t, "nagios", 0)
+	telegrafUID, telegrafGID := ipctest.Account(t, "telegraf", 60999)
+	promUID, promGID := ipctest.Account(t, "prometheus", 60998)
+	nagiosUID, nagiosGID := ipctest.Account(t, "nagios", 0)
 	if nagiosUID == 0 {
 		t.Fatal("Debian's nagios4-core makes the nagios user (make deps)")
 	}

@@ -27,7 +27,7 @@ func TestHiddenProcessesNotStale(t *testing.T) {
 		return
 	}
 	root := installed(t)
-	nagiosUID, nagiosGID := account(t, "nagios", 0)
+	nagiosUID, nagiosGID := ipctest.Account(t, "nagios", 0)
 	ap := ipctest.NewApache(t)
 	if err := ap.Start(); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestUnreadableRecordsNotMeasured(t *testing.T) {
 	}
 	root := installed(t)
 	asInstalledHost(t, root)
-	nagiosUID, nagiosGID := account(t, "nagios", 0)
+	nagiosUID, nagiosGID := ipctest.Account(t, "nagios", 0)
 	running := ipctest.NewApache(t)
 	if err := running.Start(); err != nil {
 		t.Fatal(err)

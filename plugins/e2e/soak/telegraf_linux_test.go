@@ -2,11 +2,9 @@ package soak
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
 )
@@ -40,7 +36,7 @@ func startRealTelegraf(t *testing.T, in installed) *realTelegraf {
 	bin := os.Getenv("IPCWATCH_TELEGRAF")
 	_, err := os.Stat(bin)
 	ipctest.Require(t, bin != "" && err == nil, "needs a Telegraf binary in IPCWATCH_TELEGRAF (make telegraf)")
-	uid, gid := account(t, "telegraf", telegrafUID)
+	uid, gid := ipctest.Account(t, "telegraf", telegrafUID)
 	dir := ipctest.WorldReadableDir(t, "ipcwatch-soak-telegraf-")
 	b, err := os.ReadFile(bin)
 	if err != nil {
@@ -253,34 +249,4 @@ func (h *history) around(from, to time.Time) (existed, live map[int32]bool, ok b
 		live = map[int32]bool{}
 	}
 	return existed, live, after
-}
-
-// account is name's uid and gid, or, where the host has no such user,
-// uid as both, written into copies of /etc/passwd and /etc/group bound
-// over them in the test's private mount namespace.
-func account(t *testing.T, name string, uid int) (int, int) {
-	t.Helper()
-	if u, err := user.Lookup(name); err == nil {
-		id, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		return id, gid
-	}
-	for file, line := range map[string]string{
-		"/etc/passwd": fmt.Sprintf("%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", name, uid, uid),
-		"/etc/group":  fmt.Sprintf("%s:x:%d:\n", name, uid),
-	} {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copyPath := filepath.Join(t.TempDir(), filepath.Base(file))
-		if err := os.WriteFile(copyPath, append(b, line...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Mount(copyPath, file, "", unix.MS_BIND, ""); err != nil {
-			t.Fatalf("bind %s: %v", file, err)
-		}
-		t.Cleanup(func() { _ = unix.Unmount(file, unix.MNT_DETACH) })
-	}
-	return uid, uid
 }
