@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -113,9 +114,9 @@ var (
 func (s *soak) checkLoop(ctx context.Context) {
 	r := s.rng(13)
 	for sleep(ctx, between(r, 100*time.Millisecond, 700*time.Millisecond)) {
-		before, live := semIDs(), s.liveArrays()
+		before, live, from := semIDs(), s.liveArrays(), time.Now()
 		out, code := run(asNagios(s.in.check(), "--stale-warning", "0", "--min-age", "0s"))
-		after, liveAfter := semIDs(), s.liveArrays()
+		after, liveAfter := s.seenSince(from), s.liveArrays()
 		s.fig.add(&s.fig.checks, 1)
 		if code < 0 || code > 3 {
 			s.violate(false, "check exited %d: %s", code, out)
@@ -131,6 +132,45 @@ func (s *soak) checkLoop(ctx context.Context) {
 		}
 		s.judgeCount("check", stale, before, after, live, liveAfter, out)
 	}
+}
+
+// shimGatherLimit bounds one gather of the shim under the soak's load
+// (a thousand idle processes, every loop taking censuses): liveness, not
+// a number; a gather once took over 10 s in a 30-minute run.
+const shimGatherLimit = 30 * time.Second
+
+// seenSince is every array that existed from a time on: those there now
+// and those the monitor saw meanwhile, made and removed while a check or
+// a gather ran (a failed start's arrays, a handler's removal).
+func (s *soak) seenSince(from time.Time) map[int32]bool {
+	ids := semIDs()
+	seen, _, _ := s.history.around(from, time.Now())
+	for id := range seen {
+		ids[id] = true
+	}
+	return ids
+}
+
+// lockedBuffer is a strings.Builder safe for a process's writes and the
+// soak's read.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 4096 {
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // judgeCount holds a stale count to the arrays that existed while it was
@@ -175,6 +215,8 @@ var (
 func (s *soak) gatherLoop(ctx context.Context) {
 	r := s.rng(14)
 	cmd := asNagios(s.in.shim(), "-config", s.in.shimConf(), "-poll_interval_disabled")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		s.violate(false, "shim: %v", err)
@@ -201,7 +243,7 @@ func (s *soak) gatherLoop(ctx context.Context) {
 		close(lines)
 	}()
 	for sleep(ctx, between(r, 100*time.Millisecond, 700*time.Millisecond)) {
-		before, live := semIDs(), s.liveArrays()
+		before, live, from := semIDs(), s.liveArrays(), time.Now()
 		if _, err := io.WriteString(stdin, "\n"); err != nil {
 			s.violate(false, "shim stopped: %v", err)
 			return
@@ -214,11 +256,11 @@ func (s *soak) gatherLoop(ctx context.Context) {
 				return
 			}
 			line = l
-		case <-time.After(10 * time.Second):
-			s.violate(false, "shim gave no sysvipc_sem line in 10s")
+		case <-time.After(shimGatherLimit):
+			s.violate(false, "shim gave no sysvipc_sem line in %s (its stderr: %q)", shimGatherLimit, stderr.String())
 			return
 		}
-		after, liveAfter := semIDs(), s.liveArrays()
+		after, liveAfter := s.seenSince(from), s.liveArrays()
 		s.fig.add(&s.fig.gathers, 1)
 		m := fieldStale.FindStringSubmatch(line)
 		if m == nil {
