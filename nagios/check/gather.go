@@ -95,7 +95,7 @@ func gatherIn(fs sysvipc.FS, o options, now time.Time, nsRecords *sysvipc.Namesp
 	f.assessment = &a
 	if o.verbose >= 1 {
 		f.kept = fs.KeptBy(a.Tally, a.Census)
-		f.generations = leakForensics(fs, a, pol, logs)
+		f.generations, _ = fs.AssessmentForensics(a, pol, logs) // -v's extra: no causes rather than no check
 	}
 	f.recordProblems = append(f.recordProblems, nsRecords.Problems...)
 	return f, nil
@@ -107,22 +107,4 @@ func assessAll(fs sysvipc.FS, pol sysvipc.Policy) (sysvipc.Assessment, error) {
 		return sysvipc.Assessment{}, err
 	}
 	return fs.Assess(arrays, fs.Prober(), pol)
-}
-
-// leakForensics groups the stale arrays into generations, each with the
-// cause the kernel log and the journal show. The counting path lists no
-// array: with some stale, they are listed once more.
-func leakForensics(fs sysvipc.FS, a sysvipc.Assessment, pol sysvipc.Policy, logs *sysvipc.Evidence) []sysvipc.Generation {
-	if a.Tally.Stale == 0 {
-		return nil
-	}
-	stale := a.Stale()
-	if a.Arrays == nil {
-		full, err := assessAll(fs, pol)
-		if err != nil {
-			return nil
-		}
-		stale = full.Stale()
-	}
-	return fs.LeakForensics(sysvipc.LeakedArrays(stale, pol.Records), logs)
 }

@@ -94,6 +94,29 @@ func ticksAfter(boot time.Time, ticks uint64) time.Time {
 	return boot.Add(time.Duration(ticks) * time.Second / userHZ)
 }
 
+// AssessmentForensics is LeakForensics for a face's assessment: its
+// stale arrays, listed once more when the assessment kept counts only
+// (AssessLiveCounts), with the records it was judged by. Nil when none
+// is stale.
+func (fs FS) AssessmentForensics(a Assessment, pol Policy, logs *Evidence) ([]Generation, error) {
+	if a.Tally.Stale == 0 {
+		return nil, nil
+	}
+	stale := a.Stale()
+	if a.Arrays == nil {
+		arrays, err := fs.LiveSemArrays()
+		if err != nil {
+			return nil, err
+		}
+		full, err := fs.Assess(arrays, fs.Prober(), pol)
+		if err != nil {
+			return nil, err
+		}
+		stale = full.Stale()
+	}
+	return fs.LeakForensics(LeakedArrays(stale, pol.Records), logs), nil
+}
+
 // Evidence reads the host's logs once for every namespace a face judges
 // (Telegraf's namespaces = "all", the check's --all-namespaces): the
 // kernel log, and systemd's journal since boot (no array outlives a

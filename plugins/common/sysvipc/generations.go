@@ -146,8 +146,11 @@ func Attribute(gens []Generation, ev DeathEvidence) []Generation {
 // zero when there is none or the generation has no unit.
 func nextStart(gens []Generation, i int) time.Time {
 	var next time.Time
+	if gens[i].Unit == "" {
+		return next
+	}
 	for j, o := range gens {
-		if j != i && gens[i].Unit != "" && o.Unit == gens[i].Unit && o.Start.After(gens[i].Start) && (next.IsZero() || o.Start.Before(next)) {
+		if j != i && o.Unit == gens[i].Unit && o.Start.After(gens[i].Start) && (next.IsZero() || o.Start.Before(next)) {
 			next = o.Start
 		}
 	}

@@ -307,24 +307,14 @@ func mulClamp(a, b uint64) int64 {
 // the stale count was measured and is not 0; the causes need the kernel
 // log, which only root reads, so as Telegraf's user they are unknown.
 func gatherLeaks(acc telegraf.Accumulator, fs ipc.FS, a ipc.Assessment, pol ipc.Policy, now time.Time, logs *ipc.Evidence) {
-	if a.Tally.Stale == 0 {
+	gens, err := fs.AssessmentForensics(a, pol, logs)
+	if err != nil {
+		acc.AddError(fmt.Errorf("leak forensics: %w", err))
 		return
 	}
-	stale := a.Stale()
-	if a.Arrays == nil {
-		arrays, err := fs.LiveSemArrays()
-		if err != nil {
-			acc.AddError(fmt.Errorf("leak forensics: %w", err))
-			return
-		}
-		full, err := fs.Assess(arrays, fs.Prober(), pol)
-		if err != nil {
-			acc.AddError(fmt.Errorf("leak forensics: %w", err))
-			return
-		}
-		stale = full.Stale()
+	if len(gens) == 0 {
+		return
 	}
-	gens := fs.LeakForensics(ipc.LeakedArrays(stale, pol.Records), logs)
 	for cause, n := range ipc.CountByCause(gens) {
 		if n == 0 {
 			continue
