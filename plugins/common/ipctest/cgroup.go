@@ -41,7 +41,7 @@ func NewMemoryCgroup(t testing.TB, limit int64) *MemoryCgroup {
 	})
 	for i, name := range files {
 		value := strconv.FormatInt(limit, 10)
-		if i > 0 {
+		if name == "memory.swappiness" || name == "memory.swap.max" {
 			value = "0" // no swap
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(value), 0); err != nil && i == 0 {
@@ -74,7 +74,9 @@ func memoryCgroupDir() (string, []string, error) {
 			if c == "memory" {
 				root := filepath.Join("/sys/fs/cgroup/memory", parts[2])
 				if _, err := os.Stat(filepath.Join(root, "memory.limit_in_bytes")); err == nil {
-					return filepath.Join(root, name), []string{"memory.limit_in_bytes", "memory.swappiness"}, nil
+					// memsw (memory and swap together) exists only with
+					// swap accounting; swappiness 0 is the fallback.
+					return filepath.Join(root, name), []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.swappiness"}, nil
 				}
 			}
 		}
@@ -87,6 +89,36 @@ func memoryCgroupDir() (string, []string, error) {
 		return "", nil, fmt.Errorf("no v1 memory hierarchy, and %s does not delegate memory (%v)", parent, err)
 	}
 	return filepath.Join(parent, name), []string{"memory.max", "memory.swap.max"}, nil
+}
+
+// Diagnose says what the cgroup's memory files and the machine's swap
+// read: why a process in it may have outgrown its limit without an OOM
+// kill.
+func (c *MemoryCgroup) Diagnose() string {
+	var b strings.Builder
+	for _, name := range []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.swappiness", "memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.memsw.usage_in_bytes", "memory.failcnt", "memory.oom_control", "memory.max", "memory.swap.max", "memory.current", "memory.swap.current", "memory.events"} {
+		if v, err := os.ReadFile(filepath.Join(c.Dir, name)); err == nil {
+			fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(strings.Fields(string(v)), " "))
+		}
+	}
+	swaps, _ := os.ReadFile("/proc/swaps")
+	fmt.Fprintf(&b, "/proc/swaps: %s\n", strings.Join(strings.Fields(string(swaps)), " "))
+	for _, pid := range c.Procs() {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		var rss, state string
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "State:") {
+				if l[0] == 'V' {
+					rss = strings.Join(strings.Fields(l)[1:], " ")
+				} else {
+					state = strings.Join(strings.Fields(l)[1:], " ")
+				}
+			}
+		}
+		fmt.Fprintf(&b, "pid %d %q: state %s, rss %s\n", pid, strings.ReplaceAll(string(cmd), "\x00", " "), state, rss)
+	}
+	return b.String()
 }
 
 // Procs lists the processes in the cgroup, as this PID namespace numbers

@@ -62,15 +62,25 @@ func TestOOMKilledGeneration(t *testing.T) {
 	// The request that pushes the cgroup past its limit: its worker dies
 	// waiting for the map's answer.
 	outage := time.Now()
+	answered := make(chan string, 1)
 	go func() {
 		resp, err := (&http.Client{Timeout: time.Minute}).Get(hog.URL("/hog/x"))
-		if err == nil {
-			resp.Body.Close()
+		if err != nil {
+			answered <- err.Error()
+			return
 		}
+		resp.Body.Close()
+		answered <- fmt.Sprintf("%s after %s", resp.Status, time.Since(outage).Round(time.Millisecond))
 	}()
 	for deadline := time.Now().Add(time.Minute); slices.ContainsFunc(apache, ipctest.Alive); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the OOM killer left Apache running: %v alive", slices.DeleteFunc(slices.Clone(apache), func(p int) bool { return !ipctest.Alive(p) }))
+			request := "no answer yet"
+			select {
+			case request = <-answered:
+			default:
+			}
+			t.Fatalf("the OOM killer left Apache running: %v alive; the request: %s\nthe cgroup:\n%s\nApache's log:\n%s",
+				slices.DeleteFunc(slices.Clone(apache), func(p int) bool { return !ipctest.Alive(p) }), request, cg.Diagnose(), hog.Log())
 		}
 	}
 	t.Logf("the OOM killer ended Apache %s after the request", time.Since(outage).Round(10*time.Millisecond))
