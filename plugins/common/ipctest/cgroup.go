@@ -116,7 +116,8 @@ func (c *MemoryCgroup) Diagnose() string {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "pid %d %q: state %s, rss %s\n", pid, strings.ReplaceAll(string(cmd), "\x00", " "), state, rss)
+		adj, _ := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))
+		fmt.Fprintf(&b, "pid %d %q: state %s, rss %s, oom_score_adj %s\n", pid, strings.ReplaceAll(string(cmd), "\x00", " "), state, rss, strings.TrimSpace(string(adj)))
 	}
 	return b.String()
 }

@@ -49,12 +49,16 @@ func TestOOMKilledGeneration(t *testing.T) {
 	cg := ipctest.NewMemoryCgroup(t, 96<<20)
 	hog := ipctest.NewApacheWith(t, ipctest.ApacheOptions{Cgroup: cg.Dir, MemoryHog: true})
 	must(t, hog.Start())
+	// Apache's processes first, the map program (whatever score it was
+	// born with) after them.
 	var apache []int
 	for _, pid := range cg.Procs() {
+		adj := "0"
 		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "apache2" {
 			apache = append(apache, pid)
-			must(t, os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("1000"), 0))
+			adj = "1000"
 		}
+		must(t, os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(adj), 0))
 	}
 	oomIDs := slices.DeleteFunc(ipctest.SemIDs(t), func(id int32) bool { return slices.Contains(killedIDs, id) })
 	t.Logf("the OOM generation: apache2 pids %v, arrays %v; the SIGKILLed one's arrays %v", apache, oomIDs, killedIDs)
