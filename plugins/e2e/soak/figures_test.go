@@ -21,7 +21,9 @@ type figures struct {
 	handlerTimes  []time.Duration
 	handlerLocked int
 	checks        int
+	checkTimes    []time.Duration // each check's run, start to exit
 	gathers       int
+	gatherTimes   []time.Duration // each shim gather, newline to its sysvipc_sem line
 	hooks         int
 	oomKilled     int // processes the OOM killer killed (the kernel's log)
 	keptReused    int // arrays a before-start kept for a process that took a dead last pid's number
@@ -37,6 +39,24 @@ func (f *figures) fault(kind string) {
 		f.faults = map[string]int{}
 	}
 	f.faults[kind]++
+}
+
+// took adds one duration to a list of them.
+func (f *figures) took(list *[]time.Duration, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*list = append(*list, d)
+}
+
+// spread is a list of durations' p50, p99 and max, "none" when empty.
+func spread(list []time.Duration) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	times := slices.Clone(list)
+	slices.Sort(times)
+	at := func(q float64) time.Duration { return times[int(q*float64(len(times)-1))].Round(time.Millisecond) }
+	return fmt.Sprintf("p50 %s, p99 %s, max %s", at(0.5), at(0.99), times[len(times)-1].Round(time.Millisecond))
 }
 
 func (f *figures) add(field *int, n int) {
@@ -75,5 +95,6 @@ func (f *figures) report(seed int64, d time.Duration) string {
 	}
 	fmt.Fprintf(&b, "handler runs: %d (p50 %s, max %s; %d more found the lock held), before-start hooks %d, checks %d, shim gathers %d, real Telegraf gathers %d\n",
 		len(times), p50.Round(time.Millisecond), maxT.Round(time.Millisecond), f.handlerLocked, f.hooks, f.checks, f.gathers, f.telegraf)
+	fmt.Fprintf(&b, "check runs: %s; shim gathers: %s\n", spread(f.checkTimes), spread(f.gatherTimes))
 	return b.String()
 }

@@ -116,6 +116,7 @@ func (s *soak) checkLoop(ctx context.Context) {
 	for sleep(ctx, between(r, 100*time.Millisecond, 700*time.Millisecond)) {
 		before, live, from := semIDs(), s.liveArrays(), time.Now()
 		out, code := run(asNagios(s.in.check(), "--stale-warning", "0", "--min-age", "0s"))
+		s.fig.took(&s.fig.checkTimes, time.Since(from))
 		after, liveAfter := s.seenSince(from), s.liveArrays()
 		s.fig.add(&s.fig.checks, 1)
 		if code < 0 || code > 3 {
@@ -256,6 +257,7 @@ func (s *soak) gatherLoop(ctx context.Context) {
 				return
 			}
 			line = l
+			s.fig.took(&s.fig.gatherTimes, time.Since(from))
 		case <-time.After(shimGatherLimit):
 			s.violate(false, "shim gave no sysvipc_sem line in %s (its stderr: %q)", shimGatherLimit, stderr.String())
 			return
