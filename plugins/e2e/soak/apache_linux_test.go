@@ -31,6 +31,21 @@ type instance struct {
 	// a hooked instance's before-start must remove them.
 	lastArrays  map[int32]bool
 	lastStarted bool // its last start succeeded and was recorded
+	workerKills int  // SIGKILLs of its workers, the master living on
+}
+
+// instanceState is what a request's failure is set against: whether a
+// fault or a restart touched its instance while it was in flight.
+type instanceState struct {
+	running, busy bool
+	master        int
+	masterTicks   uint64
+	workerKills   int
+}
+
+// state is the instance's state now; the caller holds soak.mu.
+func (in *instance) state() instanceState {
+	return instanceState{in.running, in.busy, in.master, in.masterTicks, in.workerKills}
 }
 
 // unit is the systemd unit name the hooks record it under.
@@ -273,11 +288,13 @@ func (s *soak) kill(in *instance, r *rand.Rand) {
 		w := workers[r.IntN(len(workers))]
 		if r.IntN(2) == 0 {
 			_ = syscall.Kill(w, syscall.SIGKILL)
+			in.workerKills++
 			s.fig.fault("SIGKILL worker")
 		} else {
 			for _, w := range workers {
 				_ = syscall.Kill(w, syscall.SIGKILL)
 			}
+			in.workerKills++
 			s.fig.fault("SIGKILL all workers")
 		}
 	case k == 1:

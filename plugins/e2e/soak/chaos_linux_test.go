@@ -2,7 +2,9 @@ package soak
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/ipctest"
@@ -126,6 +128,7 @@ func (s *soak) load(ctx context.Context) {
 		in := s.instances[r.IntN(len(s.instances))]
 		s.mu.Lock()
 		up := in.running && !in.busy
+		before := in.state()
 		s.mu.Unlock()
 		if !up {
 			continue
@@ -139,10 +142,26 @@ func (s *soak) load(ctx context.Context) {
 		}
 		if err == nil && code == 200 {
 			s.fig.add(&s.fig.served, 1)
-		} else {
-			s.fig.add(&s.fig.failed, 1)
+			continue
 		}
+		s.mu.Lock()
+		steady := in.state() == before
+		s.mu.Unlock()
+		s.fig.requestFailed(steady, failure(code, err))
 	}
+}
+
+// failure is why a request failed, without its addresses and ports: the
+// error's last clause, or the status.
+func failure(code int, err error) string {
+	if err == nil {
+		return fmt.Sprintf("status %d", code)
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
 }
 
 // finish is the closing check: the outage made provable, the handler

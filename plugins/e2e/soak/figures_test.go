@@ -11,10 +11,14 @@ import (
 
 // figures are what one soak counts; every field under mu.
 type figures struct {
-	mu            sync.Mutex
-	faults        map[string]int
-	served        int
-	failed        int
+	mu     sync.Mutex
+	faults map[string]int
+	served int
+	failed int
+	// failedSteady are the failed requests whose instance no fault
+	// touched (same master, neither stopped nor restarting, no worker
+	// SIGKILLed) while they were in flight, by reason.
+	failedSteady  map[string]int
 	leaked        int
 	removed       int
 	liveRemoved   int
@@ -39,6 +43,20 @@ func (f *figures) fault(kind string) {
 		f.faults = map[string]int{}
 	}
 	f.faults[kind]++
+}
+
+// requestFailed counts a failed request, and its reason when its
+// instance was steady throughout.
+func (f *figures) requestFailed(steady bool, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed++
+	if steady {
+		if f.failedSteady == nil {
+			f.failedSteady = map[string]int{}
+		}
+		f.failedSteady[reason]++
+	}
 }
 
 // took adds one duration to a list of them.
@@ -79,7 +97,17 @@ func (f *figures) report(seed int64, d time.Duration) string {
 	for _, k := range slices.Sorted(maps.Keys(f.faults)) {
 		fmt.Fprintf(&b, ", %s %d", k, f.faults[k])
 	}
-	fmt.Fprintf(&b, "\nrequests: %d served, %d failed\n", f.served, f.failed)
+	steady := 0
+	var reasons []string
+	for _, k := range slices.Sorted(maps.Keys(f.failedSteady)) {
+		steady += f.failedSteady[k]
+		reasons = append(reasons, fmt.Sprintf("%q %d", k, f.failedSteady[k]))
+	}
+	fmt.Fprintf(&b, "\nrequests: %d served, %d failed (%d while their instance was killed, stopped or restarted, or a worker of it SIGKILLed", f.served, f.failed, f.failed-steady)
+	if steady > 0 {
+		fmt.Fprintf(&b, "; %d with the same master up throughout: %s", steady, strings.Join(reasons, ", "))
+	}
+	b.WriteString(")\n")
 	fmt.Fprintf(&b, "arrays: %d leaked, %d removed, %d live arrays removed; %d kept by a process that reused a dead last pid\n", f.leaked, f.removed, f.liveRemoved, f.keptReused)
 	if f.aimed > 0 || f.recheckKept > 0 {
 		fmt.Fprintf(&b, "masters that took a pid their plan's census had read: %d; arrays the final re-check kept: %d\n", f.aimed, f.recheckKept)
