@@ -133,6 +133,9 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 			for _, l := range sysvipc.KeptLines(f.kept, sysvipc.MaxKeptLines, o.policyFile) {
 				long("%s", l)
 			}
+			if line := a.Tally.Maturing.Line(now, o.minAge); line != "" {
+				long("%s", line)
+			}
 			for _, p := range f.recordProblems {
 				long("unit record not used: %s", p)
 			}

@@ -130,6 +130,9 @@ type Tally struct {
 	// Blockers counts the arrays kept by each process that decided a
 	// verdict other than stale (Classification.Blocker), by reason.
 	Blockers map[Blocked]int
+	// Maturing are the arrays kept for their age alone, their last user
+	// gone (AwaitsAge).
+	Maturing Maturing
 }
 
 // Blocked is one process keeping arrays for one reason.
@@ -182,6 +185,9 @@ func (t *tallying) add(c Classification) {
 		t.Stale++
 	case Live:
 		t.Live++
+		if AwaitsAge(v, first, c.PIDState) {
+			t.Maturing.Add(c.Age)
+		}
 	default:
 		t.Unknown++
 		if t.UnknownWhy == nil {
@@ -238,6 +244,7 @@ func (t *Tally) merge(o Tally) {
 	t.Stale += o.Stale
 	t.Live += o.Live
 	t.Unknown += o.Unknown
+	t.Maturing.merge(o.Maturing)
 	for r, n := range o.UnknownWhy {
 		if t.UnknownWhy == nil {
 			t.UnknownWhy = map[Reason]int{}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,16 @@ func TestRemediateApache(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "dry run: 11 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 11 {
 		t.Errorf("dry run: exit %d, %s", code, out)
 	}
+	// With the minimum age (5m through sudo, the default), the seconds-old
+	// leaks are kept, and the handler says from when they can be judged:
+	// an engine will not call it again while the check stays CRITICAL.
+	out, code = h.run("--dry-run")
+	young := regexp.MustCompile(`(?m)^  11 arrays whose last user is gone changed within min_age 5m0s: judged from (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC if unchanged; run the handler again then \(Nagios and Icinga call it only when the check's state changes\)$`)
+	if m := young.FindStringSubmatch(out); code != 0 || !strings.Contains(out, "dry run: 0 of 11 Apache-shaped arrays stale") || m == nil {
+		t.Errorf("dry run with the minimum age: exit %d, %s", code, out)
+	} else if from, err := time.Parse(time.DateTime, m[1]); err != nil || from.Before(time.Now().Add(4*time.Minute)) || from.After(time.Now().Add(5*time.Minute)) {
+		t.Errorf("the young leaks are judged from %s, want within 5m of now", m[1])
+	}
 	if got := ipctest.SemIDs(t); len(got) != 13 {
 		t.Fatalf("a dry run changed the arrays: %v", got)
 	}
@@ -155,16 +166,16 @@ func TestRemediateApache(t *testing.T) {
 	}
 
 	recs := h.records()
-	if len(recs) != 5 {
-		t.Fatalf("%d audit lines, want 5 (master running, beside www-data, gated, dry run, act)", len(recs))
+	if len(recs) != 6 {
+		t.Fatalf("%d audit lines, want 6 (master running, beside www-data, gated, two dry runs, act)", len(recs))
 	}
 	if r := recs[0]; r.ArraysBefore != 13 || r.ArraysAfter != 13 || len(r.Actions) != 0 || len(r.Evidence) != 11 {
 		t.Errorf("audit of the run beside a master: %+v", r)
 	}
-	if r := recs[4]; r.DryRun || r.ArraysBefore != 13 || r.ArraysAfter != 2 || len(r.Actions) != 11 || r.Trigger.StateType != "HARD" || len(r.Evidence) != 11 {
+	if r := recs[5]; r.DryRun || r.ArraysBefore != 13 || r.ArraysAfter != 2 || len(r.Actions) != 11 || r.Trigger.StateType != "HARD" || len(r.Evidence) != 11 {
 		t.Errorf("audit of the acting run: %+v", r)
 	}
-	if !recs[3].DryRun || len(recs[3].Actions) != 0 || !strings.HasPrefix(recs[2].Trigger.Decision, "nothing to do") {
+	if !recs[3].DryRun || len(recs[3].Actions) != 0 || !recs[4].DryRun || len(recs[4].Actions) != 0 || !strings.HasPrefix(recs[2].Trigger.Decision, "nothing to do") {
 		t.Errorf("audit of the gated and dry runs: %+v %+v", recs[2], recs[3])
 	}
 }

@@ -67,6 +67,10 @@ func hook(o options, rec *record) (string, error) {
 		if line := sysvipc.GenerationsLine(gens); line != "" {
 			rep.Note += "; " + line
 		}
+		now := time.Now()
+		if line := maturing(rep.FirstRound(), now).Line(now, o.minAge); line != "" {
+			rep.Note += "; " + line
+		}
 		if rep.Record != nil && !o.dryRun {
 			records[o.unit] = rep.Record
 		}
