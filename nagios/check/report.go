@@ -133,7 +133,7 @@ func writeLong(o options, j judged, long func(string, ...any), now time.Time) {
 			for _, l := range sysvipc.KeptLines(f.kept, sysvipc.MaxKeptLines, o.policyFile) {
 				long("%s", l)
 			}
-			if line := a.Tally.Maturing.Line(now, o.minAge); line != "" {
+			if line := a.Tally.Maturing.Line(o.minAge); line != "" {
 				long("%s", line)
 			}
 			for _, p := range f.recordProblems {

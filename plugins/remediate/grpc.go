@@ -85,7 +85,7 @@ func reportToProto(r Report) *proto.Report {
 			Semid: e.SemID, Key: e.Key, Uid: e.UID, Owner: e.Owner, Nsems: e.NSems,
 			Value: int32(e.Value), Ncnt: int32(e.NCnt), Zcnt: int32(e.ZCnt), LastPid: int32(e.LastPID),
 			PidState: pidStates.toProto(e.PIDState), Otime: e.OTime, Ctime: e.CTime,
-			Verdict: verdicts.toProto(e.Verdict), Round: int32(e.Round), BlockerPid: int32(e.BlockerPID),
+			Verdict: verdicts.toProto(e.Verdict), Round: int32(e.Round), BlockerPid: int32(e.BlockerPID), Matures: e.Matures,
 		}
 		for _, reason := range e.Reasons {
 			pe.Reasons = append(pe.Reasons, reasons.toProto(reason))
@@ -120,7 +120,7 @@ func reportFromProto(r *proto.Report) Report {
 			SemID: e.GetSemid(), Key: e.GetKey(), UID: e.GetUid(), Owner: e.GetOwner(), NSems: e.GetNsems(),
 			Value: int(e.GetValue()), NCnt: int(e.GetNcnt()), ZCnt: int(e.GetZcnt()), LastPID: int(e.GetLastPid()),
 			PIDState: pidStates.fromProto(e.GetPidState()), OTime: e.GetOtime(), CTime: e.GetCtime(),
-			Verdict: verdicts.fromProto(e.GetVerdict()), Round: int(e.GetRound()), BlockerPID: int(e.GetBlockerPid()),
+			Verdict: verdicts.fromProto(e.GetVerdict()), Round: int(e.GetRound()), BlockerPID: int(e.GetBlockerPid()), Matures: e.GetMatures(),
 		}
 		for _, reason := range e.GetReasons() {
 			ev.Reasons = append(ev.Reasons, reasons.fromProto(reason))

@@ -1,12 +1,14 @@
 package remediate
 
 import (
+	"reflect"
 	"slices"
 
-	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
 // TestDurationsCrossWithoutWrapping: the minimum age never wraps into a
@@ -43,5 +45,17 @@ func TestEveryReasonCrosses(t *testing.T) {
 		if p == 0 || reasons.fromProto(p) != r {
 			t.Errorf("reason %q crosses as %v", r, p)
 		}
+	}
+}
+
+// TestEvidenceCrosses: every field of an array's evidence, matures
+// included, reaches the host as the plugin sent it.
+func TestEvidenceCrosses(t *testing.T) {
+	e := Evidence{SemID: 7, Key: 0, UID: 33, Owner: "www-data", NSems: 1, Value: 1, NCnt: 2, ZCnt: 3, LastPID: 4242,
+		PIDState: sysvipc.PIDDead, OTime: 1000, CTime: 990, Verdict: sysvipc.Live, Reasons: []sysvipc.Reason{sysvipc.ReasonTooYoung},
+		Round: 2, BlockerPID: 9, Matures: true}
+	got := reportFromProto(reportToProto(Report{Evidence: []Evidence{e}}))
+	if len(got.Evidence) != 1 || !reflect.DeepEqual(got.Evidence[0], e) {
+		t.Errorf("evidence crossed as %+v, want %+v", got.Evidence, e)
 	}
 }

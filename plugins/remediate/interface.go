@@ -88,6 +88,9 @@ type Evidence struct {
 	Round    int              `json:"round"` // 1, or 2 when judged again after killing orphans
 	// BlockerPID is the process that kept it from being stale (0: none).
 	BlockerPID int `json:"blocker_pid,omitempty"`
+	// Matures: kept for its age alone, and stale were it older
+	// (sysvipc.Classification.Matures).
+	Matures bool `json:"matures,omitempty"`
 }
 
 // Orphan is an Apache worker whose master died.

@@ -56,6 +56,10 @@ type Classification struct {
 	// orphan, the last user. Nil when no process did (a waiter or a
 	// holder the kernel does not name, the minimum age).
 	Blocker *Process
+	// Matures marks an array kept for its age alone that the same rules,
+	// census and records would call stale were it older than the minimum
+	// age: a leak, as far as the reader can see, judged once it is.
+	Matures bool
 }
 
 // Candidate reports whether the array carries the signature of an Apache
@@ -259,7 +263,13 @@ func (j rules) classify(a SemArray, p *semAnswer) Classification {
 	if ok, why := j.pol.Candidate(a); !ok {
 		return Classification{Array: a, PIDState: PIDUnknown, Verdict: Live, Reasons: interned([]Reason{why})}
 	}
-	return j.unseen(j.witnesses.judge(j.candidate(a, p), j))
+	c := j.unseen(j.witnesses.judge(j.candidate(a, p), j))
+	if c.Verdict == Live && c.Reasons[0] == ReasonTooYoung {
+		aged := j
+		aged.pol.MinAge = 0
+		c.Matures = aged.unseen(aged.witnesses.judge(aged.candidate(a, p), aged)).Verdict == Stale
+	}
+	return c
 }
 
 // decidedInSight are the reasons a process the reader sees decided, which

@@ -195,7 +195,7 @@ func Advice(r Reason, exes []string, policyFile string) string {
 	case ReasonAfterMasterStart, ReasonWitnessedLive:
 		return "the running Apache made or changed it: it is that server's, nothing to do"
 	case ReasonTooYoung:
-		return fmt.Sprintf("wait until they are older than the minimum age (min_age in %s), then run the handler again: Nagios and Icinga call it only when the check's state changes, so a check that stays CRITICAL does not call it twice; or restart Apache through its unit, whose before-start hook judges them again", policyFile)
+		return "wait: arrays changed within the minimum age are never stale"
 	case ReasonLastPIDUnknown:
 		return "its last user ran outside this PID namespace, or nothing ever locked it: run the handler with --pid of a process in Apache's namespace"
 	case ReasonWaiters, ReasonHeld:

@@ -5,42 +5,45 @@ import (
 	"time"
 )
 
-// AwaitsAge says whether an array was kept for its age alone while its
-// last user is gone: a leak, perhaps, that the rules judge once it is
-// older than the minimum age. A monitoring engine calls its event
-// handler only when the check's state changes, so a handler that kept
-// such arrays is not called again for them; the faces say when to.
-func AwaitsAge(v Verdict, first Reason, pid PIDState) bool {
-	return v == Live && first == ReasonTooYoung && pid == PIDDead
-}
-
-// Maturing counts the arrays AwaitsAge keeps, and the age of the oldest:
-// the first the rules can judge.
+// Maturing counts the arrays kept for their age alone that the rules
+// would call stale once older (Classification.Matures), and the earliest
+// last change among them: the first the rules can judge. A monitoring
+// engine does not call its event handler again while a check stays in a
+// hard CRITICAL state, so a handler that kept such arrays says when to
+// run it again.
 type Maturing struct {
 	Arrays int
-	Oldest time.Duration
+	First  time.Time // the earliest last operation or change
 }
 
-// Add counts one array of that age.
-func (m *Maturing) Add(age time.Duration) {
+// Add counts one array last changed at lastOp.
+func (m *Maturing) Add(lastOp time.Time) {
+	if m.Arrays == 0 || lastOp.Before(m.First) {
+		m.First = lastOp
+	}
 	m.Arrays++
-	m.Oldest = max(m.Oldest, age)
 }
 
 func (m *Maturing) merge(o Maturing) {
+	if o.Arrays > 0 && (m.Arrays == 0 || o.First.Before(m.First)) {
+		m.First = o.First
+	}
 	m.Arrays += o.Arrays
-	m.Oldest = max(m.Oldest, o.Oldest)
 }
 
-// JudgedFrom is when the oldest of them is older than minAge, if it
-// stays unchanged.
-func (m Maturing) JudgedFrom(now time.Time, minAge time.Duration) time.Time {
-	return now.Add(minAge - m.Oldest)
+// JudgedFrom is when the first of them is older than minAge, if it stays
+// unchanged: its last change (whole seconds) plus minAge rounded up to a
+// second, as the plugin receives it.
+func (m Maturing) JudgedFrom(minAge time.Duration) time.Time {
+	if whole := minAge.Truncate(time.Second); whole != minAge {
+		minAge = whole + time.Second
+	}
+	return m.First.Add(minAge)
 }
 
 // Line says what a face prints of them, "" for none: how many, the
 // minimum age, and from when the first can be judged.
-func (m Maturing) Line(now time.Time, minAge time.Duration) string {
+func (m Maturing) Line(minAge time.Duration) string {
 	if m.Arrays == 0 {
 		return ""
 	}
@@ -48,6 +51,6 @@ func (m Maturing) Line(now time.Time, minAge time.Duration) string {
 	if m.Arrays == 1 {
 		noun = "array"
 	}
-	return fmt.Sprintf("%d %s whose last user is gone changed within min_age %s: judged from %s if unchanged",
-		m.Arrays, noun, minAge, m.JudgedFrom(now, minAge).UTC().Format("2006-01-02 15:04:05 MST"))
+	return fmt.Sprintf("%d %s kept only for their age would be stale: changed within min_age %s, the first judged from %s if unchanged",
+		m.Arrays, noun, minAge, m.JudgedFrom(minAge).UTC().Format("2006-01-02 15:04:05 MST"))
 }

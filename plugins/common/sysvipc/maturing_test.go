@@ -5,56 +5,103 @@ import (
 	"time"
 )
 
-func TestAwaitsAge(t *testing.T) {
-	for _, tt := range []struct {
-		v     Verdict
-		first Reason
-		pid   PIDState
-		want  bool
-	}{
-		{Live, ReasonTooYoung, PIDDead, true},
-		{Live, ReasonTooYoung, PIDAlive, false},   // its last user runs: in use, perhaps
-		{Live, ReasonTooYoung, PIDUnknown, false}, // never locked, or locked from another PID namespace
-		{Live, ReasonLastPIDAlive, PIDDead, false},
-		{Stale, ReasonNoApache, PIDDead, false},
-		{Unknown, ReasonTooYoung, PIDDead, false},
-	} {
-		if got := AwaitsAge(tt.v, tt.first, tt.pid); got != tt.want {
-			t.Errorf("AwaitsAge(%s, %s, %s) = %v, want %v", tt.v, tt.first, tt.pid, got, tt.want)
-		}
+// TestClassifyMatures: an array kept for its age alone matures only where
+// the same rules would call it stale once older: in the outage, its last
+// user gone, every process in sight. A running server's young array, one
+// a live process last used, one an owner's process may use, and any while
+// procfs hides processes do not.
+func TestClassifyMatures(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	const www = 33
+	young := SemArray{SemID: 1, Perms: 0o600, NSems: 1, UID: www, CTime: now.Unix() - 60}
+	detail := func(value, pid int) SemDetail {
+		return SemDetail{SemID: 1, UID: www, NSems: 1, CTime: young.CTime, Value: value, PID: pid}
 	}
+	master := &Process{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-time.Hour)}
+	worker := &Process{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-time.Hour)}
+	pol := Policy{ApacheUIDs: map[uint32]bool{www: true}, MinAge: DefaultMinAge, Now: now}
+	for _, tt := range []struct {
+		name   string
+		detail SemDetail
+		procs  []*Process
+		hidden bool
+		want   bool
+	}{
+		{name: "the outage, its last user gone", detail: detail(1, 4242), want: true},
+		{name: "its last user runs", detail: detail(1, 7), procs: []*Process{{PID: 7, Comm: "php", Start: now.Add(-3 * time.Hour)}}},
+		{name: "a running server's, made after its master started", detail: detail(1, 4242), procs: []*Process{
+			{PID: 100, PPID: 1, PGRP: 100, Exe: "apache2", Start: now.Add(-2 * time.Minute)},
+			{PID: 101, PPID: 100, PGRP: 100, Exe: "apache2", EUID: www, RUID: www, Start: now.Add(-2 * time.Minute)}}},
+		{name: "a running master may own it", detail: detail(1, 4242), procs: []*Process{master, worker}},
+		{name: "an owner's process may use it", detail: detail(1, 4242), procs: []*Process{{PID: 52, PPID: 1, PGRP: 52, Comm: "cron-job", ExePath: "/usr/local/bin/cron-job", EUID: www, RUID: www}}},
+		{name: "procfs hides processes", detail: detail(1, 4242), hidden: true},
+		{name: "its last user ran in another PID namespace", detail: detail(1, 0)},
+		{name: "held", detail: detail(0, 4242)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			census := Census{Procs: map[int]*Process{}, Hidden: tt.hidden}
+			for _, p := range tt.procs {
+				cp := *p
+				census.Procs[p.PID] = &cp
+			}
+			census.AssignRoles(pol.ApacheUIDs)
+			got := Classify([]SemArray{young}, census, fakeProber{1: tt.detail}, pol, 1)[0]
+			if got.Matures != tt.want {
+				t.Errorf("matures %v, want %v (%s %v)", got.Matures, tt.want, got.Verdict, got.Reasons)
+			}
+			if got.Verdict == Stale {
+				t.Errorf("a young array judged stale: %v", got.Reasons)
+			}
+			if tally := tallyOf(got); (tally.Maturing.Arrays == 1) != tt.want {
+				t.Errorf("the tally's maturing %+v, want matures %v", tally.Maturing, tt.want)
+			}
+		})
+	}
+}
+
+// tallyOf tallies classifications as the faces do.
+func tallyOf(cs ...Classification) Tally {
+	var tl tallying
+	for _, c := range cs {
+		tl.add(c)
+	}
+	return tl.done()
 }
 
 func TestMaturingLine(t *testing.T) {
-	now := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.DateTime, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	var m Maturing
-	if line := m.Line(now, 5*time.Minute); line != "" {
+	if line := m.Line(5 * time.Minute); line != "" {
 		t.Errorf("no arrays: %q, want none", line)
 	}
-	m.Add(90 * time.Second)
-	if got, want := m.Line(now, 5*time.Minute), "1 array whose last user is gone changed within min_age 5m0s: judged from 2026-12-06 07:03:30 UTC if unchanged"; got != want {
+	m.Add(at("2026-12-06 07:00:00"))
+	if got, want := m.Line(5*time.Minute), "1 array kept only for their age would be stale: changed within min_age 5m0s, the first judged from 2026-12-06 07:05:00 UTC if unchanged"; got != want {
 		t.Errorf("one array:\n got %q\nwant %q", got, want)
 	}
-	// The oldest decides when the first can be judged; the parts of a
-	// tally merge.
+	// The earliest last change decides; the parts of a tally merge.
 	var other Maturing
-	other.Add(4 * time.Minute)
-	other.Add(time.Second)
+	other.Add(at("2026-12-06 07:02:00"))
+	other.Add(at("2026-12-06 06:58:30"))
 	m.merge(other)
-	if got, want := m.Line(now, 5*time.Minute), "3 arrays whose last user is gone changed within min_age 5m0s: judged from 2026-12-06 07:01:00 UTC if unchanged"; got != want {
-		t.Errorf("three arrays:\n got %q\nwant %q", got, want)
+	if m.Arrays != 3 || !m.First.Equal(at("2026-12-06 06:58:30")) {
+		t.Errorf("merged: %+v", m)
 	}
-}
-
-// TestTallyCountsMaturing: the tally counts the young arrays whose last
-// user is gone, and not a young array whose last user runs.
-func TestTallyCountsMaturing(t *testing.T) {
-	var tl tallying
-	tl.add(Classification{Verdict: Live, Reasons: []Reason{ReasonTooYoung}, PIDState: PIDDead, Age: 30 * time.Second})
-	tl.add(Classification{Verdict: Live, Reasons: []Reason{ReasonTooYoung}, PIDState: PIDAlive, Age: 4 * time.Minute})
-	tl.add(Classification{Verdict: Live, Reasons: []Reason{ReasonTooYoung}, PIDState: PIDDead, Age: 2 * time.Minute})
-	tl.add(Classification{Verdict: Stale, Reasons: []Reason{ReasonNoApache, ReasonLastPIDDead}, PIDState: PIDDead, Age: time.Hour})
-	if got, want := tl.done().Maturing, (Maturing{Arrays: 2, Oldest: 2 * time.Minute}); got != want {
-		t.Errorf("maturing %+v, want %+v", got, want)
+	// A fraction of a second in min_age rounds up, as the plugin receives
+	// it: never a time at which the array is still young.
+	if got, want := m.JudgedFrom(4*time.Minute+30*time.Second+500*time.Millisecond), at("2026-12-06 07:03:01"); !got.Equal(want) {
+		t.Errorf("judged from %s with min_age 4m30.5s, want %s", got, want)
+	}
+	// After a backward clock step the last change lies ahead of the clock:
+	// judged from that change plus the minimum age, not from now.
+	var ahead Maturing
+	ahead.Add(at("2026-12-06 08:00:00"))
+	if got, want := ahead.JudgedFrom(5*time.Minute), at("2026-12-06 08:05:00"); !got.Equal(want) {
+		t.Errorf("after a backward step: judged from %s, want %s", got, want)
 	}
 }

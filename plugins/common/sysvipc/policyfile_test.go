@@ -158,15 +158,3 @@ func TestRunningServerKeepsNothing(t *testing.T) {
 		t.Errorf("last_pid_alive advice: %q", a)
 	}
 }
-
-// TestAdviceTooYoungSaysRunAgain: arrays kept for their age are kept by
-// a handler that an engine will not call again while the check stays
-// CRITICAL, so the advice says to run it again once they are old enough.
-func TestAdviceTooYoungSaysRunAgain(t *testing.T) {
-	a := Advice(ReasonTooYoung, nil, "/etc/ipcwatch/remediate.conf")
-	for _, want := range []string{"min_age in /etc/ipcwatch/remediate.conf", "then run the handler again", "only when the check's state changes"} {
-		if !strings.Contains(a, want) {
-			t.Errorf("younger_than_min_age advice lacks %q: %q", want, a)
-		}
-	}
-}

@@ -1,6 +1,9 @@
 package sysvipc
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Verdict is the classifier's answer for one semaphore array.
 type Verdict string
@@ -130,8 +133,8 @@ type Tally struct {
 	// Blockers counts the arrays kept by each process that decided a
 	// verdict other than stale (Classification.Blocker), by reason.
 	Blockers map[Blocked]int
-	// Maturing are the arrays kept for their age alone, their last user
-	// gone (AwaitsAge).
+	// Maturing are the arrays kept for their age alone that would be stale
+	// once older (Classification.Matures).
 	Maturing Maturing
 }
 
@@ -185,8 +188,8 @@ func (t *tallying) add(c Classification) {
 		t.Stale++
 	case Live:
 		t.Live++
-		if AwaitsAge(v, first, c.PIDState) {
-			t.Maturing.Add(c.Age)
+		if c.Matures {
+			t.Maturing.Add(time.Unix(max(c.Detail.OTime, c.Detail.CTime), 0))
 		}
 	default:
 		t.Unknown++

@@ -139,11 +139,11 @@ func TestRemediateApache(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "dry run: 11 of 11 Apache-shaped arrays stale") || strings.Count(out, "would remove") != 11 {
 		t.Errorf("dry run: exit %d, %s", code, out)
 	}
-	// With the minimum age (5m through sudo, the default), the seconds-old
-	// leaks are kept, and the handler says from when they can be judged:
-	// an engine will not call it again while the check stays CRITICAL.
+	// With the default minimum age (5m), the seconds-old leaks are kept,
+	// and the handler says from when they can be judged: an engine will
+	// not call it again while the check stays CRITICAL.
 	out, code = h.run("--dry-run")
-	young := regexp.MustCompile(`(?m)^  11 arrays whose last user is gone changed within min_age 5m0s: judged from (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC if unchanged; run the handler again then \(Nagios and Icinga call it only when the check's state changes\)$`)
+	young := regexp.MustCompile(`(?m)^  11 arrays kept only for their age would be stale: changed within min_age 5m0s, the first judged from (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC if unchanged; run the handler again then: an engine does not call it again while the check stays CRITICAL$`)
 	if m := young.FindStringSubmatch(out); code != 0 || !strings.Contains(out, "dry run: 0 of 11 Apache-shaped arrays stale") || m == nil {
 		t.Errorf("dry run with the minimum age: exit %d, %s", code, out)
 	} else if from, err := time.Parse(time.DateTime, m[1]); err != nil || from.Before(time.Now().Add(4*time.Minute)) || from.After(time.Now().Add(5*time.Minute)) {
@@ -176,7 +176,7 @@ func TestRemediateApache(t *testing.T) {
 		t.Errorf("audit of the acting run: %+v", r)
 	}
 	if !recs[3].DryRun || len(recs[3].Actions) != 0 || !recs[4].DryRun || len(recs[4].Actions) != 0 || !strings.HasPrefix(recs[2].Trigger.Decision, "nothing to do") {
-		t.Errorf("audit of the gated and dry runs: %+v %+v", recs[2], recs[3])
+		t.Errorf("audit of the gated and dry runs: %+v %+v %+v", recs[2], recs[3], recs[4])
 	}
 }
 

@@ -67,8 +67,7 @@ func hook(o options, rec *record) (string, error) {
 		if line := sysvipc.GenerationsLine(gens); line != "" {
 			rep.Note += "; " + line
 		}
-		now := time.Now()
-		if line := maturing(rep.FirstRound(), now).Line(now, o.minAge); line != "" {
+		if line := rep.Maturing().Line(o.minAge); line != "" {
 			rep.Note += "; " + line
 		}
 		if rep.Record != nil && !o.dryRun {

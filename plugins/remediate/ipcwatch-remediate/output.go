@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 	"github.com/ipcwatch/ipcwatch/plugins/remediate"
@@ -43,22 +42,9 @@ func printKept(out io.Writer, rep remediate.Report, o options) {
 	for _, l := range sysvipc.KeptLines(rep.Kept, sysvipc.MaxKeptLines, file) {
 		fmt.Fprintf(out, "    %s\n", l)
 	}
-	now := time.Now()
-	if line := maturing(rep.FirstRound(), now).Line(now, o.minAge); line != "" {
-		fmt.Fprintf(out, "  %s; run the handler again then (Nagios and Icinga call it only when the check's state changes)\n", line)
+	if line := rep.Maturing().Line(o.minAge); line != "" {
+		fmt.Fprintf(out, "  %s; run the handler again then: an engine does not call it again while the check stays CRITICAL\n", line)
 	}
-}
-
-// maturing counts the arrays kept for their age alone, their last user
-// gone, as the check's tally does.
-func maturing(plan []remediate.Evidence, now time.Time) sysvipc.Maturing {
-	var m sysvipc.Maturing
-	for _, e := range plan {
-		if len(e.Reasons) > 0 && sysvipc.AwaitsAge(e.Verdict, e.Reasons[0], e.PIDState) {
-			m.Add(now.Sub(time.Unix(max(e.OTime, e.CTime), 0)))
-		}
-	}
-	return m
 }
 
 // printResult is an acting run's output.

@@ -231,7 +231,7 @@ func evidence(c sysvipc.Classification) remediate.Evidence {
 	e := remediate.Evidence{
 		SemID: c.Array.SemID, Key: c.Array.Key, UID: c.Array.UID, Owner: sysvipc.UserName(c.Array.UID),
 		NSems: c.Array.NSems, OTime: c.Array.OTime, CTime: c.Array.CTime,
-		PIDState: c.PIDState, Verdict: c.Verdict, Reasons: c.Reasons, Value: -1, Round: 1,
+		PIDState: c.PIDState, Verdict: c.Verdict, Reasons: c.Reasons, Value: -1, Round: 1, Matures: c.Matures,
 	}
 	if c.Blocker != nil {
 		e.BlockerPID = c.Blocker.PID

@@ -649,6 +649,7 @@ type Evidence struct {
 	Reasons       []Reason               `protobuf:"varint,14,rep,packed,name=reasons,proto3,enum=ipcwatch.remediate.v2.Reason" json:"reasons,omitempty"`
 	Round         int32                  `protobuf:"varint,15,opt,name=round,proto3" json:"round,omitempty"`                             // 1, or 2 when judged again after killing orphans
 	BlockerPid    int32                  `protobuf:"varint,16,opt,name=blocker_pid,json=blockerPid,proto3" json:"blocker_pid,omitempty"` // the process that kept it from being stale; 0: none
+	Matures       bool                   `protobuf:"varint,17,opt,name=matures,proto3" json:"matures,omitempty"`                         // kept for its age alone, and stale were it older
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -793,6 +794,13 @@ func (x *Evidence) GetBlockerPid() int32 {
 		return x.BlockerPid
 	}
 	return 0
+}
+
+func (x *Evidence) GetMatures() bool {
+	if x != nil {
+		return x.Matures
+	}
+	return false
 }
 
 // Kept is the arrays one process kept from being stale, for one reason.
@@ -1261,7 +1269,7 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\arecords\x18\x06 \x03(\v2+.ipcwatch.remediate.v2.Request.RecordsEntryR\arecords\x1a:\n" +
 	"\fRecordsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xdd\x03\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xf7\x03\n" +
 	"\bEvidence\x12\x14\n" +
 	"\x05semid\x18\x01 \x01(\x05R\x05semid\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\x05R\x03key\x12\x10\n" +
@@ -1280,7 +1288,8 @@ const file_plugins_remediate_proto_remediate_proto_rawDesc = "" +
 	"\areasons\x18\x0e \x03(\x0e2\x1d.ipcwatch.remediate.v2.ReasonR\areasons\x12\x14\n" +
 	"\x05round\x18\x0f \x01(\x05R\x05round\x12\x1f\n" +
 	"\vblocker_pid\x18\x10 \x01(\x05R\n" +
-	"blockerPid\"\xe1\x01\n" +
+	"blockerPid\x12\x18\n" +
+	"\amatures\x18\x11 \x01(\bR\amatures\"\xe1\x01\n" +
 	"\x04Kept\x125\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x1d.ipcwatch.remediate.v2.ReasonR\x06reason\x12\x16\n" +
 	"\x06arrays\x18\x02 \x01(\x05R\x06arrays\x12\x10\n" +
