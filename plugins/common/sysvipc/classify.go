@@ -2,6 +2,7 @@ package sysvipc
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -265,8 +266,10 @@ func (j rules) classify(a SemArray, p *semAnswer) Classification {
 	}
 	c := j.unseen(j.witnesses.judge(j.candidate(a, p), j))
 	if c.Verdict == Live && c.Reasons[0] == ReasonTooYoung {
+		// The lowest minimum age, not 0: after a backward clock step an
+		// array's last change lies ahead and its age is negative.
 		aged := j
-		aged.pol.MinAge = 0
+		aged.pol.MinAge = math.MinInt64
 		c.Matures = aged.unseen(aged.witnesses.judge(aged.candidate(a, p), aged)).Verdict == Stale
 	}
 	return c

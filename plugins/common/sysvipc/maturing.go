@@ -14,43 +14,51 @@ import (
 type Maturing struct {
 	Arrays int
 	First  time.Time // the earliest last operation or change
+	Last   time.Time // the latest
 }
 
 // Add counts one array last changed at lastOp.
 func (m *Maturing) Add(lastOp time.Time) {
-	if m.Arrays == 0 || lastOp.Before(m.First) {
-		m.First = lastOp
-	}
-	m.Arrays++
+	m.merge(Maturing{Arrays: 1, First: lastOp, Last: lastOp})
 }
 
 func (m *Maturing) merge(o Maturing) {
-	if o.Arrays > 0 && (m.Arrays == 0 || o.First.Before(m.First)) {
+	if o.Arrays == 0 {
+		return
+	}
+	if m.Arrays == 0 || o.First.Before(m.First) {
 		m.First = o.First
+	}
+	if m.Arrays == 0 || o.Last.After(m.Last) {
+		m.Last = o.Last
 	}
 	m.Arrays += o.Arrays
 }
 
-// JudgedFrom is when the first of them is older than minAge, if it stays
-// unchanged: its last change (whole seconds) plus minAge rounded up to a
-// second, as the plugin receives it.
-func (m Maturing) JudgedFrom(minAge time.Duration) time.Time {
+// JudgedFrom is when an array last changed at lastOp is older than
+// minAge, if it stays unchanged: lastOp (whole seconds) plus minAge
+// rounded up to a second, as the plugin receives it.
+func JudgedFrom(lastOp time.Time, minAge time.Duration) time.Time {
 	if whole := minAge.Truncate(time.Second); whole != minAge {
 		minAge = whole + time.Second
 	}
-	return m.First.Add(minAge)
+	return lastOp.Add(minAge)
 }
 
 // Line says what a face prints of them, "" for none: how many, the
-// minimum age, and from when the first can be judged.
+// minimum age, and from when the first and the last can be judged.
 func (m Maturing) Line(minAge time.Duration) string {
 	if m.Arrays == 0 {
 		return ""
 	}
-	noun := "arrays"
+	const layout = "2006-01-02 15:04:05 MST"
+	first, last := JudgedFrom(m.First, minAge).UTC().Format(layout), JudgedFrom(m.Last, minAge).UTC().Format(layout)
 	if m.Arrays == 1 {
-		noun = "array"
+		return fmt.Sprintf("1 array kept only for its age would be stale: changed within min_age %s, judged from %s if unchanged", minAge, first)
 	}
-	return fmt.Sprintf("%d %s kept only for their age would be stale: changed within min_age %s, the first judged from %s if unchanged",
-		m.Arrays, noun, minAge, m.JudgedFrom(minAge).UTC().Format("2006-01-02 15:04:05 MST"))
+	when := "judged from " + first
+	if last != first {
+		when = fmt.Sprintf("the first judged from %s, the last from %s", first, last)
+	}
+	return fmt.Sprintf("%d arrays kept only for their age would be stale: changed within min_age %s, %s if unchanged", m.Arrays, minAge, when)
 }

@@ -81,27 +81,48 @@ func TestMaturingLine(t *testing.T) {
 		t.Errorf("no arrays: %q, want none", line)
 	}
 	m.Add(at("2026-12-06 07:00:00"))
-	if got, want := m.Line(5*time.Minute), "1 array kept only for their age would be stale: changed within min_age 5m0s, the first judged from 2026-12-06 07:05:00 UTC if unchanged"; got != want {
+	if got, want := m.Line(5*time.Minute), "1 array kept only for its age would be stale: changed within min_age 5m0s, judged from 2026-12-06 07:05:00 UTC if unchanged"; got != want {
 		t.Errorf("one array:\n got %q\nwant %q", got, want)
 	}
-	// The earliest last change decides; the parts of a tally merge.
+	// Arrays changed at once: one time.
+	m.Add(at("2026-12-06 07:00:00"))
+	if got, want := m.Line(5*time.Minute), "2 arrays kept only for their age would be stale: changed within min_age 5m0s, judged from 2026-12-06 07:05:00 UTC if unchanged"; got != want {
+		t.Errorf("two arrays of one time:\n got %q\nwant %q", got, want)
+	}
+	// The earliest and the latest last change give the first and the last
+	// time (a never-locked mutex last changed at its server's start, the
+	// accept mutex at its crash); the parts of a tally merge.
 	var other Maturing
 	other.Add(at("2026-12-06 07:02:00"))
 	other.Add(at("2026-12-06 06:58:30"))
 	m.merge(other)
-	if m.Arrays != 3 || !m.First.Equal(at("2026-12-06 06:58:30")) {
-		t.Errorf("merged: %+v", m)
+	if got, want := m.Line(5*time.Minute), "4 arrays kept only for their age would be stale: changed within min_age 5m0s, the first judged from 2026-12-06 07:03:30 UTC, the last from 2026-12-06 07:07:00 UTC if unchanged"; got != want {
+		t.Errorf("four arrays:\n got %q\nwant %q", got, want)
 	}
 	// A fraction of a second in min_age rounds up, as the plugin receives
 	// it: never a time at which the array is still young.
-	if got, want := m.JudgedFrom(4*time.Minute+30*time.Second+500*time.Millisecond), at("2026-12-06 07:03:01"); !got.Equal(want) {
+	if got, want := JudgedFrom(m.First, 4*time.Minute+30*time.Second+500*time.Millisecond), at("2026-12-06 07:03:01"); !got.Equal(want) {
 		t.Errorf("judged from %s with min_age 4m30.5s, want %s", got, want)
 	}
-	// After a backward clock step the last change lies ahead of the clock:
-	// judged from that change plus the minimum age, not from now.
-	var ahead Maturing
-	ahead.Add(at("2026-12-06 08:00:00"))
-	if got, want := ahead.JudgedFrom(5*time.Minute), at("2026-12-06 08:05:00"); !got.Equal(want) {
-		t.Errorf("after a backward step: judged from %s, want %s", got, want)
+}
+
+// TestClassifyMaturesAfterBackwardClockStep: after the wall clock
+// stepped back, a leak's last change lies ahead of the reader's clock,
+// its age negative. It still matures, judged from that change plus the
+// minimum age, not from now.
+func TestClassifyMaturesAfterBackwardClockStep(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	const www = 33
+	ahead := now.Unix() + 3600
+	a := SemArray{SemID: 1, Perms: 0o600, NSems: 1, UID: www, CTime: ahead}
+	d := SemDetail{SemID: 1, UID: www, NSems: 1, CTime: ahead, OTime: ahead, Value: 1, PID: 4242}
+	pol := Policy{ApacheUIDs: map[uint32]bool{www: true}, MinAge: DefaultMinAge, Now: now}
+	c := Classify([]SemArray{a}, Census{Procs: map[int]*Process{}}, fakeProber{1: d}, pol, 1)[0]
+	if c.Verdict != Live || c.Reasons[0] != ReasonTooYoung || !c.Matures {
+		t.Fatalf("a leak changed an hour ahead of the clock: %s %v, matures %v", c.Verdict, c.Reasons, c.Matures)
+	}
+	m := tallyOf(c).Maturing
+	if got, want := JudgedFrom(m.First, DefaultMinAge), time.Unix(ahead, 0).Add(DefaultMinAge); m.Arrays != 1 || !got.Equal(want) {
+		t.Errorf("maturing %+v judged from %s, want 1 from %s", m, got, want)
 	}
 }

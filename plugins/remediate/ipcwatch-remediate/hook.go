@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
+	"github.com/ipcwatch/ipcwatch/plugins/remediate"
 )
 
 // hookLockWait is how long a unit hook waits for a running event handler
@@ -69,6 +70,9 @@ func hook(o options, rec *record) (string, error) {
 		}
 		if line := rep.Maturing().Line(o.minAge); line != "" {
 			rep.Note += "; " + line
+			if o.hook == remediate.BeforeStart {
+				rep.Note += "; the server starting now keeps them while it runs: restart it through its unit after then"
+			}
 		}
 		if rep.Record != nil && !o.dryRun {
 			records[o.unit] = rep.Record

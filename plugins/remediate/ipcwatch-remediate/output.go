@@ -43,7 +43,7 @@ func printKept(out io.Writer, rep remediate.Report, o options) {
 		fmt.Fprintf(out, "    %s\n", l)
 	}
 	if line := rep.Maturing().Line(o.minAge); line != "" {
-		fmt.Fprintf(out, "  %s; run the handler again then: an engine does not call it again while the check stays CRITICAL\n", line)
+		fmt.Fprintf(out, "  %s; run the handler again then: an engine does not call it again while the check stays CRITICAL, and an Apache started before then keeps them while it runs (restart it through its unit after then)\n", line)
 	}
 }
 
