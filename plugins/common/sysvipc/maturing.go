@@ -45,6 +45,23 @@ func JudgedFrom(lastOp time.Time, minAge time.Duration) time.Time {
 	return lastOp.Add(minAge)
 }
 
+// Them is the pronoun for the arrays counted: "it" for one.
+func (m Maturing) Them() string {
+	if m.Arrays == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+// LastTime says which time to act at: "then" where the line gives one,
+// "at the last time" where it gives two.
+func (m Maturing) LastTime() string {
+	if m.Arrays > 1 && !m.First.Equal(m.Last) {
+		return "at the last time"
+	}
+	return "then"
+}
+
 // Line says what a face prints of them, "" for none: how many, the
 // minimum age, and from when the first and the last can be judged.
 func (m Maturing) Line(minAge time.Duration) string {

@@ -126,3 +126,25 @@ func TestClassifyMaturesAfterBackwardClockStep(t *testing.T) {
 		t.Errorf("maturing %+v judged from %s, want 1 from %s", m, got, want)
 	}
 }
+
+// TestMaturingAdviceWords: one array is "it", and with two times the
+// advice is to act at the last, when all of them can be judged.
+func TestMaturingAdviceWords(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, tt := range []struct {
+		changes    []time.Time
+		them, when string
+	}{
+		{[]time.Time{t0}, "it", "then"},
+		{[]time.Time{t0, t0}, "them", "then"},
+		{[]time.Time{t0, t0.Add(6 * time.Second)}, "them", "at the last time"},
+	} {
+		var m Maturing
+		for _, c := range tt.changes {
+			m.Add(c)
+		}
+		if m.Them() != tt.them || m.LastTime() != tt.when {
+			t.Errorf("%d changes: %q, %q; want %q, %q", len(tt.changes), m.Them(), m.LastTime(), tt.them, tt.when)
+		}
+	}
+}

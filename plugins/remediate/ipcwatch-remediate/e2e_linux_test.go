@@ -143,7 +143,7 @@ func TestRemediateApache(t *testing.T) {
 	// and the handler says from when they can be judged: an engine will
 	// not call it again while the check stays CRITICAL.
 	out, code = h.run("--dry-run")
-	young := regexp.MustCompile(`(?m)^  11 arrays kept only for their age would be stale: changed within min_age 5m0s, (?:the first )?judged from (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC(?:, the last from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)? if unchanged; run the handler again then: an engine does not call it again while the check stays CRITICAL, and an Apache started before then keeps them while it runs \(restart it through its unit after then\)$`)
+	young := regexp.MustCompile(`(?m)^  11 arrays kept only for their age would be stale: changed within min_age 5m0s, (?:the first )?judged from (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC(?:, the last from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)? if unchanged; run the handler again (?:then|at the last time): an engine does not call it again while the check stays CRITICAL, and an Apache started before then keeps them while it runs \(restart it through its unit after then\)$`)
 	if m := young.FindStringSubmatch(out); code != 0 || !strings.Contains(out, "dry run: 0 of 11 Apache-shaped arrays stale") || m == nil {
 		t.Errorf("dry run with the minimum age: exit %d, %s", code, out)
 	} else if from, err := time.Parse(time.DateTime, m[1]); err != nil || from.Before(time.Now().Add(4*time.Minute)) || from.After(time.Now().Add(5*time.Minute)) {

@@ -68,10 +68,10 @@ func hook(o options, rec *record) (string, error) {
 		if line := sysvipc.GenerationsLine(gens); line != "" {
 			rep.Note += "; " + line
 		}
-		if line := rep.Maturing().Line(o.minAge); line != "" {
-			rep.Note += "; " + line
+		if m := rep.Maturing(); m.Arrays > 0 {
+			rep.Note += "; " + m.Line(o.minAge)
 			if o.hook == remediate.BeforeStart {
-				rep.Note += "; the server starting now keeps them while it runs: restart it through its unit after then"
+				rep.Note += fmt.Sprintf("; the server starting now keeps %s while it runs: restart it through its unit after then", m.Them())
 			}
 		}
 		if rep.Record != nil && !o.dryRun {

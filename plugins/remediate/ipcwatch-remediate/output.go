@@ -42,8 +42,9 @@ func printKept(out io.Writer, rep remediate.Report, o options) {
 	for _, l := range sysvipc.KeptLines(rep.Kept, sysvipc.MaxKeptLines, file) {
 		fmt.Fprintf(out, "    %s\n", l)
 	}
-	if line := rep.Maturing().Line(o.minAge); line != "" {
-		fmt.Fprintf(out, "  %s; run the handler again then: an engine does not call it again while the check stays CRITICAL, and an Apache started before then keeps them while it runs (restart it through its unit after then)\n", line)
+	if m := rep.Maturing(); m.Arrays > 0 {
+		fmt.Fprintf(out, "  %s; run the handler again %s: an engine does not call it again while the check stays CRITICAL, and an Apache started before then keeps %s while it runs (restart it through its unit after then)\n",
+			m.Line(o.minAge), m.LastTime(), m.Them())
 	}
 }
 
