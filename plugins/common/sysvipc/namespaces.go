@@ -38,21 +38,13 @@ func (fs FS) Namespaces() ([]Namespace, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.Open(fs.proc)
+	pids, err := fs.listPIDs()
 	if err != nil {
-		return nil, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
-	}
-	names, err := dir.Readdirnames(-1)
-	dir.Close()
-	if err != nil {
-		return nil, fmt.Errorf("could not list processes under %s: %w", fs.proc, err)
+		return nil, err
 	}
 	byInode := map[uint64]*Namespace{}
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue
-		}
+	for _, pid := range pids {
+		name := strconv.Itoa(pid)
 		inode, err := fs.IPCNamespace(name)
 		if err != nil {
 			continue
