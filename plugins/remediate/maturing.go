@@ -6,10 +6,10 @@ import (
 	"github.com/ipcwatch/ipcwatch/plugins/common/sysvipc"
 )
 
-// Maturing counts the arrays a run kept for their age alone that would
-// be stale once older: each array's last judgement (a second round, after
-// orphans were killed, may have seen it changed), none that was removed.
-func (r Report) Maturing() sysvipc.Maturing {
+// Remaining is each array's last judgement (a second round, after
+// orphans were killed, may have seen it changed), leaving out the arrays
+// removed, or in a dry run judged stale.
+func (r Report) Remaining() map[int32]Evidence {
 	gone := map[int32]bool{}
 	for _, a := range r.Actions {
 		if a.Outcome == Removed {
@@ -22,9 +22,20 @@ func (r Report) Maturing() sysvipc.Maturing {
 			last[e.SemID] = e
 		}
 	}
-	var m sysvipc.Maturing
 	for id, e := range last {
-		if e.Matures && !gone[id] {
+		if gone[id] || (r.DryRun && e.Verdict == sysvipc.Stale) {
+			delete(last, id)
+		}
+	}
+	return last
+}
+
+// Maturing counts the arrays a run kept for their age alone that would
+// be stale once older, by each one's last judgement (Remaining).
+func (r Report) Maturing() sysvipc.Maturing {
+	var m sysvipc.Maturing
+	for _, e := range r.Remaining() {
+		if e.Matures {
 			m.Add(time.Unix(max(e.OTime, e.CTime), 0))
 		}
 	}

@@ -403,26 +403,9 @@ func witnessedLeaks(evidence []remediate.Evidence) map[int32]bool {
 
 // keptSummary names why candidate arrays stayed, most common first.
 func keptSummary(rep remediate.Report) string {
-	removed := map[int32]bool{}
-	for _, a := range rep.Actions {
-		if a.Outcome == remediate.Removed {
-			removed[a.SemID] = true
-		}
-	}
-	if rep.DryRun {
-		for _, e := range rep.Evidence {
-			if e.Verdict == sysvipc.Stale {
-				removed[e.SemID] = true
-			}
-		}
-	}
 	why := map[string]int{}
-	last := map[int32]remediate.Evidence{}
-	for _, e := range rep.Evidence {
-		last[e.SemID] = e
-	}
-	for id, e := range last {
-		if removed[id] || len(e.Reasons) == 0 {
+	for _, e := range rep.Remaining() {
+		if len(e.Reasons) == 0 {
 			continue
 		}
 		why[string(e.Reasons[0])]++
